@@ -1,0 +1,1 @@
+//! iin (in progress)

@@ -1,0 +1,21 @@
+//! khabar: an SMS gateway daemon for Kazakhstan's e-government systems.
+//!
+//! The modules follow the data path of `DESIGN.md`, one stage each:
+//! upstream `api` → durable `store` → `scheduler` (lanes, deadlines, retries) → `router`
+//! (number prefix → operator) → `sessions` (SMPP binds) → `receipts` (delivery receipts and
+//! replies) → events back to upstream. The remaining modules are shared rules.
+
+pub mod message;
+
+pub mod scheduler;
+pub mod store;
+
+pub mod encoding;
+pub mod number;
+pub mod receipts;
+pub mod router;
+
+pub mod calendar;
+pub mod iin;
+pub mod replies;
+pub mod templates;

@@ -1,0 +1,3 @@
+//! Delivery receipts and mobile-originated messages.
+
+pub mod text;

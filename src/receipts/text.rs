@@ -1,0 +1,1 @@
+//! receipt text (in progress)
