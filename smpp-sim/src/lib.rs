@@ -1,1 +1,47 @@
-pub fn placeholder() {}
+//! smpp-sim: an SMPP 3.4 SMSC simulator standing in for Kazakhstan's mobile operators in
+//! khabar's tests and benchmarks.
+//!
+//! Each simulated operator listens on its own port with its own account, accepts binds,
+//! checks and answers submit_sm, keeps the received messages (decoded, concatenated parts
+//! reassembled), sends delivery receipts and mobile-originated messages, and can be switched
+//! into faults at runtime.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), smpp_sim::SimError> {
+//! use std::time::Duration;
+//! let sim = smpp_sim::Simulator::start(smpp_sim::SimConfig::ephemeral()).await?;
+//! let port = sim.port("kcell")?;
+//! // ... bind to 127.0.0.1:port as system_id "kcell", password "secret", submit ...
+//! let messages = sim.wait_for_messages(1, Duration::from_secs(30)).await?;
+//! sim.shutdown().await;
+//! # let _ = (port, messages); Ok(()) }
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod codec;
+pub mod config;
+pub mod control;
+mod delivery;
+pub mod error;
+pub mod faults;
+pub mod message_id;
+mod mo;
+mod operator;
+pub mod receipt;
+mod session;
+mod simulator;
+pub mod stats;
+mod store;
+pub mod submit;
+pub mod text;
+pub mod tracker;
+pub mod udh;
+
+pub use config::{OperatorConfig, OutcomeMix, ReceiptConfig, ReplyRule, SimConfig};
+pub use error::SimError;
+pub use faults::{Fault, FaultSettings};
+pub use simulator::{OperatorInfo, SimHandle, Simulator};
+pub use stats::OperatorStats;
+pub use store::ReceivedMessage;
+pub use tracker::QueryAnswer;

@@ -1,0 +1,386 @@
+//! Configuration: the simulated operators, receipt behaviour and subscriber replies.
+//!
+//! Every struct deserializes from TOML with defaults for every field, so an empty table
+//! (`[simulator]` inside khabar's config, or an empty file) starts the three default operators.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::SimError;
+use crate::faults::FaultSettings;
+
+/// Default password of every operator that does not set one.
+pub const DEFAULT_PASSWORD: &str = "secret";
+
+/// The whole simulator: which operators to run and how they behave.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SimConfig {
+    /// Address every operator listens on (default `127.0.0.1`).
+    pub host: IpAddr,
+    /// The simulated operators; default `kcell`, `beeline`, `tele2` on ports 2775, 2776, 2777.
+    pub operators: Vec<OperatorConfig>,
+    /// Receipt behaviour for operators that do not override it.
+    pub receipts: ReceiptConfig,
+    /// Simulated subscribers answering messages (mobile-originated replies).
+    pub replies: Vec<ReplyRule>,
+    /// How many received messages are kept in memory (oldest dropped first).
+    pub max_messages: usize,
+    /// Largest PDU accepted, in octets (longer `command_length` closes the connection).
+    pub max_pdu_length: usize,
+    /// Whether the documented test numbers (ending 0000..0004) have fixed outcomes.
+    pub test_numbers: bool,
+    /// Unix socket for `smpp-sim ctl` (binary only; the library ignores it).
+    pub control_socket: Option<PathBuf>,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            host: IpAddr::from([127, 0, 0, 1]),
+            operators: vec![
+                OperatorConfig::new("kcell", 2775),
+                OperatorConfig::new("beeline", 2776),
+                OperatorConfig::new("tele2", 2777),
+            ],
+            receipts: ReceiptConfig::default(),
+            replies: Vec::new(),
+            max_messages: 1_000_000,
+            max_pdu_length: 70_000,
+            test_numbers: true,
+            control_socket: None,
+        }
+    }
+}
+
+impl SimConfig {
+    /// The default operators, each moved to an ephemeral port (for tests and embedding).
+    pub fn ephemeral() -> Self {
+        let mut config = Self::default();
+        for operator in &mut config.operators {
+            operator.port = 0;
+        }
+        config
+    }
+
+    /// A config with exactly one operator (`name`, system_id = name, password `secret`) on an
+    /// ephemeral port.
+    pub fn single(name: &str) -> Self {
+        Self {
+            operators: vec![OperatorConfig::new(name, 0)],
+            ..Self::default()
+        }
+    }
+
+    /// Parses a TOML document.
+    pub fn from_toml(text: &str) -> Result<Self, SimError> {
+        toml::from_str(text).map_err(|e| SimError::Config(e.to_string()))
+    }
+
+    /// Reads and parses a TOML file.
+    pub fn from_file(path: &std::path::Path) -> Result<Self, SimError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| SimError::Config(format!("cannot read {}: {e}", path.display())))?;
+        Self::from_toml(&text)
+    }
+
+    /// Checks what would make the simulator misbehave: duplicate names or ports, credentials
+    /// longer than SMPP allows, impossible shares.
+    pub fn validate(&self) -> Result<(), SimError> {
+        if self.operators.is_empty() {
+            return Err(SimError::Config("no operators configured".into()));
+        }
+        if self.max_messages == 0 {
+            return Err(SimError::Config("max_messages must be at least 1".into()));
+        }
+        if self.max_pdu_length < 64 {
+            return Err(SimError::Config(
+                "max_pdu_length must be at least 64".into(),
+            ));
+        }
+        let mut names = std::collections::HashSet::new();
+        let mut ports = std::collections::HashSet::new();
+        for op in &self.operators {
+            op.validate()?;
+            if !names.insert(op.name.as_str()) {
+                return Err(SimError::Config(format!(
+                    "operator {} listed twice",
+                    op.name
+                )));
+            }
+            if op.port != 0 && !ports.insert(op.port) {
+                return Err(SimError::Config(format!("port {} used twice", op.port)));
+            }
+        }
+        self.receipts.validate()?;
+        for rule in &self.replies {
+            if rule.reply.is_empty() {
+                return Err(SimError::Config("a reply rule has an empty reply".into()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One simulated operator (an SMSC on its own port with its own account).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OperatorConfig {
+    /// Operator name used in stats, control commands and received messages.
+    pub name: String,
+    /// TCP port; 0 picks an ephemeral port (the handle reports the real one).
+    pub port: u16,
+    /// The account's system_id (defaults to `name`; at most 15 characters).
+    pub system_id: Option<String>,
+    /// The account's password (at most 8 characters; default `secret`).
+    pub password: String,
+    /// Most simultaneous binds of this system_id; one more gets ESME_RALYBND.
+    pub max_binds: usize,
+    /// Receipt behaviour for this operator (default: the simulator-wide `receipts`).
+    pub receipts: Option<ReceiptConfig>,
+    /// Faults switched on from the start (normally none).
+    pub faults: FaultSettings,
+}
+
+impl Default for OperatorConfig {
+    fn default() -> Self {
+        Self::new("operator", 0)
+    }
+}
+
+impl OperatorConfig {
+    /// An operator with default credentials (system_id = name, password `secret`).
+    pub fn new(name: &str, port: u16) -> Self {
+        Self {
+            name: name.to_string(),
+            port,
+            system_id: None,
+            password: DEFAULT_PASSWORD.to_string(),
+            max_binds: 8,
+            receipts: None,
+            faults: FaultSettings::default(),
+        }
+    }
+
+    /// The system_id binds must present.
+    pub fn system_id(&self) -> &str {
+        self.system_id.as_deref().unwrap_or(&self.name)
+    }
+
+    fn validate(&self) -> Result<(), SimError> {
+        let bad = |what: String| Err(SimError::Config(format!("operator {}: {what}", self.name)));
+        if self.name.is_empty() {
+            return Err(SimError::Config("an operator has an empty name".into()));
+        }
+        let sid = self.system_id();
+        if sid.is_empty() || sid.len() > 15 || !sid.is_ascii() {
+            return bad("system_id must be 1-15 ASCII characters".into());
+        }
+        if self.password.len() > 8 || !self.password.is_ascii() {
+            return bad("password must be at most 8 ASCII characters".into());
+        }
+        if self.max_binds == 0 {
+            return bad("max_binds must be at least 1".into());
+        }
+        if let Some(r) = &self.receipts {
+            r.validate()?;
+        }
+        self.faults
+            .validate()
+            .or_else(|e| bad(format!("faults: {e}")))
+    }
+}
+
+/// How and when delivery receipts come back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReceiptConfig {
+    /// Shortest delay between submit_sm and its receipt, in milliseconds.
+    pub min_delay_ms: u64,
+    /// Longest delay (a uniform pick in `min..=max`; equal values give a fixed delay).
+    pub max_delay_ms: u64,
+    /// The share of each final outcome for ordinary numbers.
+    pub outcomes: OutcomeMix,
+    /// Validity the SMSC applies when submit_sm leaves validity_period empty, in seconds.
+    pub default_validity_secs: u64,
+    /// Most deliver_sm (receipts and MO) outstanding without deliver_sm_resp on one bind.
+    pub window: usize,
+    /// Wait before re-sending a deliver_sm the ESME refused, in milliseconds.
+    pub retry_delay_ms: u64,
+    /// How many times a refused deliver_sm is sent before it is dropped.
+    pub max_attempts: u32,
+}
+
+impl Default for ReceiptConfig {
+    fn default() -> Self {
+        Self {
+            min_delay_ms: 0,
+            max_delay_ms: 50,
+            outcomes: OutcomeMix::default(),
+            default_validity_secs: 48 * 3600,
+            window: 100,
+            retry_delay_ms: 1000,
+            max_attempts: 5,
+        }
+    }
+}
+
+impl ReceiptConfig {
+    fn validate(&self) -> Result<(), SimError> {
+        if self.min_delay_ms > self.max_delay_ms {
+            return Err(SimError::Config(
+                "receipts: min_delay_ms is above max_delay_ms".into(),
+            ));
+        }
+        if self.max_delay_ms > 30 * 86_400_000 || self.retry_delay_ms > 30 * 86_400_000 {
+            return Err(SimError::Config(
+                "receipts: delays above 30 days are not supported".into(),
+            ));
+        }
+        if self.default_validity_secs > 10 * 365 * 86_400 {
+            return Err(SimError::Config(
+                "receipts: default_validity_secs above 10 years is not supported".into(),
+            ));
+        }
+        if self.window == 0 || self.max_attempts == 0 {
+            return Err(SimError::Config(
+                "receipts: window and max_attempts must be at least 1".into(),
+            ));
+        }
+        self.outcomes.validate()
+    }
+}
+
+/// Relative weights of the final states of ordinary (non-test) numbers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutcomeMix {
+    /// Weight of DELIVRD (default 1).
+    pub delivered: f64,
+    /// Weight of UNDELIV.
+    pub undeliverable: f64,
+    /// Weight of EXPIRED.
+    pub expired: f64,
+    /// Weight of REJECTD.
+    pub rejected: f64,
+}
+
+impl Default for OutcomeMix {
+    fn default() -> Self {
+        Self {
+            delivered: 1.0,
+            undeliverable: 0.0,
+            expired: 0.0,
+            rejected: 0.0,
+        }
+    }
+}
+
+impl OutcomeMix {
+    fn validate(&self) -> Result<(), SimError> {
+        let all = [
+            self.delivered,
+            self.undeliverable,
+            self.expired,
+            self.rejected,
+        ];
+        if all.iter().any(|w| !w.is_finite() || *w < 0.0) || all.iter().sum::<f64>() <= 0.0 {
+            return Err(SimError::Config(
+                "receipts.outcomes: weights must be non-negative with a positive sum".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A simulated subscriber: "reply `reply` after `delay_ms` to messages containing `contains`".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReplyRule {
+    /// Text the received message must contain (case-insensitive; empty matches every message).
+    pub contains: String,
+    /// The reply text (sent as GSM 7-bit when it fits, otherwise UCS-2).
+    pub reply: String,
+    /// Delay between the complete message and the reply, in milliseconds.
+    pub delay_ms: u64,
+    /// Only messages sent through this operator (default: any operator).
+    pub operator: Option<String>,
+}
+
+impl Default for ReplyRule {
+    fn default() -> Self {
+        Self {
+            contains: "?".into(),
+            reply: "Иә".into(),
+            delay_ms: 2000,
+            operator: None,
+        }
+    }
+}
+
+impl ReplyRule {
+    /// Whether this rule answers `text` received by `operator`.
+    pub fn matches(&self, operator: &str, text: &str) -> bool {
+        if self.operator.as_deref().is_some_and(|o| o != operator) {
+            return false;
+        }
+        self.contains.is_empty() || text.to_lowercase().contains(&self.contains.to_lowercase())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_table_gives_three_operators() {
+        let config = SimConfig::from_toml("").unwrap();
+        let names: Vec<_> = config.operators.iter().map(|o| o.name.as_str()).collect();
+        assert_eq!(names, ["kcell", "beeline", "tele2"]);
+        config.validate().unwrap();
+    }
+
+    #[test]
+    fn operator_defaults_fill_in() {
+        let config = SimConfig::from_toml(
+            "[[operators]]\nname = \"altel\"\nport = 0\n[receipts]\nmin_delay_ms = 5\nmax_delay_ms = 5\n",
+        )
+        .unwrap();
+        assert_eq!(config.operators[0].system_id(), "altel");
+        assert_eq!(config.operators[0].password, DEFAULT_PASSWORD);
+        assert_eq!(config.receipts.min_delay_ms, 5);
+        config.validate().unwrap();
+    }
+
+    #[test]
+    fn rejects_long_password_and_duplicate_names() {
+        let mut config = SimConfig::ephemeral();
+        config.operators[0].password = "123456789".into();
+        assert!(config.validate().is_err());
+        let mut config = SimConfig::ephemeral();
+        config.operators[1].name = "kcell".into();
+        assert!(config.validate().is_err());
+    }
+
+    #[test]
+    fn the_example_file_parses_and_validates() {
+        let config = SimConfig::from_toml(include_str!("../smpp-sim.example.toml")).unwrap();
+        config.validate().unwrap();
+        assert_eq!(config.operators.len(), 3);
+        let tele2 = &config.operators[2];
+        assert_eq!(tele2.receipts.as_ref().map(|r| r.max_delay_ms), Some(5000));
+        assert_eq!(config.replies[0].reply, "Иә");
+    }
+
+    #[test]
+    fn reply_rule_matches_case_insensitively() {
+        let rule = ReplyRule {
+            contains: "ИӘ".into(),
+            ..ReplyRule::default()
+        };
+        assert!(rule.matches("kcell", "жауап: иә"));
+        assert!(!rule.matches("kcell", "жоқ"));
+    }
+}

@@ -1,0 +1,258 @@
+//! One simulated operator: its listener, account, counters, fault switches and the work a
+//! submit_sm sets off (message store, query state, receipt, subscriber reply).
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use rusmpp::CommandStatus;
+use rusmpp::pdus::SubmitSm;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{debug, info, warn};
+
+use crate::config::{OperatorConfig, ReceiptConfig, ReplyRule};
+use crate::delivery::{Delivery, Kind, Outbound, Pending};
+use crate::error::SimError;
+use crate::faults::FaultSettings;
+use crate::message_id::MessageIds;
+use crate::receipt::{self, FinalState, ReceiptJob};
+use crate::stats::Counters;
+use crate::store::{MessageStore, Part};
+use crate::submit::{self, TestNumber};
+use crate::text::mask_number;
+use crate::tracker::{QueryAnswer, Tracker};
+use crate::{mo, session};
+
+/// State shared by all operators of one simulator.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub store: MessageStore,
+    pub ids: MessageIds,
+    pub replies: RwLock<Arc<Vec<ReplyRule>>>,
+    pub test_numbers: bool,
+    pub max_pdu_length: usize,
+    pub max_messages: usize,
+    pub stop: CancellationToken,
+    pub tasks: TaskTracker,
+    mo_reference: AtomicU8,
+}
+
+impl Shared {
+    pub fn new(config: &crate::SimConfig) -> Self {
+        Self {
+            store: MessageStore::new(config.max_messages),
+            ids: MessageIds::new(),
+            replies: RwLock::new(Arc::new(config.replies.clone())),
+            test_numbers: config.test_numbers,
+            max_pdu_length: config.max_pdu_length,
+            max_messages: config.max_messages,
+            stop: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+            mo_reference: AtomicU8::new(0),
+        }
+    }
+
+    pub fn replies(&self) -> Arc<Vec<ReplyRule>> {
+        self.replies.read().map(|r| r.clone()).unwrap_or_default()
+    }
+}
+
+/// One running operator.
+#[derive(Debug)]
+pub(crate) struct Operator {
+    pub name: Arc<str>,
+    pub system_id: String,
+    pub password: String,
+    pub max_binds: usize,
+    pub addr: SocketAddr,
+    pub counters: Counters,
+    pub faults: watch::Sender<FaultSettings>,
+    pub receipts: watch::Sender<ReceiptConfig>,
+    pub delivery: Arc<Delivery>,
+    pub sim: Arc<Shared>,
+    tracker: Mutex<Tracker>,
+}
+
+impl Operator {
+    /// Binds the listening socket and starts accepting connections.
+    pub async fn start(
+        config: &OperatorConfig,
+        host: std::net::IpAddr,
+        receipts: ReceiptConfig,
+        sim: Arc<Shared>,
+    ) -> Result<Arc<Self>, SimError> {
+        let wanted = SocketAddr::new(host, config.port);
+        let listener = TcpListener::bind(wanted)
+            .await
+            .map_err(|source| SimError::Listen {
+                addr: wanted,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| SimError::Listen {
+            addr: wanted,
+            source,
+        })?;
+        let operator = Arc::new(Self {
+            name: Arc::from(config.name.as_str()),
+            system_id: config.system_id().to_string(),
+            password: config.password.clone(),
+            max_binds: config.max_binds,
+            addr,
+            counters: Counters::default(),
+            faults: watch::channel(config.faults.clone()).0,
+            receipts: watch::channel(receipts).0,
+            delivery: Delivery::start(&sim.tasks, sim.stop.clone()),
+            tracker: Mutex::new(Tracker::new(sim.max_messages)),
+            sim: sim.clone(),
+        });
+        sim.tasks.spawn(accept_loop(listener, operator.clone()));
+        info!(operator = %config.name, %addr, system_id = %operator.system_id, "operator listening");
+        Ok(operator)
+    }
+
+    fn tracker(&self) -> MutexGuard<'_, Tracker> {
+        self.tracker.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Takes one of the account's bind slots; false when all `max_binds` are in use.
+    pub fn take_bind_slot(&self) -> bool {
+        self.counters
+            .binds_current
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.max_binds as u64).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    /// Gives a bind slot back.
+    pub fn release_bind_slot(&self) {
+        self.counters.binds_current.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Accepts (or refuses) a submit_sm: the message id, or the status to answer.
+    pub fn accept(&self, sm: &SubmitSm) -> Result<String, CommandStatus> {
+        let sub = submit::check(sm)?;
+        let test = self
+            .sim
+            .test_numbers
+            .then(|| TestNumber::of(&sub.destination))
+            .flatten();
+        if test == Some(TestNumber::Refused) {
+            return Err(CommandStatus::EsmeRinvdstadr);
+        }
+        let (message_id, counter) = self.sim.ids.next();
+        let plan = receipt::plan(&self.receipts.borrow(), test, sub.validity);
+        self.tracker().insert(counter, &plan);
+        if let Some(state) = plan.state
+            && sub.receipt.wants(state == FinalState::Delivered)
+        {
+            let submitted = SystemTime::now();
+            let job = ReceiptJob {
+                message_id: message_id.clone(),
+                source: sub.source.clone(),
+                destination: sub.destination.clone(),
+                state,
+                submitted,
+                done: submitted + plan.after,
+                payload: sub.payload.clone(),
+                coding: sub.coding,
+            };
+            Counters::bump(&self.counters.receipts_scheduled);
+            self.delivery
+                .schedule(Pending::Receipt(Box::new(job)), plan.after);
+        }
+        debug!(operator = %self.name, to = %mask_number(&sub.destination), id = %message_id, "submit accepted");
+        let replies = self.sim.replies();
+        // The reply goes from the handset back to the sender.
+        let reply_route =
+            (!replies.is_empty()).then(|| (sub.destination.clone(), sub.source.clone()));
+        let recorded = self.sim.store.record(
+            Part {
+                operator: self.name.clone(),
+                source: sub.source,
+                destination: sub.destination,
+                data_coding: sub.data_coding,
+                coding: sub.coding,
+                payload: sub.payload,
+                concat: sub.concat,
+                message_id: message_id.clone(),
+            },
+            !replies.is_empty(),
+        );
+        Counters::bump(&self.counters.parts);
+        if recorded.completed {
+            Counters::bump(&self.counters.messages);
+        }
+        if recorded.duplicate {
+            Counters::bump(&self.counters.duplicates);
+        }
+        if let (Some(text), Some((from, to))) = (recorded.text, reply_route) {
+            for rule in replies.iter().filter(|r| r.matches(&self.name, &text)) {
+                let delay = Duration::from_millis(rule.delay_ms);
+                if let Err(e) = self.inject_mo(&from, &to, &rule.reply, delay) {
+                    warn!(operator = %self.name, error = %e, "subscriber reply not sent");
+                }
+            }
+        }
+        Ok(message_id)
+    }
+
+    /// Answers query_sm for `message_id`.
+    pub fn query(&self, message_id: &str) -> Option<QueryAnswer> {
+        let counter = self.sim.ids.counter_of(message_id)?;
+        self.tracker().query(counter)
+    }
+
+    /// Queues a mobile-originated message from `from` to `to` after `delay`; returns the
+    /// number of deliver_sm parts.
+    pub fn inject_mo(
+        &self,
+        from: &str,
+        to: &str,
+        body: &str,
+        delay: Duration,
+    ) -> Result<usize, SimError> {
+        let reference = self.sim.mo_reference.fetch_add(1, Ordering::Relaxed);
+        let pdus = mo::build(from, to, body, reference).map_err(SimError::InvalidMo)?;
+        let parts = pdus.len();
+        for pdu in pdus {
+            Counters::bump(&self.counters.mo_scheduled);
+            self.delivery
+                .schedule(Pending::Ready(Outbound::new(Kind::Mo, &pdu)), delay);
+        }
+        debug!(operator = %self.name, from = %mask_number(from), parts, "MO queued");
+        Ok(parts)
+    }
+}
+
+async fn accept_loop(listener: TcpListener, operator: Arc<Operator>) {
+    let stop = operator.sim.stop.clone();
+    loop {
+        let accepted = tokio::select! {
+            _ = stop.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                if operator.faults.borrow().down {
+                    Counters::bump(&operator.counters.connections_dropped);
+                    drop(stream);
+                    continue;
+                }
+                debug!(operator = %operator.name, %peer, "connection");
+                operator
+                    .sim
+                    .tasks
+                    .spawn(session::run(stream, operator.clone()));
+            }
+            Err(e) => {
+                warn!(operator = %operator.name, error = %e, "accept failed");
+                tokio::time::sleep_until((Instant::now() + Duration::from_millis(50)).into()).await;
+            }
+        }
+    }
+}
