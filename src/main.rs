@@ -1,1 +1,5 @@
-fn main() {}
+//! The `khabar` binary: see `khabar --help`.
+
+fn main() -> std::process::ExitCode {
+    khabar::cli::main()
+}
