@@ -19,3 +19,8 @@ pub mod calendar;
 pub mod iin;
 pub mod replies;
 pub mod templates;
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod daemon;

@@ -51,7 +51,7 @@ impl Coding {
 
     /// Whether a payload of `len` octets can be whole characters in this coding.
     pub fn length_ok(self, len: usize) -> bool {
-        self != Self::Ucs2 || len % 2 == 0
+        self != Self::Ucs2 || len.is_multiple_of(2)
     }
 }
 

@@ -1,1 +1,178 @@
-//! scheduler (in progress)
+//! The scheduler: hands the sending stage the next due message lane by lane (`otp` first,
+//! then `request`, `notification`, `bulk`, with minimum shares so lower lanes are never
+//! starved), turns failures into backoff or a final state, fills in default deadlines per
+//! kind, and runs the deadline watcher and housekeeping. State lives in the store; the
+//! scheduler keeps only the lane credits in memory.
+
+pub mod backoff;
+pub mod config;
+pub mod deadlines;
+pub mod lanes;
+pub mod tasks;
+
+pub use backoff::{Jitter, RetryPolicy};
+pub use config::{LaneShares, SchedulerConfig};
+pub use deadlines::{DeadlineSpec, EveryDayAlmaty, KindDefaults, KindRule, WorkingDays};
+pub use lanes::LanePicker;
+pub use tasks::{run_deadline_watcher, run_housekeeping};
+
+use crate::message::{Kind, Message, MessageId, Millis, NewMessage, State};
+use crate::store::{Accepted, Store, StoreError};
+use std::sync::{Arc, Mutex};
+
+/// The scheduler; share it behind an `Arc` between the dispatcher tasks.
+pub struct Scheduler {
+    store: Store,
+    config: SchedulerConfig,
+    picker: Mutex<LanePicker>,
+    days: Arc<dyn WorkingDays>,
+}
+
+fn ms(d: std::time::Duration) -> Millis {
+    d.as_millis().min(i64::MAX as u128) as Millis
+}
+
+impl Scheduler {
+    /// A scheduler over `store` (working days: [`EveryDayAlmaty`] until a calendar is given).
+    pub fn new(store: Store, config: SchedulerConfig) -> Self {
+        let picker = Mutex::new(LanePicker::new(config.min_share.by_lane()));
+        Scheduler {
+            store,
+            config,
+            picker,
+            days: Arc::new(EveryDayAlmaty),
+        }
+    }
+
+    /// Uses this working-day rule for "end of the next working day" deadlines.
+    pub fn with_working_days(mut self, days: Arc<dyn WorkingDays>) -> Self {
+        self.days = days;
+        self
+    }
+
+    /// The store it schedules from.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Its settings.
+    pub fn config(&self) -> &SchedulerConfig {
+        &self.config
+    }
+
+    /// Fills in the default deadlines of the message's kind that upstream left out.
+    pub fn prepare(&self, message: &mut NewMessage, now: Millis) {
+        self.config.kinds.apply(message, now, self.days.as_ref());
+    }
+
+    /// Fills in default deadlines, then accepts the message durably.
+    pub async fn accept(
+        &self,
+        mut message: NewMessage,
+        now: Millis,
+    ) -> Result<Accepted, StoreError> {
+        self.prepare(&mut message, now);
+        self.store.accept(message).await
+    }
+
+    /// Claims the next message to send, choosing the lane by priority and minimum shares;
+    /// it is `submitting` when returned. Looks only at the head of each lane.
+    pub async fn next_due(&self, now: Millis) -> Result<Option<Message>, StoreError> {
+        let mut due = [false; 4];
+        for kind in Kind::ALL {
+            due[kind.lane() as usize] = self.store.lane_head(kind)?.is_some_and(|t| t <= now);
+        }
+        while let Some(lane) = self.choose(due) {
+            let kind = Kind::from_lane(lane).unwrap_or(Kind::Bulk);
+            if let Some(message) = self.store.claim_next(kind, now).await? {
+                return Ok(Some(message));
+            }
+            // everything due there had expired, or another dispatcher took it
+            due[lane as usize] = false;
+        }
+        Ok(None)
+    }
+
+    fn choose(&self, due: [bool; 4]) -> Option<u8> {
+        let mut picker = self
+            .picker
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        picker.choose(due)
+    }
+
+    /// Records that the operator acknowledged every part; arms the final-receipt timeout.
+    pub async fn submitted(
+        &self,
+        id: MessageId,
+        operator: &str,
+        part_ids: Vec<String>,
+        now: Millis,
+    ) -> Result<Message, StoreError> {
+        let give_up_at = now.saturating_add(ms(self.config.final_receipt_timeout));
+        self.store
+            .mark_submitted(id, operator, part_ids, Some(give_up_at))
+            .await
+    }
+
+    /// Records the operator's acknowledgement of one part of a multi-part message.
+    pub async fn part_submitted(
+        &self,
+        id: MessageId,
+        part: u32,
+        parts: u32,
+        operator: &str,
+        operator_id: &str,
+        now: Millis,
+    ) -> Result<Message, StoreError> {
+        let give_up_at = now.saturating_add(ms(self.config.final_receipt_timeout));
+        self.store
+            .record_part_ack(id, part, parts, operator, operator_id, Some(give_up_at))
+            .await
+    }
+
+    /// A transient failure of a claimed message: back to the queue after a jittered,
+    /// exponential, capped backoff — or `failed` with the last reason once it has had
+    /// `max_attempts` attempts, or `expired` if `send_by` passes before the next try.
+    pub async fn retry(
+        &self,
+        id: MessageId,
+        reason: &str,
+        now: Millis,
+    ) -> Result<Message, StoreError> {
+        let message = self.store.get(id)?.ok_or(StoreError::NotFound(id))?;
+        let policy = &self.config.retry;
+        if message.attempts >= policy.max_attempts {
+            let why = format!(
+                "gave up after {} attempts; last: {reason}",
+                message.attempts
+            );
+            return self.store.finish(id, State::Failed, &why, now).await;
+        }
+        let delay = policy.delay(message.attempts, &mut rand::rng());
+        self.store
+            .requeue(id, now.saturating_add(ms(delay)), reason, now)
+            .await
+    }
+
+    /// A permanent refusal at submit time: the message becomes `rejected`.
+    pub async fn reject(
+        &self,
+        id: MessageId,
+        reason: &str,
+        now: Millis,
+    ) -> Result<Message, StoreError> {
+        self.store.finish(id, State::Rejected, reason, now).await
+    }
+
+    /// "Not yet" for a claimed message (e.g. the recipient's rate limit): back in the queue
+    /// until `until`, without counting an attempt.
+    pub async fn defer(
+        &self,
+        id: MessageId,
+        until: Millis,
+        now: Millis,
+    ) -> Result<Message, StoreError> {
+        self.store.defer(id, until, now).await
+    }
+}

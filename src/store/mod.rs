@@ -1,1 +1,214 @@
-//! store (in progress)
+//! The durable message store: every stage reads and writes message state through it, and a
+//! restart resumes from it alone.
+//!
+//! One sled tree holds the records and every index under key prefixes (see [`keys`]), so a
+//! state change and its index updates are one atomic batch. All changes go through a single
+//! writer thread with group commit (see [`writer`]); reads go straight to sled from any thread.
+//! `accept` answers only once the message is flushed to disk.
+
+pub mod codec;
+pub mod config;
+pub mod counts;
+pub mod error;
+pub mod event;
+pub mod keys;
+mod lifecycle_api;
+pub mod read;
+pub mod writer;
+
+pub use config::StoreConfig;
+pub use counts::Counts;
+pub use error::StoreError;
+pub use event::{Event, StoredEvent};
+pub use writer::{Fired, RetentionReport};
+
+use crate::message::{MessageId, Millis, NewMessage, State, now_ms};
+use serde::{Deserialize, Serialize};
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use tokio::sync::{oneshot, watch};
+use writer::{Op, Shared, WriterState};
+
+/// The store format this release writes (and the newest it reads).
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The answer to an accept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Accepted {
+    /// The message's id (the first message's, for a repeated reference).
+    pub id: MessageId,
+    /// Its current state.
+    pub state: State,
+    /// True when the reference was already known and nothing new was stored.
+    pub duplicate: bool,
+}
+
+/// A handle to the store; cheap to clone and share between tasks.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: sled::Db,
+    ops: Sender<Op>,
+    shared: Arc<Shared>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    recovered: usize,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let _ = self.ops.send(Op::Shutdown);
+        if let Some(handle) = self.writer.lock().ok().and_then(|mut w| w.take()) {
+            let _ = handle.join();
+        }
+    }
+}
+
+/// What a final delivery receipt `stat:` means for the message, or None while not final.
+/// `DELIVRD` and `ACCEPTD` count as delivered; `UNDELIV`, `REJECTD` and `DELETED` as
+/// undeliverable; `EXPIRED` as expired; `UNKNOWN` as unknown; anything else (`ENROUTE`) waits.
+pub fn receipt_outcome(stat: &str) -> Option<State> {
+    match stat.trim().to_ascii_uppercase().as_str() {
+        "DELIVRD" | "ACCEPTD" => Some(State::Delivered),
+        "UNDELIV" | "REJECTD" | "DELETED" => Some(State::Undeliverable),
+        "EXPIRED" => Some(State::Expired),
+        "UNKNOWN" => Some(State::Unknown),
+        _ => None,
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the store, then puts every message caught in `submitting` back in
+    /// the queue. Blocking: call it before serving, or from `spawn_blocking`.
+    pub fn open(config: &StoreConfig) -> Result<Store, StoreError> {
+        let db = sled::Config::new()
+            .path(&config.path)
+            .cache_capacity(config.cache_mib.saturating_mul(1 << 20))
+            .flush_every_ms(None)
+            .open()?;
+        let state = open_format(&db)?;
+        let (state, recovered) = writer::recover_in_flight(&db, &state, now_ms())?;
+        if recovered > 0 {
+            tracing::info!(
+                recovered,
+                "messages caught in submitting are back in the queue"
+            );
+        }
+        let (events, _) = watch::channel(state.event_seq);
+        let shared = Arc::new(Shared {
+            counts: Mutex::new(state.counts.clone()),
+            events,
+        });
+        let ms = |d: std::time::Duration| d.as_millis().min(i64::MAX as u128) as Millis;
+        let writer_config = writer::WriterConfig {
+            max_group: config.max_group.max(1),
+            erase_after_ms: ms(config.erase_texts_after),
+            forget_after_ms: ms(config.forget_after),
+            keep_events_ms: ms(config.keep_events_for),
+        };
+        let (ops, handle) = writer::spawn(db.clone(), state, writer_config, shared.clone())
+            .map_err(|e| StoreError::Storage(format!("cannot start the writer: {e}")))?;
+        let inner = Inner {
+            db,
+            ops,
+            shared,
+            writer: Mutex::new(Some(handle)),
+            recovered,
+        };
+        Ok(Store {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// How many `submitting` messages `open` put back in the queue.
+    pub fn recovered_at_open(&self) -> usize {
+        self.inner.recovered
+    }
+
+    /// Sends an op to the writer and waits for its answer.
+    async fn ask<T>(&self, op: impl FnOnce(oneshot::Sender<T>) -> Op) -> Result<T, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.inner
+            .ops
+            .send(op(tx))
+            .map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)
+    }
+
+    /// Stores a message durably (or finds the one with the same reference).
+    pub async fn accept(&self, message: NewMessage) -> Result<Accepted, StoreError> {
+        let mut answers = self.accept_batch(vec![message]).await;
+        answers.pop().unwrap_or(Err(StoreError::Closed))
+    }
+
+    /// Stores many messages with one flush; one answer per message, in order.
+    pub async fn accept_batch(
+        &self,
+        messages: Vec<NewMessage>,
+    ) -> Vec<Result<Accepted, StoreError>> {
+        let n = messages.len();
+        match self.ask(|reply| Op::Accept { messages, reply }).await {
+            Ok(answers) => answers,
+            Err(e) => (0..n).map(|_| Err(e.clone())).collect(),
+        }
+    }
+
+    /// The current counters (messages per state, queued per lane).
+    pub fn counts(&self) -> Counts {
+        self.inner
+            .shared
+            .counts
+            .lock()
+            .map(|c| c.clone())
+            .unwrap_or_default()
+    }
+
+    /// A receiver that changes whenever new events are durable (its value: the last seq).
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.inner.shared.events.subscribe()
+    }
+
+    /// Waits until every change made so far is on disk.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.ask(|reply| Op::Flush { reply }).await?
+    }
+
+    /// Checks every index against the records; returns the problems found (none = healthy).
+    /// Reads the whole store while holding off writes: for operators and tests, not hot paths.
+    pub async fn verify_integrity(&self) -> Result<Vec<String>, StoreError> {
+        self.ask(|reply| Op::Verify { reply }).await?
+    }
+}
+
+/// Checks (or writes, for a new store) the format version; returns the writer's bookkeeping.
+fn open_format(db: &sled::Db) -> Result<WriterState, StoreError> {
+    match db.get(keys::FORMAT_VERSION)? {
+        Some(v) => {
+            let found = <[u8; 4]>::try_from(v.as_ref())
+                .map(u32::from_be_bytes)
+                .unwrap_or(u32::MAX);
+            if found != FORMAT_VERSION {
+                // the place for migrations once a second format exists
+                return Err(StoreError::UnsupportedFormat {
+                    found,
+                    supported: FORMAT_VERSION,
+                });
+            }
+            match db.get(keys::WRITER_STATE)? {
+                Some(bytes) => codec::decode(codec::STATE_VERSION, &bytes, "writer state"),
+                None => Ok(WriterState::default()),
+            }
+        }
+        None if db.first()?.is_none() => {
+            db.insert(keys::FORMAT_VERSION, FORMAT_VERSION.to_be_bytes().to_vec())?;
+            db.flush()?;
+            Ok(WriterState::default())
+        }
+        None => Err(StoreError::Corrupt(
+            "this directory holds a sled database that is not a khabar store".into(),
+        )),
+    }
+}

@@ -1,0 +1,392 @@
+//! One SMPP bind: connect, bind, submit within the window, pass deliver_sm on, reconnect.
+//!
+//! Built on rusmppc's managed connection (keep-alive, response timeouts, TLS); rusmppc leaves
+//! reconnecting and window control to the caller, so both live here.
+
+use crate::number::mask;
+use crate::sessions::job::{Incoming, Job, JobOutcome, PartResult};
+use crate::sessions::link::OperatorLink;
+use crate::sessions::status_codes::{StatusClass, classify, status_name};
+use crate::sessions::window::{Slot, Window};
+use futures::StreamExt;
+use futures::stream::FuturesOrdered;
+use rand::Rng;
+use rusmpp::pdus::{BindReceiver, BindTransceiver, BindTransmitter, DeliverSmResp, SubmitSm};
+use rusmpp::types::COctetString;
+use rusmpp::values::InterfaceVersion;
+use rusmpp::{CommandId, CommandStatus, Pdu};
+use rusmppc::error::Error as SmppError;
+use rusmppc::{Client, ConnectionBuilder, Event};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+/// What a bind does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Submits and receives.
+    Transceiver,
+    /// Submits only.
+    Transmitter,
+    /// Receives only.
+    Receiver,
+}
+
+impl Role {
+    /// The name shown in status.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Transceiver => "transceiver",
+            Role::Transmitter => "transmitter",
+            Role::Receiver => "receiver",
+        }
+    }
+
+    fn submits(self) -> bool {
+        self != Role::Receiver
+    }
+}
+
+/// Everything one bind task needs.
+pub struct BindTask {
+    /// The operator this bind belongs to.
+    pub link: Arc<OperatorLink>,
+    /// Its index among the operator's binds (for status).
+    pub index: usize,
+    /// What it does.
+    pub role: Role,
+    /// Where job results go.
+    pub outcomes: mpsc::Sender<JobOutcome>,
+    /// Where deliver_sm go.
+    pub incoming: mpsc::Sender<Incoming>,
+    /// Cancelled at shutdown.
+    pub shutdown: CancellationToken,
+}
+
+/// Why a connected session ended.
+enum Ended {
+    Shutdown,
+    Reconnect(String),
+}
+
+impl BindTask {
+    /// Keeps the bind up until shutdown, reconnecting with jittered exponential backoff.
+    pub async fn run(self) {
+        let cfg = &self.link.config;
+        let mut delay = cfg.reconnect_min;
+        loop {
+            if self.shutdown.is_cancelled() {
+                break;
+            }
+            match self.connect().await {
+                Ok((client, events)) => {
+                    info!(operator = %cfg.name, bind = self.index, role = self.role.as_str(), "bound");
+                    delay = cfg.reconnect_min;
+                    match self.serve(client, events).await {
+                        Ended::Shutdown => break,
+                        Ended::Reconnect(why) => {
+                            warn!(operator = %cfg.name, bind = self.index, %why, "session lost; reconnecting");
+                            self.link.health.record_error(why);
+                        }
+                    }
+                }
+                Err(why) => {
+                    warn!(operator = %cfg.name, bind = self.index, %why, "cannot bind");
+                    self.link.health.record_error(why);
+                }
+            }
+            let pause = jitter(delay);
+            delay = (delay * 2).min(cfg.reconnect_max);
+            if self.wait_to_reconnect(pause).await {
+                break;
+            }
+        }
+        self.link.health.set_bind(self.index, false, self.role.as_str(), None);
+    }
+
+    /// Sleeps before reconnecting; while the whole operator is down, hands queued jobs back
+    /// so they can take a fallback route. Returns true on shutdown.
+    async fn wait_to_reconnect(&self, pause: Duration) -> bool {
+        let sleep = tokio::time::sleep(pause);
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                _ = self.shutdown.cancelled() => return true,
+                _ = &mut sleep => return false,
+                job = self.link.next_job(), if self.role.submits() && !self.link.health.can_submit() => {
+                    let results = job.parts.iter().map(|_| PartResult::NotSent("operator down".into())).collect();
+                    self.report(JobOutcome { id: job.id, operator: self.link.name.clone(), results }).await;
+                }
+            }
+        }
+    }
+
+    async fn connect(&self) -> Result<(Client, impl futures::Stream<Item = Event> + Unpin), String> {
+        let cfg = &self.link.config;
+        let builder = ConnectionBuilder::new()
+            .enquire_link_interval(cfg.enquire_link_interval)
+            .enquire_link_response_timeout(cfg.response_timeout)
+            .response_timeout(cfg.response_timeout)
+            .disable_interface_version_check();
+        let builder = match &self.link.tls {
+            Some(tls) => builder.rustls_config(tls.clone()),
+            None => builder,
+        };
+        let connecting = builder.connect(&self.link.url);
+        let (client, events) = tokio::time::timeout(cfg.response_timeout, connecting)
+            .await
+            .map_err(|_| format!("connect to {} timed out", self.link.address))?
+            .map_err(|e| format!("connect to {}: {e}", self.link.address))?;
+        let system_id = COctetString::from_str(&cfg.system_id)
+            .map_err(|e| format!("system_id {:?}: {e}", cfg.system_id))?;
+        let password = COctetString::from_str(self.link.password.expose())
+            .map_err(|_| "the password is longer than SMPP allows (8)".to_string())?;
+        let system_type = COctetString::from_str(&cfg.system_type)
+            .map_err(|e| format!("system_type {:?}: {e}", cfg.system_type))?;
+        let bound = match self.role {
+            Role::Transceiver => client
+                .bind_transceiver(
+                    BindTransceiver::builder()
+                        .system_id(system_id)
+                        .password(password)
+                        .system_type(system_type)
+                        .interface_version(InterfaceVersion::Smpp3_4)
+                        .build(),
+                )
+                .await
+                .map(drop),
+            Role::Transmitter => client
+                .bind_transmitter(
+                    BindTransmitter::builder()
+                        .system_id(system_id)
+                        .password(password)
+                        .system_type(system_type)
+                        .interface_version(InterfaceVersion::Smpp3_4)
+                        .build(),
+                )
+                .await
+                .map(drop),
+            Role::Receiver => client
+                .bind_receiver(
+                    BindReceiver::builder()
+                        .system_id(system_id)
+                        .password(password)
+                        .system_type(system_type)
+                        .interface_version(InterfaceVersion::Smpp3_4)
+                        .build(),
+                )
+                .await
+                .map(drop),
+        };
+        if let Err(e) = bound {
+            let _ = client.close().await;
+            return Err(format!("bind refused: {}", describe(&e)));
+        }
+        Ok((client, events))
+    }
+
+    async fn serve(
+        &self,
+        client: Client,
+        mut events: impl futures::Stream<Item = Event> + Unpin,
+    ) -> Ended {
+        let window = Window::new(self.link.config.window);
+        let submits = self.role.submits();
+        self.link.health.set_bind(
+            self.index,
+            true,
+            self.role.as_str(),
+            submits.then(|| window.clone()),
+        );
+        let (hung_tx, mut hung_rx) = mpsc::channel::<String>(1);
+        let ended = loop {
+            tokio::select! {
+                biased;
+                _ = self.shutdown.cancelled() => break Ended::Shutdown,
+                Some(why) = hung_rx.recv() => break Ended::Reconnect(why),
+                event = events.next() => match event {
+                    None => break Ended::Reconnect("connection closed".into()),
+                    Some(Event::Error(e)) => {
+                        debug!(operator = %self.link.name, error = %e, "connection event");
+                        self.link.health.record_error(describe(&e));
+                    }
+                    Some(Event::Incoming(command)) => {
+                        let seq = command.sequence_number();
+                        match command.id() {
+                            CommandId::DeliverSm => self.on_deliver_sm(&client, seq, command.into_parts().raw().3).await,
+                            CommandId::Unbind => {
+                                let _ = client.unbind_resp(seq).await;
+                                break Ended::Reconnect("the operator unbound".into());
+                            }
+                            CommandId::EnquireLink | CommandId::EnquireLinkResp | CommandId::GenericNack => {}
+                            other => {
+                                debug!(operator = %self.link.name, ?other, "unexpected command; generic_nack");
+                                let _ = client.generic_nack(seq).await;
+                            }
+                        }
+                    }
+                },
+                (slot, job) = self.take_job(&window), if submits => {
+                    let task = SubmitTask {
+                        link: self.link.clone(),
+                        client: client.clone(),
+                        window: window.clone(),
+                        outcomes: self.outcomes.clone(),
+                        hung: hung_tx.clone(),
+                    };
+                    tokio::spawn(task.run(slot, job));
+                }
+            }
+        };
+        self.link
+            .health
+            .set_bind(self.index, false, self.role.as_str(), None);
+        if let Ended::Shutdown = ended {
+            self.drain(&client, &window).await;
+        } else {
+            let _ = client.close().await;
+        }
+        ended
+    }
+
+    /// Waits (bounded by the response timeout) for outstanding answers, then unbinds.
+    async fn drain(&self, client: &Client, window: &Arc<Window>) {
+        let deadline = tokio::time::Instant::now() + self.link.config.response_timeout;
+        while window.outstanding() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let _ = tokio::time::timeout(self.link.config.response_timeout, client.unbind()).await;
+        let _ = client.close().await;
+        info!(operator = %self.link.name, bind = self.index, "unbound");
+    }
+
+    async fn take_job(&self, window: &Arc<Window>) -> (Slot, Job) {
+        let slot = window.acquire().await;
+        let job = self.link.next_job().await;
+        (slot, job)
+    }
+
+    /// Hands a deliver_sm to the receipts stage; answers it once that stage has stored it.
+    async fn on_deliver_sm(&self, client: &Client, seq: u32, pdu: Option<Pdu>) {
+        let Some(Pdu::DeliverSm(pdu)) = pdu else {
+            let _ = client.generic_nack(seq).await;
+            return;
+        };
+        let (stored_tx, stored_rx) = tokio::sync::oneshot::channel();
+        let incoming = Incoming {
+            operator: self.link.name.clone(),
+            pdu,
+            stored: stored_tx,
+        };
+        if self.incoming.send(incoming).await.is_err() {
+            return;
+        }
+        let client = client.clone();
+        tokio::spawn(async move {
+            let ok = stored_rx.await.unwrap_or(false);
+            let status = if ok {
+                CommandStatus::EsmeRok
+            } else {
+                CommandStatus::EsmeRxTAppn
+            };
+            let _ = client
+                .status(status)
+                .deliver_sm_resp(seq, DeliverSmResp::default())
+                .await;
+        });
+    }
+
+    async fn report(&self, outcome: JobOutcome) {
+        let _ = self.outcomes.send(outcome).await;
+    }
+}
+
+/// Sends one job's parts, each in its own place in the window, and reports the results.
+struct SubmitTask {
+    link: Arc<OperatorLink>,
+    client: Client,
+    window: Arc<Window>,
+    outcomes: mpsc::Sender<JobOutcome>,
+    hung: mpsc::Sender<String>,
+}
+
+impl SubmitTask {
+    async fn run(self, first: Slot, job: Job) {
+        let mut pending = FuturesOrdered::new();
+        let mut slot = Some(first);
+        for part in job.parts {
+            let this_slot = match slot.take() {
+                Some(s) => s,
+                None => self.window.acquire().await,
+            };
+            self.link.pace(1).await;
+            pending.push_back(self.submit_part(this_slot, part));
+        }
+        let results: Vec<PartResult> = pending.collect().await;
+        debug!(operator = %self.link.name, id = %job.id, parts = results.len(), "job done");
+        let _ = self
+            .outcomes
+            .send(JobOutcome {
+                id: job.id,
+                operator: self.link.name.clone(),
+                results,
+            })
+            .await;
+    }
+
+    fn submit_part(
+        &self,
+        slot: Slot,
+        part: SubmitSm,
+    ) -> impl Future<Output = PartResult> + Send + 'static {
+        let client = self.client.clone();
+        let window = self.window.clone();
+        let health = self.link.health.clone();
+        let hung = self.hung.clone();
+        let to = mask(&part.destination_addr.to_string());
+        async move {
+            let result = client.submit_sm(part).await;
+            drop(slot);
+            match result {
+                Ok(resp) => {
+                    window.on_accepted();
+                    health.parts_accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    health.rate.add(1);
+                    PartResult::Accepted(resp.message_id().to_string())
+                }
+                Err(SmppError::UnexpectedResponse { response }) => {
+                    let status = response.status();
+                    if classify(status) == StatusClass::SlowDown {
+                        window.on_slow_down();
+                        health.throttled.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    } else {
+                        debug!(%to, status = %status_name(status), "submit refused");
+                    }
+                    PartResult::Refused(status)
+                }
+                Err(SmppError::ResponseTimeout { .. }) => {
+                    let _ = hung.try_send("no submit_sm_resp within the response timeout".into());
+                    PartResult::TimedOut
+                }
+                Err(e) => PartResult::Lost(describe(&e)),
+            }
+        }
+    }
+}
+
+/// A readable one-line description of a rusmppc error (its Debug output carries whole PDUs).
+fn describe(e: &SmppError) -> String {
+    match e {
+        SmppError::UnexpectedResponse { response } => status_name(response.status()),
+        other => other.to_string(),
+    }
+}
+
+/// Full jitter between half the delay and the delay, so binds don't reconnect in lockstep.
+fn jitter(delay: Duration) -> Duration {
+    let ms = delay.as_millis().max(2) as u64;
+    Duration::from_millis(rand::rng().random_range(ms / 2..=ms))
+}

@@ -1,0 +1,54 @@
+//! What the sending stage hands a bind, and what comes back.
+
+use crate::message::MessageId;
+use rusmpp::CommandStatus;
+use rusmpp::pdus::{DeliverSm, SubmitSm};
+use std::sync::Arc;
+use tokio::sync::oneshot;
+
+/// A message ready for the wire: its SMS parts, in order.
+#[derive(Debug)]
+pub struct Job {
+    /// The message.
+    pub id: MessageId,
+    /// One submit_sm per part.
+    pub parts: Vec<SubmitSm>,
+}
+
+/// What happened to one part.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PartResult {
+    /// The operator accepted it with this message_id.
+    Accepted(String),
+    /// The operator answered with an error status.
+    Refused(CommandStatus),
+    /// Sent, but no answer came in time; the operator may or may not have it.
+    TimedOut,
+    /// Sent, but the connection was lost before the answer.
+    Lost(String),
+    /// Never written to the wire (bind down, shutting down).
+    NotSent(String),
+}
+
+/// A job's results, reported to the sending stage.
+#[derive(Debug)]
+pub struct JobOutcome {
+    /// The message.
+    pub id: MessageId,
+    /// The operator it went to.
+    pub operator: Arc<str>,
+    /// One result per part, in part order.
+    pub results: Vec<PartResult>,
+}
+
+/// A deliver_sm from an operator: a receipt or a mobile-originated message.
+#[derive(Debug)]
+pub struct Incoming {
+    /// The operator it came from.
+    pub operator: Arc<str>,
+    /// The PDU.
+    pub pdu: DeliverSm,
+    /// Answer `true` once what it carried is stored (deliver_sm_resp OK is sent only then),
+    /// `false` to refuse it so that the operator delivers it again later.
+    pub stored: oneshot::Sender<bool>,
+}

@@ -1,0 +1,251 @@
+//! Value encodings. Records and events are a version byte followed by MessagePack with field
+//! names, so fields can be added and a later release can migrate old versions. Chunks of ids,
+//! deadline entries and reference pairs are packed fixed-width big-endian arrays: they are
+//! sliced, searched and spliced in place, which a self-describing format would only slow down.
+
+use super::StoreError;
+use crate::message::{Message, MessageId, Millis};
+use serde::{Serialize, de::DeserializeOwned};
+
+/// Version byte of message records.
+pub const RECORD_VERSION: u8 = 1;
+/// Version byte of events.
+pub const EVENT_VERSION: u8 = 1;
+/// Version byte of the writer's bookkeeping.
+pub const STATE_VERSION: u8 = 1;
+
+/// Serialises a value as `version || msgpack(named fields)`.
+pub fn encode<T: Serialize>(version: u8, value: &T) -> Result<Vec<u8>, StoreError> {
+    let mut out = vec![version];
+    rmp_serde::encode::write_named(&mut out, value)
+        .map_err(|e| StoreError::Corrupt(format!("cannot encode: {e}")))?;
+    Ok(out)
+}
+
+/// Reads a value written by [`encode`], refusing versions this release does not know.
+pub fn decode<T: DeserializeOwned>(version: u8, bytes: &[u8], what: &str) -> Result<T, StoreError> {
+    match bytes.split_first() {
+        Some((&v, rest)) if v == version => rmp_serde::from_slice(rest)
+            .map_err(|e| StoreError::Corrupt(format!("undecodable {what}: {e}"))),
+        Some((&v, _)) => Err(StoreError::Corrupt(format!(
+            "{what} has format version {v}, this release reads {version}"
+        ))),
+        None => Err(StoreError::Corrupt(format!("empty {what}"))),
+    }
+}
+
+/// Encodes a message record.
+pub fn encode_record(message: &Message) -> Result<Vec<u8>, StoreError> {
+    encode(RECORD_VERSION, message)
+}
+
+/// Decodes a message record.
+pub fn decode_record(bytes: &[u8]) -> Result<Message, StoreError> {
+    decode(RECORD_VERSION, bytes, "message record")
+}
+
+/// Packs ids into a queue chunk value.
+pub fn pack_ids(ids: &[MessageId]) -> Vec<u8> {
+    ids.iter().flat_map(|id| id.to_be_bytes()).collect()
+}
+
+/// Unpacks a queue chunk value.
+pub fn unpack_ids(bytes: &[u8]) -> Vec<MessageId> {
+    bytes
+        .chunks_exact(8)
+        .map(|c| MessageId(u64::from_be_bytes(c.try_into().unwrap_or_default())))
+        .collect()
+}
+
+/// An intake chunk: encoded records of consecutive ids, packed as `(id, length, bytes)*`.
+pub struct IntakeChunk {
+    /// (id, encoded record) in id order.
+    pub records: Vec<(MessageId, Vec<u8>)>,
+}
+
+impl IntakeChunk {
+    /// Packs the chunk.
+    pub fn encode(&self) -> Vec<u8> {
+        let size = self.records.iter().map(|(_, r)| 12 + r.len()).sum();
+        let mut out = Vec::with_capacity(size);
+        for (id, record) in &self.records {
+            out.extend_from_slice(&id.to_be_bytes());
+            out.extend_from_slice(&(record.len() as u32).to_be_bytes());
+            out.extend_from_slice(record);
+        }
+        out
+    }
+
+    /// Unpacks a chunk.
+    pub fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
+        let mut records = Vec::new();
+        let mut at = 0;
+        while at < bytes.len() {
+            let bad = || StoreError::Corrupt("truncated intake chunk".to_owned());
+            let id = super::keys::read_u64(bytes, at).ok_or_else(bad)?;
+            let len = bytes.get(at + 8..at + 12).ok_or_else(bad)?;
+            let len = u32::from_be_bytes(len.try_into().map_err(|_| bad())?) as usize;
+            let record = bytes.get(at + 12..at + 12 + len).ok_or_else(bad)?;
+            records.push((MessageId(id), record.to_vec()));
+            at += 12 + len;
+        }
+        Ok(IntakeChunk { records })
+    }
+
+    /// The encoded record of `id`, if this chunk holds it (without decoding the others).
+    pub fn find(bytes: &[u8], id: MessageId) -> Option<&[u8]> {
+        let mut at = 0;
+        while at < bytes.len() {
+            let this = super::keys::read_u64(bytes, at)?;
+            let len = u32::from_be_bytes(bytes.get(at + 8..at + 12)?.try_into().ok()?) as usize;
+            if this == id.0 {
+                return bytes.get(at + 12..at + 12 + len);
+            }
+            if this > id.0 {
+                return None;
+            }
+            at += 12 + len;
+        }
+        None
+    }
+}
+
+/// Which deadline an entry of the deadline index stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DeadlineKind {
+    /// `send_by`: a message still queued then expires.
+    SendBy = 0,
+    /// `receipt_by`: a message without a final receipt then raises `receipt_overdue`.
+    ReceiptBy = 1,
+    /// The final receipt timeout: a submitted message still without one becomes `unknown`.
+    GiveUp = 2,
+}
+
+impl DeadlineKind {
+    fn from_u8(v: u8) -> Option<Self> {
+        match v {
+            0 => Some(DeadlineKind::SendBy),
+            1 => Some(DeadlineKind::ReceiptBy),
+            2 => Some(DeadlineKind::GiveUp),
+            _ => None,
+        }
+    }
+}
+
+/// One entry of the deadline index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DeadlineEntry {
+    /// When it fires.
+    pub when: Millis,
+    /// What it is.
+    pub kind: DeadlineKind,
+    /// Whose it is.
+    pub id: MessageId,
+}
+
+const DEADLINE_ENTRY_LEN: usize = 17;
+
+/// Packs deadline entries (kept sorted by the caller).
+pub fn pack_deadlines(entries: &[DeadlineEntry]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(entries.len() * DEADLINE_ENTRY_LEN);
+    for e in entries {
+        out.extend_from_slice(&(e.when.max(0) as u64).to_be_bytes());
+        out.push(e.kind as u8);
+        out.extend_from_slice(&e.id.to_be_bytes());
+    }
+    out
+}
+
+/// Unpacks deadline entries, skipping any of an unknown kind.
+pub fn unpack_deadlines(bytes: &[u8]) -> Vec<DeadlineEntry> {
+    bytes
+        .chunks_exact(DEADLINE_ENTRY_LEN)
+        .filter_map(|c| {
+            Some(DeadlineEntry {
+                when: super::keys::read_u64(c, 0)? as Millis,
+                kind: DeadlineKind::from_u8(c[8])?,
+                id: MessageId(super::keys::read_u64(c, 9)?),
+            })
+        })
+        .collect()
+}
+
+/// Packs `(reference hash, id)` pairs of a reference bucket (kept sorted by the caller).
+pub fn pack_pairs(pairs: &[(u64, MessageId)]) -> Vec<u8> {
+    pairs
+        .iter()
+        .flat_map(|(h, id)| h.to_be_bytes().into_iter().chain(id.to_be_bytes()))
+        .collect()
+}
+
+/// Unpacks a reference bucket.
+pub fn unpack_pairs(bytes: &[u8]) -> Vec<(u64, MessageId)> {
+    bytes
+        .chunks_exact(16)
+        .filter_map(|c| {
+            Some((
+                super::keys::read_u64(c, 0)?,
+                MessageId(super::keys::read_u64(c, 8)?),
+            ))
+        })
+        .collect()
+}
+
+/// Packs an operator-id index value: message id and part index.
+pub fn pack_part_ref(id: MessageId, part: u32) -> Vec<u8> {
+    id.to_be_bytes()
+        .into_iter()
+        .chain(part.to_be_bytes())
+        .collect()
+}
+
+/// Unpacks an operator-id index value.
+pub fn unpack_part_ref(bytes: &[u8]) -> Option<(MessageId, u32)> {
+    let id = super::keys::read_u64(bytes, 0)?;
+    let part = u32::from_be_bytes(bytes.get(8..12)?.try_into().ok()?);
+    Some((MessageId(id), part))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intake_chunks_find_records_without_decoding_all() {
+        let chunk = IntakeChunk {
+            records: vec![
+                (MessageId(7), b"seven".to_vec()),
+                (MessageId(9), b"nine!".to_vec()),
+            ],
+        };
+        let bytes = chunk.encode();
+        assert_eq!(IntakeChunk::find(&bytes, MessageId(9)), Some(&b"nine!"[..]));
+        assert_eq!(IntakeChunk::find(&bytes, MessageId(8)), None);
+        assert_eq!(IntakeChunk::decode(&bytes).unwrap().records, chunk.records);
+        assert!(IntakeChunk::decode(&bytes[..bytes.len() - 1]).is_err());
+    }
+
+    #[test]
+    fn deadline_entries_round_trip() {
+        let entries = vec![
+            DeadlineEntry {
+                when: 5,
+                kind: DeadlineKind::SendBy,
+                id: MessageId(3),
+            },
+            DeadlineEntry {
+                when: 6,
+                kind: DeadlineKind::GiveUp,
+                id: MessageId(1),
+            },
+        ];
+        assert_eq!(unpack_deadlines(&pack_deadlines(&entries)), entries);
+    }
+
+    #[test]
+    fn decode_refuses_unknown_versions() {
+        let bytes = encode(2, &5u32).unwrap();
+        assert!(decode::<u32>(1, &bytes, "x").is_err());
+        assert_eq!(decode::<u32>(2, &bytes, "x").unwrap(), 5);
+    }
+}

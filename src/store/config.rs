@@ -1,0 +1,50 @@
+//! Store settings (the `[store]` section of the config file).
+
+use serde::Deserialize;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where the store lives and how long it keeps what.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// The sled directory.
+    pub path: PathBuf,
+    /// sled's page cache, in MiB (bounded: the queue itself lives on disk).
+    pub cache_mib: u64,
+    /// Finished messages' texts are erased this long after they finished.
+    #[serde(with = "humantime_serde")]
+    pub erase_texts_after: Duration,
+    /// Finished messages are forgotten entirely (record, reference, operator ids) this long
+    /// after they finished, so the store does not grow without bound.
+    #[serde(with = "humantime_serde")]
+    pub forget_after: Duration,
+    /// Events older than this are trimmed even if a subscriber has not acknowledged them.
+    #[serde(with = "humantime_serde")]
+    pub keep_events_for: Duration,
+    /// The most operations one group commit gathers.
+    pub max_group: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            path: PathBuf::from("data/store"),
+            cache_mib: 64,
+            erase_texts_after: Duration::from_secs(30 * 86_400),
+            forget_after: Duration::from_secs(180 * 86_400),
+            keep_events_for: Duration::from_secs(7 * 86_400),
+            max_group: 8192,
+        }
+    }
+}
+
+impl StoreConfig {
+    /// The default settings for a store at `path`.
+    pub fn at(path: impl Into<PathBuf>) -> Self {
+        StoreConfig {
+            path: path.into(),
+            ..StoreConfig::default()
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! The store's write API after acceptance: what the scheduler, the sending stage, the receipts
+//! stage and the housekeeping tasks call. Each call is one atomic change, durable when it
+//! returns (except `claim_next`, which the next durable change or flush makes durable).
+
+use super::writer::{Change, Op};
+use super::{Event, Fired, RetentionReport, Store, StoreError};
+use crate::message::{Kind, Message, MessageId, Millis, State, now_ms};
+
+impl Store {
+    async fn change(
+        &self,
+        id: MessageId,
+        change: Change,
+        now: Millis,
+    ) -> Result<Message, StoreError> {
+        self.ask(|reply| Op::Change {
+            id,
+            change,
+            now,
+            reply,
+        })
+        .await?
+    }
+
+    /// Cancels a message that is still queued (upstream asked). Fails once it is in flight.
+    pub async fn cancel(&self, id: MessageId, reason: &str) -> Result<Message, StoreError> {
+        self.change(
+            id,
+            Change::Cancel {
+                reason: reason.to_owned(),
+            },
+            now_ms(),
+        )
+        .await
+    }
+
+    /// Claims the first message of `kind`'s lane due by `now`: it becomes `submitting` (an
+    /// attempt is counted) and is returned to be sent. Messages found past their `send_by`
+    /// are expired on the way, never returned. None when nothing in the lane is due.
+    pub async fn claim_next(&self, kind: Kind, now: Millis) -> Result<Option<Message>, StoreError> {
+        let lane = kind.lane();
+        self.ask(|reply| Op::Claim { lane, now, reply }).await?
+    }
+
+    /// Records that the operator acknowledged every part (`submitting` → `submitted`), with
+    /// the operator's message id of each part, and arms the final-receipt timeout.
+    pub async fn mark_submitted(
+        &self,
+        id: MessageId,
+        operator: &str,
+        part_ids: Vec<String>,
+        give_up_at: Option<Millis>,
+    ) -> Result<Message, StoreError> {
+        let change = Change::Submitted {
+            operator: operator.to_owned(),
+            part_ids,
+            give_up_at,
+        };
+        self.change(id, change, now_ms()).await
+    }
+
+    /// Records the operator's acknowledgement of one part of `parts`; the message becomes
+    /// `submitted` once every part is acknowledged.
+    pub async fn record_part_ack(
+        &self,
+        id: MessageId,
+        part: u32,
+        parts: u32,
+        operator: &str,
+        operator_id: &str,
+        give_up_at: Option<Millis>,
+    ) -> Result<Message, StoreError> {
+        let change = Change::PartAck {
+            part,
+            parts,
+            operator: operator.to_owned(),
+            operator_id: operator_id.to_owned(),
+            give_up_at,
+        };
+        self.change(id, change, now_ms()).await
+    }
+
+    /// Puts a `submitting` message back in the queue after a transient failure, due at `due`
+    /// (the attempt stays counted). If `send_by` passes before `due`, it expires instead.
+    pub async fn requeue(
+        &self,
+        id: MessageId,
+        due: Millis,
+        reason: &str,
+        now: Millis,
+    ) -> Result<Message, StoreError> {
+        self.change(
+            id,
+            Change::Requeue {
+                due,
+                reason: reason.to_owned(),
+            },
+            now,
+        )
+        .await
+    }
+
+    /// Hands a claimed message back unsent ("not yet", e.g. the recipient's rate limit),
+    /// due at `until`; the claim's attempt is not counted and its history entry is undone.
+    pub async fn defer(
+        &self,
+        id: MessageId,
+        until: Millis,
+        now: Millis,
+    ) -> Result<Message, StoreError> {
+        self.change(id, Change::Defer { until }, now).await
+    }
+
+    /// Moves a message that is not yet final into a final state (e.g. `rejected` on a
+    /// permanent submit error, `failed` after too many attempts).
+    pub async fn finish(
+        &self,
+        id: MessageId,
+        state: State,
+        reason: &str,
+        now: Millis,
+    ) -> Result<Message, StoreError> {
+        self.change(
+            id,
+            Change::Finish {
+                state,
+                reason: reason.to_owned(),
+            },
+            now,
+        )
+        .await
+    }
+
+    /// Records a delivery receipt for one part. Once every part has a final receipt the
+    /// message becomes final: all delivered → `delivered`; any undeliverable/rejected/deleted
+    /// → `undeliverable`; else any expired → `expired`; else `unknown`. A repeated receipt
+    /// changes nothing. Returns the message as it now is.
+    pub async fn record_receipt(
+        &self,
+        id: MessageId,
+        part: u32,
+        stat: &str,
+        error: Option<&str>,
+        at: Millis,
+    ) -> Result<Message, StoreError> {
+        let change = Change::Receipt {
+            part,
+            stat: stat.to_owned(),
+            error: error.map(str::to_owned),
+            at,
+        };
+        self.change(id, change, at).await
+    }
+
+    /// Appends an event (e.g. a reply) to the log; returns its seq.
+    pub async fn append_event(&self, event: Event) -> Result<u64, StoreError> {
+        self.ask(|reply| Op::AppendEvent { event, reply }).await?
+    }
+
+    /// Records that the named consumer has handled every event up to `seq`.
+    pub async fn ack_cursor(&self, name: &str, seq: u64) -> Result<(), StoreError> {
+        let name = name.to_owned();
+        self.ask(|reply| Op::AckCursor { name, seq, reply }).await?
+    }
+
+    /// Fires deadlines up to `now` from the deadline index (at most about `limit` entries;
+    /// `more` tells whether to call again).
+    pub async fn fire_due_deadlines(&self, now: Millis, limit: usize) -> Result<Fired, StoreError> {
+        self.ask(|reply| Op::Fire { now, limit, reply }).await?
+    }
+
+    /// Erases the texts of messages finished longer ago than the text retention and forgets
+    /// messages finished longer ago than the record retention (at most `limit` records each).
+    pub async fn run_retention(
+        &self,
+        now: Millis,
+        limit: usize,
+    ) -> Result<RetentionReport, StoreError> {
+        self.ask(|reply| Op::Retention { now, limit, reply })
+            .await?
+    }
+
+    /// Deletes events every consumer has acknowledged and events older than the event
+    /// retention (at most `limit`); returns how many.
+    pub async fn trim_events(&self, now: Millis, limit: usize) -> Result<usize, StoreError> {
+        self.ask(|reply| Op::TrimEvents { now, limit, reply })
+            .await?
+    }
+}

@@ -1,0 +1,118 @@
+//! Reads that need no writer: any thread may call them while the writer works, and they see
+//! every applied batch whole.
+
+use super::codec::{self, IntakeChunk};
+use super::event::{Event, StoredEvent};
+use super::{Store, StoreError, keys};
+use crate::message::{Kind, Message, MessageId, Millis};
+
+/// Loads a record wherever it lives (its own key, or the intake chunk covering its id).
+pub fn load(db: &sled::Db, id: MessageId) -> Result<Option<Message>, StoreError> {
+    // A chunk is moved to own keys in one atomic batch. If both reads miss, that may have
+    // happened between them, so look once more.
+    for _ in 0..2 {
+        if let Some(bytes) = db.get(keys::record(id))? {
+            return codec::decode_record(&bytes).map(Some);
+        }
+        let chunk = db
+            .range(keys::INTAKE.to_vec()..=keys::intake(id))
+            .next_back()
+            .transpose()?;
+        if let Some((_, bytes)) = chunk
+            && let Some(record) = IntakeChunk::find(&bytes, id)
+        {
+            return codec::decode_record(record).map(Some);
+        }
+    }
+    Ok(None)
+}
+
+impl Store {
+    /// The message with this id.
+    pub fn get(&self, id: MessageId) -> Result<Option<Message>, StoreError> {
+        load(&self.inner.db, id)
+    }
+
+    /// The message upstream handed over with this reference.
+    pub fn get_by_reference(&self, reference: &str) -> Result<Option<Message>, StoreError> {
+        let hash = keys::reference_hash(reference);
+        let Some(bucket) = self.inner.db.get(keys::reference_bucket(hash))? else {
+            return Ok(None);
+        };
+        for (h, id) in codec::unpack_pairs(&bucket) {
+            if h == hash
+                && let Some(message) = self.get(id)?
+                && message.reference.as_deref() == Some(reference)
+            {
+                return Ok(Some(message));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The message and part index an operator's message id (from submit_sm_resp) belongs to.
+    pub fn find_by_operator_id(
+        &self,
+        operator: &str,
+        operator_id: &str,
+    ) -> Result<Option<(MessageId, u32)>, StoreError> {
+        let value = self
+            .inner
+            .db
+            .get(keys::operator_id(operator, operator_id))?;
+        Ok(value.and_then(|v| codec::unpack_part_ref(&v)))
+    }
+
+    /// The due time of the earliest queued message of a kind's lane (it may lie in the future).
+    pub fn lane_head(&self, kind: Kind) -> Result<Option<Millis>, StoreError> {
+        let first = self
+            .inner
+            .db
+            .scan_prefix(keys::queue_lane(kind.lane()))
+            .next()
+            .transpose()?;
+        Ok(first
+            .and_then(|(k, _)| keys::queue_chunk_parts(&k))
+            .map(|(_, due)| due))
+    }
+
+    /// No deadline is earlier than this (the start of the earliest deadline bucket, so at most
+    /// one bucket — a second — before the real one).
+    pub fn next_deadline(&self) -> Result<Option<Millis>, StoreError> {
+        let first = self
+            .inner
+            .db
+            .scan_prefix(keys::DEADLINE)
+            .next()
+            .transpose()?;
+        Ok(first.and_then(|(k, _)| keys::deadline_chunk_bucket(&k)))
+    }
+
+    /// Up to `limit` events with a seq greater than `after`, oldest first.
+    pub fn read_events(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
+        let from = keys::event(after.saturating_add(1));
+        let end = keys::prefix_end(keys::EVENT);
+        self.inner
+            .db
+            .range(from..end)
+            .take(limit)
+            .map(|kv| {
+                let (k, v) = kv?;
+                let seq = keys::event_seq(&k).unwrap_or(0);
+                let event: Event = codec::decode(codec::EVENT_VERSION, &v, "event")?;
+                Ok(StoredEvent { seq, event })
+            })
+            .collect()
+    }
+
+    /// The last event seq the named consumer acknowledged (0 if it never did).
+    pub fn cursor(&self, name: &str) -> Result<u64, StoreError> {
+        let value = self.inner.db.get(keys::cursor(name))?;
+        Ok(value.and_then(|v| keys::read_u64(&v, 0)).unwrap_or(0))
+    }
+
+    /// Bytes the store takes on disk.
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        Ok(self.inner.db.size_on_disk()?)
+    }
+}

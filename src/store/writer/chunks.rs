@@ -1,0 +1,104 @@
+//! The packed indexes: queue chunks (ids per lane and due time) and deadline chunks
+//! (entries per one-second bucket). See `keys.rs` for why they are packed.
+
+use super::super::codec::{self, DeadlineEntry};
+use super::super::{StoreError, keys};
+use super::tx::Tx;
+use crate::message::{MessageId, Millis};
+use std::collections::BTreeMap;
+
+/// Most ids in one queue chunk (1 KiB).
+pub const QUEUE_CHUNK_IDS: usize = 128;
+/// Most entries in one deadline chunk (~2 KiB).
+pub const DEADLINE_CHUNK_ENTRIES: usize = 128;
+
+/// Appends ids to a lane's queue at `due` (after any already due then: first in, first out).
+pub fn enqueue(tx: &mut Tx, lane: u8, due: Millis, ids: &[MessageId]) -> Result<(), StoreError> {
+    let mut rest = ids;
+    if rest.is_empty() {
+        return Ok(());
+    }
+    if let Some((key, mut bytes)) = tx.last_in_prefix(&keys::queue_due(lane, due))? {
+        let room = QUEUE_CHUNK_IDS.saturating_sub(bytes.len() / 8);
+        if room > 0 {
+            let take = room.min(rest.len());
+            bytes.extend_from_slice(&codec::pack_ids(&rest[..take]));
+            tx.put(key, bytes);
+            rest = &rest[take..];
+        }
+    }
+    for chunk in rest.chunks(QUEUE_CHUNK_IDS) {
+        let seq = tx.next_chunk_seq();
+        tx.put(keys::queue_chunk(lane, due, seq), codec::pack_ids(chunk));
+    }
+    Ok(())
+}
+
+/// Removes one id from the queue chunk that holds it; false if no chunk at that lane and due
+/// time holds it.
+pub fn dequeue(tx: &mut Tx, lane: u8, due: Millis, id: MessageId) -> Result<bool, StoreError> {
+    let needle = id.to_be_bytes();
+    let holds = |bytes: &[u8]| bytes.chunks_exact(8).any(|c| c == needle.as_slice());
+    let Some((key, bytes)) = tx.find_in_prefix(&keys::queue_due(lane, due), holds)? else {
+        return Ok(false);
+    };
+    let rest: Vec<u8> = bytes
+        .chunks_exact(8)
+        .filter(|c| *c != needle.as_slice())
+        .flatten()
+        .copied()
+        .collect();
+    if rest.is_empty() {
+        tx.remove(key);
+    } else {
+        tx.put(key, rest);
+    }
+    Ok(true)
+}
+
+/// The first queued id of a lane and its due time, if any.
+pub fn head(tx: &Tx, lane: u8) -> Result<Option<(MessageId, Millis)>, StoreError> {
+    let Some((key, bytes)) = tx.first_in_prefix(&keys::queue_lane(lane))? else {
+        return Ok(None);
+    };
+    let due = keys::queue_chunk_parts(&key).map(|(_, due)| due);
+    let id = keys::read_u64(&bytes, 0).map(MessageId);
+    match (id, due) {
+        (Some(id), Some(due)) => Ok(Some((id, due))),
+        _ => Err(StoreError::Corrupt(format!("bad queue chunk {key:?}"))),
+    }
+}
+
+/// Adds entries to the deadline index.
+pub fn add_deadlines(tx: &mut Tx, entries: &[DeadlineEntry]) -> Result<(), StoreError> {
+    let mut by_bucket: BTreeMap<Millis, Vec<DeadlineEntry>> = BTreeMap::new();
+    for e in entries {
+        by_bucket
+            .entry(keys::deadline_bucket_of(e.when))
+            .or_default()
+            .push(*e);
+    }
+    for (bucket, mut list) in by_bucket {
+        list.sort();
+        let mut rest = list.as_slice();
+        if let Some((key, bytes)) = tx.last_in_prefix(&keys::deadline_bucket(bucket))? {
+            let mut existing = codec::unpack_deadlines(&bytes);
+            let room = DEADLINE_CHUNK_ENTRIES.saturating_sub(existing.len());
+            if room > 0 {
+                let take = room.min(rest.len());
+                existing.extend_from_slice(&rest[..take]);
+                existing.sort();
+                tx.put(key, codec::pack_deadlines(&existing));
+                rest = &rest[take..];
+            }
+        }
+        for chunk in rest.chunks(DEADLINE_CHUNK_ENTRIES) {
+            let seq = tx.next_chunk_seq();
+            tx.put(
+                keys::deadline_chunk(bucket, seq),
+                codec::pack_deadlines(chunk),
+            );
+        }
+    }
+    Ok(())
+}

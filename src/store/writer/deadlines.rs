@@ -1,0 +1,142 @@
+//! The deadline watcher's write side: walks the time-ordered deadline index up to `now`
+//! (never the records), expiring queued messages past `send_by`, raising `receipt_overdue`
+//! and giving up on receipts that never came. Entries of messages that finished meanwhile
+//! are simply dropped when their time comes. A message is only ever back in the queue before
+//! its `send_by` (a requeue after it expires the message), so its one entry stays valid.
+
+use super::super::codec::{self, DeadlineEntry, DeadlineKind};
+use super::super::event::Event;
+use super::super::{StoreError, keys};
+use super::Writer;
+use super::lifecycle::transition;
+use super::tx::Tx;
+use crate::message::{Millis, State};
+
+/// Why the watcher expired a message.
+const EXPIRED: &str = "send_by passed before it could be sent";
+/// Why the watcher gave up on a receipt.
+const GAVE_UP: &str = "no final receipt before the final receipt timeout";
+
+/// What one pass of the watcher did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Fired {
+    /// Queued messages expired at their `send_by`.
+    pub expired: usize,
+    /// `receipt_overdue` events raised.
+    pub overdue: usize,
+    /// Submitted messages that became `unknown`.
+    pub gave_up: usize,
+    /// Entries dropped because their message had moved on.
+    pub dropped: usize,
+    /// True when the pass stopped at its limit with more due.
+    pub more: bool,
+}
+
+impl Fired {
+    fn total(&self) -> usize {
+        self.expired + self.overdue + self.gave_up + self.dropped
+    }
+}
+
+impl Writer {
+    /// Fires every deadline up to `now`, at most about `limit` entries per call.
+    pub(super) fn fire_deadlines(
+        &mut self,
+        now: Millis,
+        limit: usize,
+    ) -> Result<Fired, StoreError> {
+        let mut fired = Fired::default();
+        let end = keys::deadline_bucket(keys::deadline_bucket_of(now) + keys::DEADLINE_BUCKET_MS);
+        let mut from = keys::DEADLINE.to_vec();
+        loop {
+            if fired.total() >= limit {
+                fired.more = true;
+                break;
+            }
+            let Some((key, bytes)) = self
+                .db
+                .range(from.clone()..end.clone())
+                .next()
+                .transpose()?
+            else {
+                break;
+            };
+            from = key.to_vec();
+            from.push(0);
+            let bucket = keys::deadline_chunk_bucket(&key).unwrap_or(0);
+            let (due, later): (Vec<DeadlineEntry>, Vec<DeadlineEntry>) =
+                codec::unpack_deadlines(&bytes)
+                    .into_iter()
+                    .partition(|e| e.when <= now);
+            let mut tx = self.tx();
+            for entry in due {
+                fire_one(&mut tx, entry, now, &mut fired)?;
+            }
+            if later.is_empty() {
+                tx.remove(key.to_vec());
+            } else {
+                tx.put(key.to_vec(), codec::pack_deadlines(&later));
+            }
+            // every earlier bucket is done; this one may still hold later entries
+            tx.state.deadline_clock = tx.state.deadline_clock.max(bucket - 1);
+            self.commit(tx)?;
+        }
+        if !fired.more && fired.total() > 0 {
+            let mut tx = self.tx();
+            tx.state.deadline_clock = tx.state.deadline_clock.max(now);
+            self.commit(tx)?;
+        }
+        Ok(fired)
+    }
+}
+
+fn fire_one(
+    tx: &mut Tx,
+    entry: DeadlineEntry,
+    now: Millis,
+    fired: &mut Fired,
+) -> Result<(), StoreError> {
+    let Some((message, _)) = tx.load(entry.id)? else {
+        fired.dropped += 1;
+        return Ok(());
+    };
+    match entry.kind {
+        DeadlineKind::SendBy
+            if message.state == State::Queued && message.send_by == Some(entry.when) =>
+        {
+            let mut message = tx.load_for_update(entry.id)?;
+            transition(
+                tx,
+                &mut message,
+                State::Expired,
+                now,
+                Some(EXPIRED.to_owned()),
+            )?;
+            fired.expired += 1;
+        }
+        DeadlineKind::ReceiptBy
+            if !message.state.is_final() && message.receipt_by == Some(entry.when) =>
+        {
+            tx.emit(Event::ReceiptOverdue {
+                id: message.id,
+                reference: message.reference.clone(),
+                receipt_by: entry.when,
+                at: now,
+            })?;
+            fired.overdue += 1;
+        }
+        DeadlineKind::GiveUp if message.state == State::Submitted => {
+            let mut message = tx.load_for_update(entry.id)?;
+            transition(
+                tx,
+                &mut message,
+                State::Unknown,
+                now,
+                Some(GAVE_UP.to_owned()),
+            )?;
+            fired.gave_up += 1;
+        }
+        _ => fired.dropped += 1,
+    }
+    Ok(())
+}

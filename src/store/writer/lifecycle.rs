@@ -1,0 +1,374 @@
+//! A message's life after acceptance: claim, submit, retry, defer, cancel, finish, receipts.
+//! Every state change goes through [`transition`], which keeps the queue, the in-flight
+//! markers, the counters, the history and the event log in step with the record.
+
+use super::super::codec::{DeadlineEntry, DeadlineKind};
+use super::super::event::Event;
+use super::super::{StoreError, keys, receipt_outcome};
+use super::tx::Tx;
+use super::{Change, Writer, chunks};
+use crate::message::{Kind, Message, MessageId, Millis, Part, State, Transition};
+
+/// Why a claimed message is expired instead of sent.
+const TOO_LATE: &str = "send_by passed before it could be sent";
+
+/// Most messages one claim may expire on its way to a sendable one.
+const MAX_EXPIRED_PER_CLAIM: usize = 256;
+
+/// Moves a message to `to`, keeping every index in step, and records why.
+pub fn transition(
+    tx: &mut Tx,
+    message: &mut Message,
+    to: State,
+    at: Millis,
+    reason: Option<String>,
+) -> Result<(), StoreError> {
+    let from = message.state;
+    let lane = message.kind.lane();
+    if from == State::Queued && !chunks::dequeue(tx, lane, message.next_try, message.id)? {
+        tracing::warn!(id = %message.id, "queued message was missing from its queue");
+    }
+    if from == State::Submitting {
+        tx.remove(keys::in_flight(message.id));
+    }
+    match to {
+        State::Queued => chunks::enqueue(tx, lane, message.next_try, &[message.id])?,
+        State::Submitting => tx.put(keys::in_flight(message.id), Vec::new()),
+        _ => {}
+    }
+    tx.state.counts.moved(message.kind, from, to);
+    message.state = to;
+    message.history.push(Transition {
+        state: to,
+        at,
+        reason: reason.clone(),
+    });
+    if to.is_final() && message.kind == Kind::Otp {
+        // an OTP is useless once final, and must not linger
+        message.text = None;
+    }
+    if to == State::Submitted || to.is_final() {
+        tx.emit(Event::StateChanged {
+            id: message.id,
+            reference: message.reference.clone(),
+            state: to,
+            reason,
+            at,
+        })?;
+    }
+    tx.save(message)
+}
+
+/// Forgets a message's parts and their operator-id index entries (before it is sent again).
+pub fn clear_parts(tx: &mut Tx, message: &mut Message) {
+    if let Some(operator) = &message.operator {
+        for part in &message.parts {
+            if let Some(op_id) = &part.operator_id {
+                tx.remove(keys::operator_id(operator, op_id));
+            }
+        }
+    }
+    message.parts.clear();
+}
+
+fn wrong(message: &Message, wanted: &'static str) -> StoreError {
+    StoreError::WrongState {
+        id: message.id,
+        state: message.state,
+        wanted,
+    }
+}
+
+impl Writer {
+    /// Claims the next due message of a lane: `queued` → `submitting`, counting an attempt.
+    /// Messages found past their `send_by` on the way are expired, never handed out.
+    pub(super) fn claim(&mut self, lane: u8, now: Millis) -> Result<Option<Message>, StoreError> {
+        for _ in 0..MAX_EXPIRED_PER_CLAIM {
+            let mut tx = self.tx();
+            let Some((id, due)) = chunks::head(&tx, lane)? else {
+                return Ok(None);
+            };
+            if due > now {
+                return Ok(None);
+            }
+            let mut message = match tx.load_for_update(id) {
+                Err(StoreError::NotFound(_)) => {
+                    // an entry without a record would block the lane forever
+                    tracing::error!(%id, "dropping a queue entry whose record is missing");
+                    chunks::dequeue(&mut tx, lane, due, id)?;
+                    self.commit(tx)?;
+                    continue;
+                }
+                loaded => loaded?,
+            };
+            if message.state != State::Queued {
+                tracing::warn!(%id, state = %message.state, "dropping a stale queue entry");
+                chunks::dequeue(&mut tx, lane, due, id)?;
+                self.commit(tx)?;
+                continue;
+            }
+            if message.send_by.is_some_and(|s| s <= now) {
+                transition(
+                    &mut tx,
+                    &mut message,
+                    State::Expired,
+                    now,
+                    Some(TOO_LATE.into()),
+                )?;
+                self.commit(tx)?;
+                continue;
+            }
+            message.attempts += 1;
+            transition(&mut tx, &mut message, State::Submitting, now, None)?;
+            self.commit(tx)?;
+            return Ok(Some(message));
+        }
+        Ok(None)
+    }
+
+    /// Applies one change to one message.
+    pub(super) fn change(
+        &mut self,
+        id: MessageId,
+        change: Change,
+        now: Millis,
+    ) -> Result<Message, StoreError> {
+        let mut tx = self.tx();
+        let mut m = tx.load_for_update(id)?;
+        match change {
+            Change::Cancel { reason } => {
+                if m.state != State::Queued {
+                    return Err(wrong(&m, "queued"));
+                }
+                transition(&mut tx, &mut m, State::Cancelled, now, Some(reason))?;
+            }
+            Change::Requeue { due, reason } => {
+                if m.state != State::Submitting {
+                    return Err(wrong(&m, "submitting"));
+                }
+                clear_parts(&mut tx, &mut m);
+                if m.send_by.is_some_and(|s| s <= due.max(now)) {
+                    let why =
+                        format!("send_by passes before the next try (last failure: {reason})");
+                    transition(&mut tx, &mut m, State::Expired, now, Some(why))?;
+                } else {
+                    m.next_try = due;
+                    transition(&mut tx, &mut m, State::Queued, now, Some(reason))?;
+                }
+            }
+            Change::Defer { until } => {
+                if m.state != State::Submitting {
+                    return Err(wrong(&m, "submitting"));
+                }
+                defer(&mut tx, &mut m, until, now)?;
+            }
+            Change::Finish { state, reason } => {
+                if !state.is_final() {
+                    return Err(StoreError::Invalid(format!("{state} is not a final state")));
+                }
+                if m.state.is_final() {
+                    return Err(wrong(&m, "not yet final"));
+                }
+                transition(&mut tx, &mut m, state, now, Some(reason))?;
+            }
+            Change::Submitted {
+                operator,
+                part_ids,
+                give_up_at,
+            } => {
+                if m.state != State::Submitting {
+                    return Err(wrong(&m, "submitting"));
+                }
+                if part_ids.is_empty() {
+                    return Err(StoreError::Invalid(
+                        "a submitted message has at least one part".into(),
+                    ));
+                }
+                clear_parts(&mut tx, &mut m);
+                for (i, op_id) in part_ids.iter().enumerate() {
+                    tx.put(
+                        keys::operator_id(&operator, op_id),
+                        super::super::codec::pack_part_ref(id, i as u32),
+                    );
+                }
+                m.parts = part_ids
+                    .into_iter()
+                    .map(|op_id| Part {
+                        operator_id: Some(op_id),
+                        ..Part::default()
+                    })
+                    .collect();
+                m.operator = Some(operator);
+                submitted(&mut tx, &mut m, now, give_up_at)?;
+            }
+            Change::PartAck {
+                part,
+                parts,
+                operator,
+                operator_id,
+                give_up_at,
+            } => {
+                part_ack(
+                    &mut tx,
+                    &mut m,
+                    part,
+                    parts,
+                    operator,
+                    operator_id,
+                    now,
+                    give_up_at,
+                )?;
+            }
+            Change::Receipt {
+                part,
+                stat,
+                error,
+                at,
+            } => receipt(&mut tx, &mut m, part, stat, error, at)?,
+        }
+        self.commit(tx)?;
+        Ok(m)
+    }
+}
+
+/// Undoes a claim: back to the queue at `until`, the attempt not counted.
+fn defer(tx: &mut Tx, m: &mut Message, until: Millis, now: Millis) -> Result<(), StoreError> {
+    clear_parts(tx, m);
+    if m.send_by.is_some_and(|s| s <= until.max(now)) {
+        return transition(tx, m, State::Expired, now, Some(TOO_LATE.into()));
+    }
+    tx.remove(keys::in_flight(m.id));
+    tx.state
+        .counts
+        .moved(m.kind, State::Submitting, State::Queued);
+    m.attempts = m.attempts.saturating_sub(1);
+    if m.history
+        .last()
+        .is_some_and(|t| t.state == State::Submitting)
+    {
+        m.history.pop();
+    }
+    m.state = State::Queued;
+    m.next_try = until;
+    chunks::enqueue(tx, m.kind.lane(), until, &[m.id])?;
+    tx.save(m)
+}
+
+/// Enters `submitted` and arms the final-receipt timeout.
+fn submitted(
+    tx: &mut Tx,
+    m: &mut Message,
+    now: Millis,
+    give_up_at: Option<Millis>,
+) -> Result<(), StoreError> {
+    transition(tx, m, State::Submitted, now, None)?;
+    if let Some(when) = give_up_at {
+        chunks::add_deadlines(
+            tx,
+            &[DeadlineEntry {
+                when,
+                kind: DeadlineKind::GiveUp,
+                id: m.id,
+            }],
+        )?;
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)] // one field per piece of a submit_sm_resp
+fn part_ack(
+    tx: &mut Tx,
+    m: &mut Message,
+    part: u32,
+    parts: u32,
+    operator: String,
+    operator_id: String,
+    now: Millis,
+    give_up_at: Option<Millis>,
+) -> Result<(), StoreError> {
+    if m.state != State::Submitting {
+        return Err(wrong(m, "submitting"));
+    }
+    if parts == 0 || part >= parts || (!m.parts.is_empty() && m.parts.len() != parts as usize) {
+        return Err(StoreError::Invalid(format!(
+            "part {part} of {parts} does not fit message {}",
+            m.id
+        )));
+    }
+    if m.operator.as_deref().is_some_and(|o| o != operator) {
+        clear_parts(tx, m);
+    }
+    m.parts.resize(parts as usize, Part::default());
+    let slot = &mut m.parts[part as usize];
+    if let Some(old) = slot.operator_id.replace(operator_id.clone()) {
+        tx.remove(keys::operator_id(&operator, &old));
+    }
+    tx.put(
+        keys::operator_id(&operator, &operator_id),
+        super::super::codec::pack_part_ref(m.id, part),
+    );
+    m.operator = Some(operator);
+    if m.parts.iter().all(|p| p.operator_id.is_some()) {
+        submitted(tx, m, now, give_up_at)
+    } else {
+        tx.save(m)
+    }
+}
+
+fn receipt(
+    tx: &mut Tx,
+    m: &mut Message,
+    part: u32,
+    stat: String,
+    error: Option<String>,
+    at: Millis,
+) -> Result<(), StoreError> {
+    if m.state == State::Queued {
+        return Err(wrong(m, "sent"));
+    }
+    let Some(slot) = m.parts.get_mut(part as usize) else {
+        return Err(StoreError::Invalid(format!(
+            "message {} has no part {part}",
+            m.id
+        )));
+    };
+    if slot.receipt.as_deref() == Some(stat.as_str()) && slot.error == error {
+        return Ok(()); // a repeated receipt changes nothing
+    }
+    slot.receipt = Some(stat.clone());
+    slot.error = error.clone();
+    slot.receipt_at = Some(at);
+    tx.emit(Event::Receipt {
+        id: m.id,
+        reference: m.reference.clone(),
+        part,
+        stat: stat.clone(),
+        error: error.clone(),
+        at,
+    })?;
+    let outcomes: Option<Vec<State>> = m
+        .parts
+        .iter()
+        .map(|p| p.receipt.as_deref().and_then(receipt_outcome))
+        .collect();
+    match outcomes {
+        Some(all) if !m.state.is_final() => {
+            let state = [State::Undeliverable, State::Expired, State::Unknown]
+                .into_iter()
+                .find(|s| all.contains(s))
+                .unwrap_or(State::Delivered);
+            // the reason quotes the receipt that decided the outcome
+            let decisive = all
+                .iter()
+                .position(|s| *s == state)
+                .and_then(|i| m.parts.get(i));
+            let reason = decisive.map(|p| match (&p.receipt, &p.error) {
+                (Some(stat), Some(err)) => format!("receipt {stat} err:{err}"),
+                (Some(stat), None) => format!("receipt {stat}"),
+                _ => "receipt".to_owned(),
+            });
+            transition(tx, m, state, at, reason)
+        }
+        _ => tx.save(m),
+    }
+}

@@ -1,0 +1,297 @@
+//! The single writer: every change to the store goes through one thread, so read-modify-write
+//! needs no locks and each operation is one atomic batch. Durability is a group commit:
+//! a second thread fsyncs while the writer keeps applying, and accepts that arrive during a
+//! flush are gathered into one batch for the next one, so the accept rate grows with the
+//! number of concurrent writers instead of being bounded by fsync latency.
+
+mod accept;
+mod chunks;
+mod deadlines;
+mod flusher;
+mod lifecycle;
+mod ops;
+mod recover;
+mod retention;
+mod tx;
+mod verify;
+
+pub use deadlines::Fired;
+pub use ops::{Change, Op};
+pub use recover::recover_in_flight;
+pub use retention::RetentionReport;
+
+use super::StoreError;
+use super::counts::Counts;
+use crate::message::{Millis, NewMessage, now_ms};
+use flusher::{FlushJob, Pending, flusher};
+use ops::{AcceptReply, Reply};
+use serde::{Deserialize, Serialize};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use tokio::sync::watch;
+use tx::Tx;
+
+/// The writer's bookkeeping, persisted in `meta/state` with every batch.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriterState {
+    /// The last message id issued.
+    pub last_id: u64,
+    /// The last event seq issued.
+    pub event_seq: u64,
+    /// The last chunk seq issued.
+    pub chunk_seq: u64,
+    /// Messages per state and queued per lane.
+    pub counts: Counts,
+    /// Every deadline up to this time has fired.
+    pub deadline_clock: Millis,
+    /// Every record below this id has had its text erased (or never needs to).
+    pub erase_cursor: u64,
+    /// Every record below this id has been forgotten (or never needs to be).
+    pub forget_cursor: u64,
+}
+
+/// What the readers share with the writer.
+pub struct Shared {
+    /// The latest counters.
+    pub counts: Mutex<Counts>,
+    /// The seq of the last durable event; subscribers wake when it moves.
+    pub events: watch::Sender<u64>,
+}
+
+/// Settings the writer needs.
+pub struct WriterConfig {
+    /// Most messages applied in one accept batch.
+    pub max_group: usize,
+    /// Text retention, in ms.
+    pub erase_after_ms: Millis,
+    /// Record retention, in ms.
+    pub forget_after_ms: Millis,
+    /// Event retention, in ms.
+    pub keep_events_ms: Millis,
+}
+
+/// The writer thread's state.
+pub struct Writer {
+    db: sled::Db,
+    state: WriterState,
+    config: WriterConfig,
+    shared: Arc<Shared>,
+    accepts: Vec<(Vec<NewMessage>, AcceptReply)>,
+    pending: Vec<Pending>,
+    new_events: Option<u64>,
+    flusher_busy: bool,
+    flush_tx: Sender<FlushJob>,
+}
+
+/// Starts the writer and flusher threads; returns the op channel and the writer's handle.
+pub fn spawn(
+    db: sled::Db,
+    state: WriterState,
+    config: WriterConfig,
+    shared: Arc<Shared>,
+) -> std::io::Result<(Sender<Op>, JoinHandle<()>)> {
+    let (op_tx, op_rx) = channel::<Op>();
+    let (flush_tx, flush_rx) = channel::<FlushJob>();
+    let flusher = {
+        let (db, shared, op_tx) = (db.clone(), shared.clone(), op_tx.clone());
+        std::thread::Builder::new()
+            .name("khabar-store-flush".into())
+            .spawn(move || flusher(db, shared, flush_rx, op_tx))?
+    };
+    let writer = Writer {
+        db,
+        state,
+        config,
+        shared,
+        accepts: Vec::new(),
+        pending: Vec::new(),
+        new_events: None,
+        flusher_busy: false,
+        flush_tx,
+    };
+    let handle = std::thread::Builder::new()
+        .name("khabar-store-write".into())
+        .spawn(move || writer.run(op_rx, flusher))?;
+    Ok((op_tx, handle))
+}
+
+impl Writer {
+    fn run(mut self, ops: Receiver<Op>, flusher: JoinHandle<()>) {
+        while let Ok(op) = ops.recv() {
+            let mut stop = self.handle(op);
+            // drain what is waiting, but hand off regularly even under a steady stream
+            for _ in 0..self.config.max_group {
+                if stop {
+                    break;
+                }
+                match ops.try_recv() {
+                    Ok(op) => stop = self.handle(op),
+                    Err(_) => break,
+                }
+            }
+            if !self.flusher_busy || stop {
+                self.hand_off();
+            }
+            if stop {
+                break;
+            }
+        }
+        drop(self.flush_tx);
+        let _ = flusher.join();
+    }
+
+    /// Handles one op; true when the writer should stop.
+    fn handle(&mut self, op: Op) -> bool {
+        match op {
+            Op::Accept { messages, reply } => self.accepts.push((messages, reply)),
+            Op::Change {
+                id,
+                change,
+                now,
+                reply,
+            } => {
+                let result = self.change(id, change, now);
+                self.answer_durable(reply, result);
+            }
+            Op::Claim { lane, now, reply } => {
+                let _ = reply.send(self.claim(lane, now));
+            }
+            Op::Fire { now, limit, reply } => {
+                let result = self.fire_deadlines(now, limit);
+                self.answer_durable(reply, result);
+            }
+            Op::Retention { now, limit, reply } => {
+                let result = self.retention(now, limit);
+                self.answer_durable(reply, result);
+            }
+            Op::TrimEvents { now, limit, reply } => {
+                let result = self.trim_events(now, limit);
+                self.answer_durable(reply, result);
+            }
+            Op::AppendEvent { event, reply } => {
+                let mut tx = self.tx();
+                let result = tx.emit(event).and_then(|()| self.commit(tx));
+                let seq = self.state.event_seq;
+                self.answer_durable(reply, result.map(|()| seq));
+            }
+            Op::AckCursor { name, seq, reply } => {
+                let result = self.ack_cursor(&name, seq);
+                self.answer_durable(reply, result);
+            }
+            Op::Verify { reply } => {
+                let _ = reply.send(verify::check(&self.db, &self.state));
+            }
+            Op::Flush { reply } => self.answer_durable(reply, Ok(())),
+            Op::FlusherIdle => self.flusher_busy = false,
+            Op::Shutdown => return true,
+        }
+        false
+    }
+
+    /// Queues an answer for after the next flush (failures are answered at once).
+    fn answer_durable<T: Send + 'static>(
+        &mut self,
+        reply: Reply<T>,
+        result: Result<T, StoreError>,
+    ) {
+        match result {
+            Err(e) => {
+                let _ = reply.send(Err(e));
+            }
+            Ok(value) => self
+                .pending
+                .push(Box::new(move |flushed: Result<(), StoreError>| {
+                    let _ = reply.send(flushed.map(|()| value));
+                })),
+        }
+    }
+
+    /// Applies the gathered accepts and hands everything waiting to the flusher.
+    fn hand_off(&mut self) {
+        self.apply_accepts();
+        if self.pending.is_empty() && self.new_events.is_none() {
+            return;
+        }
+        let job = FlushJob {
+            pending: std::mem::take(&mut self.pending),
+            last_event: self.new_events.take(),
+        };
+        match self.flush_tx.send(job) {
+            Ok(()) => self.flusher_busy = true,
+            Err(std::sync::mpsc::SendError(job)) => {
+                for answer in job.pending {
+                    answer(Err(StoreError::Closed));
+                }
+            }
+        }
+    }
+
+    fn apply_accepts(&mut self) {
+        let mut ops = std::mem::take(&mut self.accepts).into_iter().peekable();
+        while ops.peek().is_some() {
+            // one batch of up to `max_group` messages (an op is never split)
+            let mut run = Vec::new();
+            let mut replies = Vec::new();
+            while let Some((messages, _)) = ops.peek() {
+                if !run.is_empty() && run.len() + messages.len() > self.config.max_group {
+                    break;
+                }
+                let Some((messages, reply)) = ops.next() else {
+                    break;
+                };
+                replies.push((messages.len(), reply));
+                run.extend(messages);
+            }
+            let mut results = self.accept_run(run, now_ms()).into_iter();
+            for (n, reply) in replies {
+                let mine: Vec<_> = results.by_ref().take(n).collect();
+                self.pending
+                    .push(Box::new(move |flushed: Result<(), StoreError>| {
+                        let answer = match flushed {
+                            Ok(()) => mine,
+                            Err(e) => mine.into_iter().map(|_| Err(e.clone())).collect(),
+                        };
+                        let _ = reply.send(answer);
+                    }));
+            }
+        }
+    }
+
+    /// A new write on top of the current state.
+    fn tx(&self) -> Tx {
+        Tx::new(&self.db, &self.state)
+    }
+
+    /// Applies a write and adopts its bookkeeping.
+    fn commit(&mut self, tx: Tx) -> Result<(), StoreError> {
+        let (state, events) = tx.commit()?;
+        if state.counts != self.state.counts
+            && let Ok(mut counts) = self.shared.counts.lock()
+        {
+            *counts = state.counts.clone();
+        }
+        self.state = state;
+        if let Some(last) = events.last() {
+            self.new_events = Some(last.seq);
+        }
+        Ok(())
+    }
+
+    fn ack_cursor(&mut self, name: &str, seq: u64) -> Result<(), StoreError> {
+        if seq > self.state.event_seq {
+            return Err(StoreError::Invalid(format!(
+                "cursor {name:?} cannot move to event {seq}: the last event is {}",
+                self.state.event_seq
+            )));
+        }
+        let mut tx = self.tx();
+        let key = super::keys::cursor(name);
+        let current = tx
+            .get(&key)?
+            .and_then(|v| super::keys::read_u64(&v, 0))
+            .unwrap_or(0);
+        tx.put(key, seq.max(current).to_be_bytes().to_vec());
+        self.commit(tx)
+    }
+}

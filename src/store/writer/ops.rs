@@ -1,0 +1,102 @@
+//! The requests the writer serves.
+
+use super::super::event::Event;
+use super::super::{Accepted, StoreError};
+use super::{Fired, RetentionReport};
+use crate::message::{Message, MessageId, Millis, NewMessage, State};
+use tokio::sync::oneshot;
+
+/// A change to one message (see the `Store` methods of the same names).
+pub enum Change {
+    /// Cancel a queued message.
+    Cancel { reason: String },
+    /// Back to the queue after a failed attempt.
+    Requeue { due: Millis, reason: String },
+    /// Back to the queue without counting the attempt.
+    Defer { until: Millis },
+    /// Into a final state.
+    Finish { state: State, reason: String },
+    /// Every part acknowledged at once.
+    Submitted {
+        operator: String,
+        part_ids: Vec<String>,
+        give_up_at: Option<Millis>,
+    },
+    /// One part acknowledged.
+    PartAck {
+        part: u32,
+        parts: u32,
+        operator: String,
+        operator_id: String,
+        give_up_at: Option<Millis>,
+    },
+    /// A delivery receipt for one part.
+    Receipt {
+        part: u32,
+        stat: String,
+        error: Option<String>,
+        at: Millis,
+    },
+}
+
+/// The answer channel of an op.
+pub type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
+/// The answer channel of an accept: one result per message.
+pub type AcceptReply = oneshot::Sender<Vec<Result<Accepted, StoreError>>>;
+
+/// A request to the writer.
+pub enum Op {
+    /// Accept messages (durable).
+    Accept {
+        messages: Vec<NewMessage>,
+        reply: AcceptReply,
+    },
+    /// Change one message (durable).
+    Change {
+        id: MessageId,
+        change: Change,
+        now: Millis,
+        reply: Reply<Message>,
+    },
+    /// Claim the next due message of a lane (answered before the flush).
+    Claim {
+        lane: u8,
+        now: Millis,
+        reply: Reply<Option<Message>>,
+    },
+    /// Fire deadlines up to `now` (durable).
+    Fire {
+        now: Millis,
+        limit: usize,
+        reply: Reply<Fired>,
+    },
+    /// Erase old texts and forget old messages (durable).
+    Retention {
+        now: Millis,
+        limit: usize,
+        reply: Reply<RetentionReport>,
+    },
+    /// Trim the event log (durable).
+    TrimEvents {
+        now: Millis,
+        limit: usize,
+        reply: Reply<usize>,
+    },
+    /// Append an event (durable).
+    AppendEvent { event: Event, reply: Reply<u64> },
+    /// Move a consumer cursor (durable).
+    AckCursor {
+        name: String,
+        seq: u64,
+        reply: Reply<()>,
+    },
+    /// Check every index against the records.
+    Verify { reply: Reply<Vec<String>> },
+    /// Wait until everything so far is durable.
+    Flush { reply: Reply<()> },
+    /// The flusher finished a flush.
+    FlusherIdle,
+    /// Stop after making everything durable.
+    Shutdown,
+}

@@ -1,0 +1,50 @@
+//! Restart recovery: messages caught in `submitting` (handed to a session, no submit_sm_resp
+//! recorded) go back to the queue, so they are sent again; nothing acknowledged by the
+//! operator (`submitted`) is touched.
+
+use super::super::{StoreError, keys};
+use super::WriterState;
+use super::lifecycle::{clear_parts, transition};
+use super::tx::Tx;
+use crate::message::{Millis, State};
+
+/// Why a recovered message is back in the queue.
+const RESTARTED: &str = "restart: no submit_sm_resp seen";
+
+/// Requeues every in-flight message at `now`; returns the new bookkeeping and how many.
+pub fn recover_in_flight(
+    db: &sled::Db,
+    state: &WriterState,
+    now: Millis,
+) -> Result<(WriterState, usize), StoreError> {
+    let mut tx = Tx::new(db, state);
+    let mut requeued = 0;
+    for kv in db.scan_prefix(keys::IN_FLIGHT) {
+        let (key, _) = kv?;
+        let Some(id) = keys::id_after(keys::IN_FLIGHT, &key) else {
+            tx.remove(key.to_vec());
+            continue;
+        };
+        match tx.load(id)?.map(|(m, _)| m.state) {
+            Some(State::Submitting) => {
+                let mut message = tx.load_for_update(id)?;
+                clear_parts(&mut tx, &mut message);
+                message.next_try = now;
+                transition(
+                    &mut tx,
+                    &mut message,
+                    State::Queued,
+                    now,
+                    Some(RESTARTED.to_owned()),
+                )?;
+                requeued += 1;
+            }
+            _ => tx.remove(key.to_vec()),
+        }
+    }
+    let (state, _) = tx.commit()?;
+    if requeued > 0 {
+        db.flush()?;
+    }
+    Ok((state, requeued))
+}

@@ -1,0 +1,115 @@
+//! Retention: texts erased after the text retention, messages forgotten after the record
+//! retention, and the event log trimmed behind the slowest consumer.
+
+mod store_support;
+
+use khabar::message::{Kind, State, now_ms};
+use std::time::Duration;
+use store_support::{assert_consistent, message, open_with};
+
+const DAY: i64 = 86_400_000;
+
+#[tokio::test]
+async fn finished_texts_are_erased_and_old_messages_forgotten() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_with(dir.path(), |c| {
+        c.erase_texts_after = Duration::from_secs(2 * 86_400);
+        c.forget_after = Duration::from_secs(10 * 86_400);
+    });
+    let now = now_ms();
+    let done = store
+        .accept(message(Kind::Notification, Some("done")))
+        .await
+        .unwrap()
+        .id;
+    let waiting = store
+        .accept(message(Kind::Notification, Some("waiting")))
+        .await
+        .unwrap()
+        .id;
+    let claimed = store
+        .claim_next(Kind::Notification, now_ms())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(claimed.id, done);
+    store
+        .mark_submitted(done, "kcell", vec!["k-1".into()], None)
+        .await
+        .unwrap();
+    store
+        .record_receipt(done, 0, "DELIVRD", None, now + 2)
+        .await
+        .unwrap();
+
+    let early = store.run_retention(now + DAY, 100).await.unwrap();
+    assert_eq!(early.texts_erased, 0);
+    let report = store.run_retention(now + 3 * DAY, 100).await.unwrap();
+    assert_eq!(report.texts_erased, 1);
+    let m = store.get(done).unwrap().unwrap();
+    assert_eq!(m.text, None);
+    assert_eq!(m.state, State::Delivered, "metadata stays");
+    assert_eq!(m.history.len(), 4, "history stays");
+    assert!(
+        store.get(waiting).unwrap().unwrap().text.is_some(),
+        "a queued message keeps its text"
+    );
+
+    let report = store.run_retention(now + 11 * DAY, 100).await.unwrap();
+    assert_eq!(report.forgotten, 1);
+    assert!(store.get(done).unwrap().is_none());
+    assert!(store.get_by_reference("done").unwrap().is_none());
+    assert_eq!(store.find_by_operator_id("kcell", "k-1").unwrap(), None);
+    assert_eq!(store.counts().total(), 1);
+    assert!(store.get(waiting).unwrap().is_some());
+    assert_consistent(&store).await;
+
+    // the waiting message finishes later and gets its turn although the walk passed it
+    store.cancel(waiting, "not needed").await.unwrap();
+    let later = store.run_retention(now_ms() + 3 * DAY, 100).await.unwrap();
+    assert_eq!(later.texts_erased, 1);
+    assert_eq!(store.get(waiting).unwrap().unwrap().text, None);
+    assert_consistent(&store).await;
+}
+
+#[tokio::test]
+async fn events_are_trimmed_behind_the_slowest_consumer_or_when_too_old() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_with(dir.path(), |c| {
+        c.keep_events_for = Duration::from_secs(86_400)
+    });
+    let now = now_ms();
+    let ids: Vec<_> = store
+        .accept_batch((0..4).map(|_| message(Kind::Bulk, None)).collect())
+        .await
+        .into_iter()
+        .map(|a| a.unwrap().id)
+        .collect();
+    for id in &ids {
+        store.cancel(*id, "test").await.unwrap();
+    }
+    let seqs: Vec<u64> = store
+        .read_events(0, 10)
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(seqs.len(), 4);
+    store.ack_cursor("fast", seqs[3]).await.unwrap();
+    store.ack_cursor("slow", seqs[1]).await.unwrap();
+    assert_eq!(store.trim_events(now, 100).await.unwrap(), 2);
+    let left: Vec<u64> = store
+        .read_events(0, 10)
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(left, seqs[2..].to_vec());
+    assert_eq!(
+        store.trim_events(now + 2 * 86_400_000, 100).await.unwrap(),
+        2,
+        "too old for anyone"
+    );
+    assert!(store.read_events(0, 10).unwrap().is_empty());
+    assert_consistent(&store).await;
+}

@@ -1,0 +1,38 @@
+//! Helpers shared by the store and scheduler tests.
+#![allow(dead_code)] // each test file uses a different subset
+
+use khabar::message::{Extra, Kind, NewMessage};
+use khabar::store::{Store, StoreConfig};
+use std::path::Path;
+
+/// A valid message of `kind` with an optional reference.
+pub fn message(kind: Kind, reference: Option<&str>) -> NewMessage {
+    NewMessage {
+        reference: reference.map(str::to_owned),
+        kind,
+        recipient: "77011234567".to_owned(),
+        sender: Some("eGov".to_owned()),
+        text: "Құрметті алушы! Өтінішіңіз қабылданды.".to_owned(),
+        send_by: None,
+        receipt_by: None,
+        extra: Extra::default(),
+    }
+}
+
+/// Opens the store in `dir` with default settings.
+pub fn open(dir: &Path) -> Store {
+    Store::open(&StoreConfig::at(dir.join("store"))).expect("open store")
+}
+
+/// Opens the store in `dir` with settings changed by `change`.
+pub fn open_with(dir: &Path, change: impl FnOnce(&mut StoreConfig)) -> Store {
+    let mut config = StoreConfig::at(dir.join("store"));
+    change(&mut config);
+    Store::open(&config).expect("open store")
+}
+
+/// Fails the test with the problem list if any index disagrees with the records.
+pub async fn assert_consistent(store: &Store) {
+    let problems = store.verify_integrity().await.expect("verify");
+    assert!(problems.is_empty(), "integrity problems: {problems:#?}");
+}
