@@ -6,6 +6,7 @@
 //! replies) → events back to upstream. The remaining modules are shared rules.
 
 pub mod message;
+pub mod otp;
 
 pub mod scheduler;
 pub mod store;
@@ -14,6 +15,8 @@ pub mod encoding;
 pub mod number;
 pub mod receipts;
 pub mod router;
+pub mod sending;
+pub mod sessions;
 
 pub mod calendar;
 pub mod iin;

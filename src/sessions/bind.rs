@@ -104,7 +104,9 @@ impl BindTask {
                 break;
             }
         }
-        self.link.health.set_bind(self.index, false, self.role.as_str(), None);
+        self.link
+            .health
+            .set_bind(self.index, false, self.role.as_str(), None);
     }
 
     /// Sleeps before reconnecting; while the whole operator is down, hands queued jobs back
@@ -124,7 +126,9 @@ impl BindTask {
         }
     }
 
-    async fn connect(&self) -> Result<(Client, impl futures::Stream<Item = Event> + Unpin), String> {
+    async fn connect(
+        &self,
+    ) -> Result<(Client, impl futures::Stream<Item = Event> + Unpin), String> {
         let cfg = &self.link.config;
         let builder = ConnectionBuilder::new()
             .enquire_link_interval(cfg.enquire_link_interval)
@@ -353,7 +357,9 @@ impl SubmitTask {
             match result {
                 Ok(resp) => {
                     window.on_accepted();
-                    health.parts_accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    health
+                        .parts_accepted
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     health.rate.add(1);
                     PartResult::Accepted(resp.message_id().to_string())
                 }
@@ -361,7 +367,9 @@ impl SubmitTask {
                     let status = response.status();
                     if classify(status) == StatusClass::SlowDown {
                         window.on_slow_down();
-                        health.throttled.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        health
+                            .throttled
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     } else {
                         debug!(%to, status = %status_name(status), "submit refused");
                     }

@@ -132,13 +132,20 @@ impl OperatorConfig {
         }
         if let Some(path) = &self.password_file {
             let text = std::fs::read_to_string(path).map_err(|e| {
-                format!("operator {}: cannot read password_file {}: {e}", self.name, path.display())
+                format!(
+                    "operator {}: cannot read password_file {}: {e}",
+                    self.name,
+                    path.display()
+                )
             })?;
             return Ok(Secret(text.lines().next().unwrap_or("").to_string()));
         }
         if let Some(var) = &self.password_env {
             return std::env::var(var).map(Secret).map_err(|_| {
-                format!("operator {}: environment variable {var} is not set", self.name)
+                format!(
+                    "operator {}: environment variable {var} is not set",
+                    self.name
+                )
             });
         }
         Err(format!(

@@ -144,7 +144,13 @@ impl OperatorHealth {
     }
 
     /// Marks bind `index` up (with its window, if it transmits) or down.
-    pub fn set_bind(&self, index: usize, up: bool, role: &'static str, window: Option<Arc<Window>>) {
+    pub fn set_bind(
+        &self,
+        index: usize,
+        up: bool,
+        role: &'static str,
+        window: Option<Arc<Window>>,
+    ) {
         if let Some(b) = self.binds.get(index) {
             let mut b = b.lock().unwrap_or_else(|p| p.into_inner());
             if b.up != up {

@@ -77,7 +77,8 @@ impl SessionPool {
                     .flat_map(|_| [Role::Transmitter, Role::Receiver])
                     .collect(),
             };
-            let (link, jobs) = OperatorLink::new(ep.config.clone(), &ep.host, ep.port, password, tls);
+            let (link, jobs) =
+                OperatorLink::new(ep.config.clone(), &ep.host, ep.port, password, tls);
             for (index, role) in roles.into_iter().enumerate() {
                 let task = BindTask {
                     link: link.clone(),
@@ -117,7 +118,10 @@ impl SessionPool {
 
     /// Health of every operator, for status.
     pub fn snapshot(&self) -> Vec<OperatorSnapshot> {
-        self.operators.values().map(|o| o.health.snapshot()).collect()
+        self.operators
+            .values()
+            .map(|o| o.health.snapshot())
+            .collect()
     }
 
     /// Stops taking jobs, waits (bounded) for outstanding answers, unbinds every session.

@@ -22,8 +22,8 @@ pub fn classify(status: CommandStatus) -> StatusClass {
     match status {
         EsmeRok => StatusClass::Ok,
         EsmeRthrottled | EsmeRmsgqful => StatusClass::SlowDown,
-        EsmeRsyserr | EsmeRsubmitfail | EsmeRunknownerr | EsmeRdeliveryfailure
-        | EsmeRinvbndsts | EsmeRxTAppn | EsmeRxRAppn => StatusClass::Transient,
+        EsmeRsyserr | EsmeRsubmitfail | EsmeRunknownerr | EsmeRdeliveryfailure | EsmeRinvbndsts
+        | EsmeRxTAppn | EsmeRxRAppn => StatusClass::Transient,
         EsmeRinvmsglen | EsmeRinvcmdlen | EsmeRinvsrcadr | EsmeRinvdstadr | EsmeRinvesmclass
         | EsmeRinvsrcton | EsmeRinvsrcnpi | EsmeRinvdstton | EsmeRinvdstnpi | EsmeRinvdcs
         | EsmeRinvsertyp | EsmeRinvexpiry | EsmeRinvregdlvflg | EsmeRinvprtflg
@@ -55,13 +55,19 @@ mod tests {
 
     #[test]
     fn throttling_and_queue_full_slow_down() {
-        assert_eq!(classify(CommandStatus::EsmeRthrottled), StatusClass::SlowDown);
+        assert_eq!(
+            classify(CommandStatus::EsmeRthrottled),
+            StatusClass::SlowDown
+        );
         assert_eq!(classify(CommandStatus::EsmeRmsgqful), StatusClass::SlowDown);
     }
 
     #[test]
     fn invalid_destination_is_permanent_and_named() {
-        assert_eq!(classify(CommandStatus::EsmeRinvdstadr), StatusClass::Permanent);
+        assert_eq!(
+            classify(CommandStatus::EsmeRinvdstadr),
+            StatusClass::Permanent
+        );
         assert_eq!(
             status_name(CommandStatus::EsmeRinvdstadr),
             "ESME_RINVDSTADR (0x0B)"
@@ -70,7 +76,10 @@ mod tests {
 
     #[test]
     fn unknown_vendor_codes_are_retried() {
-        assert_eq!(classify(CommandStatus::Other(0x400)), StatusClass::Transient);
+        assert_eq!(
+            classify(CommandStatus::Other(0x400)),
+            StatusClass::Transient
+        );
         assert_eq!(status_name(CommandStatus::Other(0x400)), "0x00000400");
     }
 }

@@ -14,6 +14,7 @@ pub mod event;
 pub mod keys;
 mod lifecycle_api;
 pub mod read;
+mod scan;
 pub mod writer;
 
 pub use config::StoreConfig;

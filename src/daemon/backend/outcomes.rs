@@ -1,0 +1,298 @@
+//! Follows the store's durable event log for the status report: how many messages ended each
+//! way per second over the last hour, which messages' receipts are overdue, and the lane of
+//! each message awaiting its receipt (the store counts those per state only).
+//!
+//! At start it reads the whole retained log, so figures survive a restart as far as the log
+//! reaches (events acknowledged by every subscriber may already be trimmed), then it waits
+//! for new events. It holds the store weakly, so it never keeps a closed store open.
+
+use crate::api::views::Outcomes;
+use crate::message::{Kind, MessageId, Millis, State, now_ms};
+use crate::store::{Event, Store, StoredEvent};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::task::AbortHandle;
+
+/// Seconds of per-second counts kept (one hour).
+const SECONDS: usize = 3600;
+/// Events read per page.
+const PAGE: usize = 4096;
+/// How long to wait before reading again after a store error.
+const RETRY_AFTER: Duration = Duration::from_secs(5);
+
+/// Counts of one wall-clock second.
+#[derive(Clone, Default)]
+struct Second {
+    at: i64,
+    counts: Outcomes,
+}
+
+/// What the tracker knows.
+struct Tracked {
+    /// Ring of the last hour, indexed by second modulo [`SECONDS`].
+    seconds: Vec<Second>,
+    /// Messages whose `receipt_by` passed while they were not final: id → `receipt_by`.
+    overdue: HashMap<MessageId, Millis>,
+    /// Messages awaiting their receipt, with their kind.
+    submitted: HashMap<MessageId, Kind>,
+}
+
+/// Outcome counts, overdue receipts and submitted messages per lane, from the event log.
+pub struct OutcomeTracker {
+    tracked: Mutex<Tracked>,
+}
+
+impl Default for OutcomeTracker {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Adds one message that ended in `state` to `counts`.
+fn count(counts: &mut Outcomes, state: State) {
+    let slot = match state {
+        State::Submitted => &mut counts.submitted,
+        State::Delivered => &mut counts.delivered,
+        State::Undeliverable => &mut counts.undeliverable,
+        State::Expired => &mut counts.expired,
+        State::Rejected => &mut counts.rejected,
+        State::Failed => &mut counts.failed,
+        State::Cancelled => &mut counts.cancelled,
+        State::Queued | State::Submitting | State::Unknown => return,
+    };
+    *slot += 1;
+}
+
+/// Sums `from` into `into`.
+fn add(into: &mut Outcomes, from: &Outcomes) {
+    into.accepted += from.accepted;
+    into.submitted += from.submitted;
+    into.delivered += from.delivered;
+    into.undeliverable += from.undeliverable;
+    into.expired += from.expired;
+    into.rejected += from.rejected;
+    into.failed += from.failed;
+    into.cancelled += from.cancelled;
+}
+
+impl OutcomeTracker {
+    /// A tracker that has seen nothing.
+    pub fn new() -> Self {
+        OutcomeTracker {
+            tracked: Mutex::new(Tracked {
+                seconds: vec![Second::default(); SECONDS],
+                overdue: HashMap::new(),
+                submitted: HashMap::new(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Tracked> {
+        self.tracked.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Counts into the second of `at` (ignored if more than an hour before `now`).
+    fn bump(tracked: &mut Tracked, at: Millis, now: Millis, f: impl FnOnce(&mut Outcomes)) {
+        let second = at.div_euclid(1000);
+        if second <= now.div_euclid(1000) - SECONDS as i64 {
+            return;
+        }
+        let slot = &mut tracked.seconds[second.rem_euclid(SECONDS as i64) as usize];
+        if slot.at != second {
+            *slot = Second {
+                at: second,
+                counts: Outcomes::default(),
+            };
+        }
+        f(&mut slot.counts);
+    }
+
+    /// Counts `n` messages accepted at `at`.
+    pub fn record_accepted(&self, n: u64, at: Millis) {
+        let mut tracked = self.lock();
+        Self::bump(&mut tracked, at, now_ms(), |c| c.accepted += n);
+    }
+
+    /// Applies events in log order; `kinds` gives the kind of messages that entered
+    /// `submitted` (those not found are left out of the per-lane counts).
+    pub fn apply(&self, events: &[StoredEvent], kinds: &HashMap<MessageId, Kind>) {
+        let now = now_ms();
+        let mut tracked = self.lock();
+        for stored in events {
+            match &stored.event {
+                Event::StateChanged { id, state, at, .. } => {
+                    Self::bump(&mut tracked, *at, now, |c| count(c, *state));
+                    if *state == State::Submitted {
+                        if let Some(kind) = kinds.get(id) {
+                            tracked.submitted.insert(*id, *kind);
+                        }
+                    } else if state.is_final() {
+                        tracked.submitted.remove(id);
+                        tracked.overdue.remove(id);
+                    }
+                }
+                Event::ReceiptOverdue { id, receipt_by, .. } => {
+                    tracked.overdue.insert(*id, *receipt_by);
+                }
+                Event::Receipt { .. } | Event::Reply { .. } => {}
+            }
+        }
+    }
+
+    /// Outcomes in the last `seconds` seconds before `now`.
+    pub fn last(&self, seconds: i64, now: Millis) -> Outcomes {
+        let since = now.div_euclid(1000) - seconds;
+        let tracked = self.lock();
+        let mut total = Outcomes::default();
+        for second in tracked.seconds.iter().filter(|s| s.at > since) {
+            add(&mut total, &second.counts);
+        }
+        total
+    }
+
+    /// How many receipts are overdue, and the `limit` earliest deadlines among them.
+    pub fn overdue(&self, limit: usize) -> (u64, Vec<(MessageId, Millis)>) {
+        let tracked = self.lock();
+        let mut earliest: Vec<(MessageId, Millis)> =
+            tracked.overdue.iter().map(|(id, at)| (*id, *at)).collect();
+        earliest.sort_by_key(|(id, at)| (*at, *id));
+        earliest.truncate(limit);
+        (tracked.overdue.len() as u64, earliest)
+    }
+
+    /// Messages awaiting their receipt, by lane (`Kind::lane`).
+    pub fn submitted_by_lane(&self) -> [u64; 4] {
+        let mut lanes = [0; 4];
+        for kind in self.lock().submitted.values() {
+            lanes[kind.lane() as usize] += 1;
+        }
+        lanes
+    }
+
+    /// Starts following `store`'s event log from its beginning; runs until the store closes
+    /// or the returned handle aborts it. Needs a tokio runtime.
+    pub fn follow(self: &Arc<Self>, store: &Store) -> AbortHandle {
+        let tracker = Arc::clone(self);
+        let weak = store.downgrade();
+        let mut latest = store.subscribe();
+        let task = tokio::spawn(async move {
+            let mut after = 0;
+            loop {
+                latest.borrow_and_update();
+                loop {
+                    let Some(store) = weak.upgrade() else { return };
+                    let page = tokio::task::spawn_blocking(move || read_page(&store, after)).await;
+                    match page {
+                        Ok(Ok((events, kinds))) => {
+                            let Some(last) = events.last() else { break };
+                            after = last.seq;
+                            tracker.apply(&events, &kinds);
+                        }
+                        Ok(Err(e)) => {
+                            tracing::warn!(error = %e, "cannot read the event log for status");
+                            tokio::time::sleep(RETRY_AFTER).await;
+                        }
+                        Err(_) => return,
+                    }
+                }
+                if latest.changed().await.is_err() {
+                    return;
+                }
+            }
+        });
+        task.abort_handle()
+    }
+}
+
+/// The events after `after`, and the kind of each message they show entering `submitted`
+/// and not leaving it within the page.
+fn read_page(
+    store: &Store,
+    after: u64,
+) -> Result<(Vec<StoredEvent>, HashMap<MessageId, Kind>), crate::store::StoreError> {
+    let events = store.read_events(after, PAGE)?;
+    let mut waiting = HashSet::new();
+    for stored in &events {
+        if let Event::StateChanged { id, state, .. } = &stored.event {
+            if *state == State::Submitted {
+                waiting.insert(*id);
+            } else if state.is_final() {
+                waiting.remove(id);
+            }
+        }
+    }
+    let mut kinds = HashMap::new();
+    for id in waiting {
+        if let Some(message) = store.get(id)? {
+            kinds.insert(id, message.kind);
+        }
+    }
+    Ok((events, kinds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn changed(seq: u64, id: u64, state: State, at: Millis) -> StoredEvent {
+        StoredEvent {
+            seq,
+            event: Event::StateChanged {
+                id: MessageId(id),
+                reference: None,
+                state,
+                reason: None,
+                at,
+            },
+        }
+    }
+
+    #[test]
+    fn counts_final_states_per_minute_and_hour() {
+        let tracker = OutcomeTracker::new();
+        let now = now_ms();
+        let kinds = HashMap::from([(MessageId(1), Kind::Otp), (MessageId(2), Kind::Bulk)]);
+        tracker.apply(
+            &[
+                changed(1, 1, State::Submitted, now),
+                changed(2, 2, State::Submitted, now - 600_000),
+                changed(3, 1, State::Delivered, now),
+                changed(4, 3, State::Expired, now - 600_000),
+                changed(5, 4, State::Delivered, now - 7_200_000),
+            ],
+            &kinds,
+        );
+        let minute = tracker.last(60, now);
+        let hour = tracker.last(3600, now);
+        assert_eq!(
+            (minute.submitted, minute.delivered, minute.expired),
+            (1, 1, 0)
+        );
+        assert_eq!((hour.submitted, hour.delivered, hour.expired), (2, 1, 1));
+        // message 1 was delivered; message 2 still awaits its receipt
+        assert_eq!(tracker.submitted_by_lane(), [0, 0, 0, 1]);
+    }
+
+    #[test]
+    fn overdue_receipts_leave_the_list_once_final() {
+        let tracker = OutcomeTracker::new();
+        let now = now_ms();
+        let overdue = |seq, id, receipt_by| StoredEvent {
+            seq,
+            event: Event::ReceiptOverdue {
+                id: MessageId(id),
+                reference: None,
+                receipt_by,
+                at: now,
+            },
+        };
+        tracker.apply(
+            &[overdue(1, 7, now - 5), overdue(2, 8, now - 9)],
+            &HashMap::new(),
+        );
+        assert_eq!(tracker.overdue(1), (2, vec![(MessageId(8), now - 9)]));
+        tracker.apply(&[changed(3, 8, State::Delivered, now)], &HashMap::new());
+        assert_eq!(tracker.overdue(10), (1, vec![(MessageId(7), now - 5)]));
+    }
+}

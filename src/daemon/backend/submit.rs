@@ -1,0 +1,97 @@
+//! `submit` and `submit_batch`: a request is checked against the daemon's rules (see
+//! [`checks`](super::checks)), room is reserved under the queue depth, then it is stored
+//! durably — one flush for a whole batch, each item refused on its own. A request whose
+//! reference is already stored is never refused: it gets the first message's id.
+
+use super::GatewayBackend;
+use super::errors::not_accepted;
+use crate::api::error::ApiError;
+use crate::api::protocol::{SubmitOk, SubmitRequest};
+use crate::message::{Millis, NewMessage, now_ms};
+use crate::number;
+use crate::store::Accepted;
+
+impl GatewayBackend {
+    /// After messages were stored: wake the sending stage and count them.
+    pub(super) fn accepted(&self, answers: &[&Accepted], now: Millis) {
+        let new = answers.iter().filter(|a| !a.duplicate).count() as u64;
+        if new > 0 {
+            self.parts.wake.notify_one();
+            self.tracker.record_accepted(new, now);
+        }
+    }
+
+    /// `submit`.
+    pub(super) async fn submit_one(&self, request: SubmitRequest) -> Result<SubmitOk, ApiError> {
+        let now = now_ms();
+        let reference = request.reference.clone();
+        let message = match self.check(request, now, "") {
+            Ok(message) => message,
+            Err(e) => return self.refuse(reference.as_deref(), e),
+        };
+        let room = self.reserve(1);
+        if room.granted == 0 {
+            return self.refuse(reference.as_deref(), self.queue_full(room.depth));
+        }
+        let (kind, to) = (message.kind, number::mask(&message.recipient));
+        let accepted = self
+            .store()
+            .accept(message)
+            .await
+            .map_err(|e| not_accepted(&e))?;
+        drop(room);
+        self.accepted(&[&accepted], now);
+        tracing::debug!(id = %accepted.id, %kind, %to, duplicate = accepted.duplicate, "accepted");
+        Ok(SubmitOk {
+            message_id: accepted.id,
+            duplicate: accepted.duplicate,
+        })
+    }
+
+    /// `submit_batch`: every valid item in one durable write.
+    pub(super) async fn submit_many(
+        &self,
+        requests: Vec<SubmitRequest>,
+    ) -> Vec<Result<SubmitOk, ApiError>> {
+        let now = now_ms();
+        let mut results: Vec<Option<Result<SubmitOk, ApiError>>> = vec![None; requests.len()];
+        let mut checked = Vec::new();
+        for (i, request) in requests.into_iter().enumerate() {
+            let reference = request.reference.clone();
+            match self.check(request, now, &format!("messages[{i}].")) {
+                Ok(message) => checked.push((i, message)),
+                Err(e) => results[i] = Some(self.refuse(reference.as_deref(), e)),
+            }
+        }
+        let room = self.reserve(checked.len() as u64);
+        let fit = usize::try_from(room.granted).unwrap_or(usize::MAX);
+        let overflow = checked.split_off(fit.min(checked.len()));
+        let (indexes, messages): (Vec<usize>, Vec<NewMessage>) = checked.into_iter().unzip();
+        if !messages.is_empty() {
+            let answers = self.store().accept_batch(messages).await;
+            let stored: Vec<&Accepted> = answers.iter().filter_map(|a| a.as_ref().ok()).collect();
+            self.accepted(&stored, now);
+            for (i, answer) in indexes.into_iter().zip(answers) {
+                results[i] = Some(
+                    answer
+                        .map(|a| SubmitOk {
+                            message_id: a.id,
+                            duplicate: a.duplicate,
+                        })
+                        .map_err(|e| not_accepted(&e)),
+                );
+            }
+        }
+        drop(room);
+        for (i, message) in overflow {
+            let full = self.queue_full(self.depth());
+            results[i] = Some(self.refuse(message.reference.as_deref(), full));
+        }
+        let accepted = results.iter().filter(|r| matches!(r, Some(Ok(_)))).count();
+        tracing::debug!(items = results.len(), accepted, "batch stored");
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(ApiError::internal("the store gave no answer"))))
+            .collect()
+    }
+}

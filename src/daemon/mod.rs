@@ -1,0 +1,166 @@
+//! The daemon: opens the store, starts every stage of the data path and the socket, and
+//! stops them in order on SIGTERM or Ctrl-C.
+
+pub mod backend;
+mod embedded;
+mod logging;
+
+use crate::api::server::Server;
+use crate::calendar::Calendar;
+use crate::config::Config;
+use crate::message::{Millis, now_ms};
+use crate::otp::OtpService;
+use crate::receipts::ReceiptStage;
+use crate::router::Router;
+use crate::scheduler::{Scheduler, WorkingDays, run_deadline_watcher, run_housekeeping};
+use crate::sending::{Dispatcher, RecipientLimits, run_outcomes};
+use crate::sessions::{Endpoint, SessionPool};
+use crate::store::Store;
+use crate::templates::Templates;
+use backend::{BackendParts, GatewayBackend};
+use std::error::Error;
+use std::path::Path;
+use std::sync::Arc;
+use tokio::sync::{Notify, mpsc};
+use tokio_util::sync::CancellationToken;
+
+/// Any error that stops the daemon, with a sentence for the operator.
+pub type DaemonError = Box<dyn Error + Send + Sync>;
+
+/// Lets the scheduler's default deadlines use the configured holiday calendar.
+struct CalendarDays(Arc<Calendar>);
+
+impl WorkingDays for CalendarDays {
+    fn end_of_next_working_day(&self, at: Millis) -> Millis {
+        // the scheduler wants the first instant after that day
+        self.0.end_of_next_working_day(at) + 1
+    }
+}
+
+/// Runs the gateway until SIGTERM/ctrl-c, with the config file at `config_path`.
+pub async fn run(config_path: &Path) -> Result<(), DaemonError> {
+    let config = Config::load(config_path)?;
+    logging::init(config.log_format);
+    let stop = CancellationToken::new();
+    let signals = stop.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("stopping: finishing what is in flight");
+        signals.cancel();
+    });
+    run_with(config, stop).await
+}
+
+/// Runs the gateway with a loaded config until `stop` is cancelled (tests call this).
+pub async fn run_with(config: Config, stop: CancellationToken) -> Result<(), DaemonError> {
+    let started_at = now_ms();
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| format!("cannot create {}: {e}", config.data_dir.display()))?;
+    let store_config = config.store.clone();
+    let store = tokio::task::spawn_blocking(move || Store::open(&store_config)).await??;
+    tracing::info!(path = %config.store.path.display(), queued = store.counts().queued.iter().sum::<u64>(), "store open");
+
+    let calendar = Arc::new(Calendar::new(&config.calendar)?);
+    let templates = Arc::new(Templates::new(&config.templates)?);
+    let router = Arc::new(Router::new(&config.routes)?);
+    let scheduler = Arc::new(
+        Scheduler::new(store.clone(), config.scheduler.clone())
+            .with_working_days(Arc::new(CalendarDays(calendar.clone()))),
+    );
+
+    let simulator = embedded::start_if_needed(&config).await?;
+    let endpoints = config
+        .operators
+        .iter()
+        .map(|op| embedded::endpoint(op, simulator.as_ref()))
+        .collect::<Result<Vec<Endpoint>, _>>()?;
+    let (outcomes_tx, outcomes_rx) = mpsc::channel(4096);
+    let (incoming_tx, incoming_rx) = mpsc::channel(4096);
+    let (submitted_tx, submitted_rx) = mpsc::unbounded_channel();
+    let pool = SessionPool::start(endpoints, outcomes_tx, incoming_tx)?;
+    let operators: std::collections::BTreeMap<_, _> = pool
+        .operators()
+        .map(|(name, handle)| (name.clone(), handle.clone()))
+        .collect();
+
+    let otp_config = config.otp.clone();
+    let data_dir = config.data_dir.clone();
+    let otp = tokio::task::spawn_blocking(move || OtpService::open(&otp_config, &data_dir))
+        .await?
+        .map_err(|e| format!("cannot open the OTP store: {e}"))?;
+
+    let wake = Arc::new(Notify::new());
+    let health: Vec<_> = operators.values().map(|o| o.health.clone()).collect();
+    let backend = Arc::new(GatewayBackend::new(BackendParts {
+        scheduler: scheduler.clone(),
+        router: router.clone(),
+        templates,
+        calendar,
+        encoding: config.encoding,
+        max_queue_depth: config.api.max_queue_depth,
+        operators: Arc::new(move || health.iter().map(|h| h.snapshot()).collect()),
+        otp: Some(Arc::new(otp)),
+        otp_config: config.otp.clone(),
+        otp_language: crate::api::protocol::Language::Kk,
+        wake: wake.clone(),
+        started_at,
+    }));
+
+    let stages = CancellationToken::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    let dispatcher = Dispatcher {
+        scheduler: scheduler.clone(),
+        router,
+        operators,
+        encoding: config.encoding,
+        limits: RecipientLimits::new(&config.sending),
+        wake,
+        idle_poll: config.sending.idle_poll,
+    };
+    let dispatching = tokio::spawn(dispatcher.run(stages.clone()));
+    let outcomes = tokio::spawn(run_outcomes(scheduler.clone(), outcomes_rx, submitted_tx));
+    let receipts = tokio::spawn(
+        ReceiptStage::new(store.clone(), config.sending.early_receipt_hold)
+            .run(incoming_rx, submitted_rx),
+    );
+    let tick = config.scheduler.watcher_tick;
+    tasks.spawn(run_deadline_watcher(store.clone(), tick, stages.clone()));
+    let every = config.scheduler.housekeeping_every;
+    tasks.spawn(run_housekeeping(store.clone(), every, stages.clone()));
+
+    let server = Server::bind(&config.api.socket_path, config.api.server.clone())?;
+    tracing::info!(socket = %config.api.socket_path.display(), operators = config.operators.len(), "khabar is accepting messages");
+    let server_stop = stop.clone();
+    server
+        .run(backend, async move { server_stop.cancelled().await })
+        .await;
+
+    // The socket is closed: stop claiming, let the binds drain their windows, then the rest.
+    stages.cancel();
+    let _ = dispatching.await;
+    pool.shutdown().await;
+    let _ = outcomes.await;
+    let _ = receipts.await;
+    while tasks.join_next().await.is_some() {}
+    store.flush().await?;
+    if let Some(sim) = simulator {
+        sim.stop().await;
+    }
+    tracing::info!("khabar stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

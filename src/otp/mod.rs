@@ -1,0 +1,398 @@
+//! One-time passwords (seed 001): codes from a secure generator, kept only as a keyed hash,
+//! valid for one identification session, once, until their TTL.
+//!
+//! The sessions and the per-number resend counters live in their own sled database at
+//! `<data dir>/otp`; the HMAC key lives in [`OtpConfig::secret_file`]. [`OtpService::issue`]
+//! and [`OtpService::verify`] are synchronous and flush to disk before they return (run them
+//! in `spawn_blocking`), so a verified code cannot come back to life after a crash.
+
+mod codes;
+mod limits;
+mod secret;
+mod sessions;
+#[cfg(test)]
+mod tests;
+
+pub use codes::{MAX_LENGTH, MIN_LENGTH};
+
+use crate::api::protocol::{OtpResult, OtpVerdict};
+use crate::message::Millis;
+use crate::number::Msisdn;
+use limits::{ResendPolicy, SendLog};
+use secret::Secret;
+use serde::Deserialize;
+use sessions::SessionRecord;
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Shortest TTL a code may have.
+pub const MIN_TTL: Duration = Duration::from_secs(30);
+/// Longest TTL a code may have.
+pub const MAX_TTL: Duration = Duration::from_secs(3600);
+/// Longest session id accepted, in bytes.
+pub const MAX_SESSION_BYTES: usize = 256;
+/// How long past its expiry a session is kept (so late verifies still answer `expired`).
+pub const KEEP_EXPIRED_FOR: Duration = Duration::from_secs(3600);
+
+/// The `[otp]` section of config.toml.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OtpConfig {
+    /// The HMAC key file, created with mode 0600 if absent (relative paths: under the data dir).
+    pub secret_file: PathBuf,
+    /// Digits in a code.
+    pub length: u32,
+    /// How long a code is valid.
+    #[serde(with = "humantime_serde")]
+    pub ttl: Duration,
+    /// Wrong codes allowed before the session is locked.
+    pub max_attempts: u32,
+    /// No new code to the same number within this.
+    #[serde(with = "humantime_serde")]
+    pub resend_after: Duration,
+    /// At most this many codes per number per hour.
+    pub max_per_hour: u32,
+}
+
+impl Default for OtpConfig {
+    fn default() -> Self {
+        OtpConfig {
+            secret_file: PathBuf::from("otp.key"),
+            length: 6,
+            ttl: Duration::from_secs(300),
+            max_attempts: 3,
+            resend_after: Duration::from_secs(60),
+            max_per_hour: 5,
+        }
+    }
+}
+
+/// Why an OTP operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OtpError {
+    /// The number asked too often; try again after this many seconds.
+    #[error("too many codes for this number; try again in {retry_after_s} s")]
+    RateLimited {
+        /// Seconds to wait.
+        retry_after_s: u64,
+    },
+    /// A request field is out of range (length, ttl).
+    #[error("{0}")]
+    Invalid(String),
+    /// Storage or key file trouble.
+    #[error("otp storage: {0}")]
+    Storage(String),
+}
+
+/// A freshly issued code: to be put into the SMS, never logged or stored in plain text.
+/// Its `Debug` shows `<redacted>` instead of the digits.
+pub struct IssuedCode {
+    /// The digits.
+    pub code: String,
+    /// When it stops being valid.
+    pub expires_at: Millis,
+}
+
+impl fmt::Debug for IssuedCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IssuedCode")
+            .field("code", &"<redacted>")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// The OTP sessions, on disk.
+pub struct OtpService {
+    db: sled::Db,
+    sessions: sled::Tree,
+    sends: sled::Tree,
+    secret: Secret,
+    config: OtpConfig,
+    path: PathBuf,
+    /// Serialises read-modify-write of records (one process owns the db; OTP traffic is light,
+    /// so a plain mutex is simpler than optimistic sled transactions with retries).
+    write: Mutex<()>,
+}
+
+impl fmt::Debug for OtpService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OtpService")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The sled tree of session records, keyed by session id.
+const SESSIONS_TREE: &str = "otp_sessions";
+/// The sled tree of resend times, keyed by recipient digits.
+const SENDS_TREE: &str = "otp_sends";
+/// Key (in the default tree) of the on-disk format version.
+const FORMAT_KEY: &str = "otp_format";
+/// The on-disk format this build writes.
+const FORMAT: u8 = 1;
+
+impl OtpService {
+    /// Opens (or creates) the OTP store in `dir` and loads (or creates) the key file.
+    /// Blocking. Refuses a config whose values are out of range.
+    pub fn open(config: &OtpConfig, dir: &Path) -> Result<OtpService, OtpError> {
+        check_config(config)?;
+        let path = dir.join("otp");
+        let db = sled::Config::new()
+            .path(&path)
+            .flush_every_ms(None)
+            .open()
+            .map_err(|e| storage(&format!("cannot open {}", path.display()), e))?;
+        match db.get(FORMAT_KEY).map_err(|e| storage("read", e))? {
+            None => {
+                db.insert(FORMAT_KEY, &[FORMAT])
+                    .map_err(|e| storage("write", e))?;
+            }
+            Some(v) if v.as_ref() == [FORMAT] => {}
+            Some(v) => {
+                return Err(OtpError::Storage(format!(
+                    "{} has OTP format {:?}; this build reads format {FORMAT}",
+                    path.display(),
+                    v.as_ref()
+                )));
+            }
+        }
+        let sessions = db
+            .open_tree(SESSIONS_TREE)
+            .map_err(|e| storage("open", e))?;
+        let sends = db.open_tree(SENDS_TREE).map_err(|e| storage("open", e))?;
+        let secret = Secret::load_or_create(&dir.join(&config.secret_file))?;
+        db.flush().map_err(|e| storage("flush", e))?;
+        Ok(OtpService {
+            db,
+            sessions,
+            sends,
+            secret,
+            config: config.clone(),
+            path,
+            write: Mutex::new(()),
+        })
+    }
+
+    /// Issues a new code for `session` to `to` (invalidating the session's previous code),
+    /// or refuses with `RateLimited`. `length`/`ttl` override the config when given.
+    /// Durable (flushed) when it returns.
+    pub fn issue(
+        &self,
+        session: &str,
+        to: &Msisdn,
+        length: Option<u32>,
+        ttl: Option<Duration>,
+        now: Millis,
+    ) -> Result<IssuedCode, OtpError> {
+        check_session(session)?;
+        let length = length.unwrap_or(self.config.length);
+        check_length(length)?;
+        let ttl = ttl.unwrap_or(self.config.ttl);
+        check_ttl(ttl)?;
+        let policy = ResendPolicy {
+            resend_after_ms: millis(self.config.resend_after),
+            max_per_hour: self.config.max_per_hour,
+        };
+        let _guard = self
+            .write
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let to_digits = to.as_str();
+        let mut log = match self.sends.get(to_digits).map_err(|e| storage("read", e))? {
+            Some(bytes) => SendLog::decode(&bytes)?,
+            None => SendLog::default(),
+        };
+        log.forget_before(now);
+        if let Err(retry_after_s) = log.check(now, policy) {
+            tracing::info!(to = %to.masked(), retry_after_s, "otp refused: resend limit");
+            return Err(OtpError::RateLimited { retry_after_s });
+        }
+        log.record(now);
+        let code = codes::generate(length);
+        let expires_at = now.saturating_add(millis(ttl));
+        let record =
+            SessionRecord::new(self.secret.hash(session, &code), to_digits, now, expires_at);
+        let record_bytes = record.encode()?;
+        let log_bytes = log.encode()?;
+        (&self.sessions, &self.sends)
+            .transaction(|(sessions, sends)| {
+                sessions.insert(session.as_bytes(), record_bytes.as_slice())?;
+                sends.insert(to_digits.as_bytes(), log_bytes.as_slice())?;
+                Ok::<(), ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e| match e {
+                TransactionError::Storage(e) => storage("write", e),
+                TransactionError::Abort(()) => OtpError::Storage("write aborted".into()),
+            })?;
+        self.flush()?;
+        tracing::info!(to = %to.masked(), length, ttl_s = ttl.as_secs(), "otp issued");
+        Ok(IssuedCode { code, expires_at })
+    }
+
+    /// Checks `code` for `session` (see the verdicts of [`OtpResult`]). A right code is used up
+    /// and a wrong one counts against the session's attempts; both are durable (flushed) when
+    /// this returns. A replaced (older) code of the session is simply a wrong code.
+    pub fn verify(&self, session: &str, code: &str, now: Millis) -> Result<OtpVerdict, OtpError> {
+        let _guard = self
+            .write
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let stored = if session.len() > MAX_SESSION_BYTES {
+            None
+        } else {
+            self.sessions
+                .get(session.as_bytes())
+                .map_err(|e| storage("read", e))?
+        };
+        let Some(bytes) = stored else {
+            tracing::debug!(result = "unknown_session", "otp verify");
+            return Ok(OtpVerdict {
+                result: OtpResult::UnknownSession,
+                attempts_left: None,
+            });
+        };
+        let mut record = SessionRecord::decode(&bytes)?;
+        let stored_hash = record.hash;
+        let (verdict, changed) = record.judge(now, self.config.max_attempts, || {
+            codes::matches(&self.secret, session, code, &stored_hash)
+        });
+        if changed {
+            self.sessions
+                .insert(session.as_bytes(), record.encode()?)
+                .map_err(|e| storage("write", e))?;
+            self.flush()?;
+        }
+        tracing::debug!(result = ?verdict.result, attempts_left = ?verdict.attempts_left, "otp verify");
+        Ok(verdict)
+    }
+
+    /// Deletes sessions that expired more than [`KEEP_EXPIRED_FOR`] before `now` and resend
+    /// times older than an hour; returns how many entries went (sessions plus send times).
+    pub fn prune(&self, now: Millis) -> Result<usize, OtpError> {
+        let _guard = self
+            .write
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let keep_ms = millis(KEEP_EXPIRED_FOR);
+        let mut removed = 0;
+        let mut unreadable = 0;
+        for entry in self.sessions.iter() {
+            let (key, bytes) = entry.map_err(|e| storage("read", e))?;
+            let Ok(record) = SessionRecord::decode(&bytes) else {
+                unreadable += 1;
+                continue;
+            };
+            if record.expires_at.saturating_add(keep_ms) <= now {
+                self.sessions.remove(key).map_err(|e| storage("write", e))?;
+                removed += 1;
+            }
+        }
+        for entry in self.sends.iter() {
+            let (key, bytes) = entry.map_err(|e| storage("read", e))?;
+            let Ok(mut log) = SendLog::decode(&bytes) else {
+                unreadable += 1;
+                continue;
+            };
+            let gone = log.forget_before(now);
+            if gone == 0 {
+                continue;
+            }
+            removed += gone;
+            if log.is_empty() {
+                self.sends.remove(key).map_err(|e| storage("write", e))?;
+            } else {
+                self.sends
+                    .insert(key, log.encode()?)
+                    .map_err(|e| storage("write", e))?;
+            }
+        }
+        if unreadable > 0 {
+            tracing::warn!(unreadable, "unreadable OTP records were left in place");
+        }
+        if removed > 0 {
+            self.flush()?;
+        }
+        Ok(removed)
+    }
+
+    /// Writes everything to disk.
+    pub fn flush(&self) -> Result<(), OtpError> {
+        self.db.flush().map_err(|e| storage("flush", e))?;
+        Ok(())
+    }
+}
+
+/// A sled error as an `OtpError`.
+fn storage(what: &str, e: impl fmt::Display) -> OtpError {
+    OtpError::Storage(format!("{what}: {e}"))
+}
+
+/// A duration as `Millis` (saturating).
+fn millis(d: Duration) -> Millis {
+    Millis::try_from(d.as_millis()).unwrap_or(Millis::MAX)
+}
+
+/// Refuses config values the service cannot work with.
+fn check_config(config: &OtpConfig) -> Result<(), OtpError> {
+    let field = |name: &str, e: OtpError| match e {
+        OtpError::Invalid(why) => OtpError::Invalid(format!("otp.{name}: {why}")),
+        other => other,
+    };
+    check_length(config.length).map_err(|e| field("length", e))?;
+    check_ttl(config.ttl).map_err(|e| field("ttl", e))?;
+    if config.max_attempts == 0 {
+        return Err(OtpError::Invalid(
+            "otp.max_attempts must be at least 1".into(),
+        ));
+    }
+    if config.max_per_hour == 0 {
+        return Err(OtpError::Invalid(
+            "otp.max_per_hour must be at least 1".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// A session id must be given and not absurdly long.
+fn check_session(session: &str) -> Result<(), OtpError> {
+    if session.trim().is_empty() {
+        return Err(OtpError::Invalid("session is empty".into()));
+    }
+    if session.len() > MAX_SESSION_BYTES {
+        return Err(OtpError::Invalid(format!(
+            "session is {} bytes long; at most {MAX_SESSION_BYTES} are allowed",
+            session.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Code lengths from [`MIN_LENGTH`] to [`MAX_LENGTH`] digits.
+fn check_length(length: u32) -> Result<(), OtpError> {
+    if (MIN_LENGTH..=MAX_LENGTH).contains(&length) {
+        Ok(())
+    } else {
+        Err(OtpError::Invalid(format!(
+            "length {length} is out of range; a code has {MIN_LENGTH} to {MAX_LENGTH} digits"
+        )))
+    }
+}
+
+/// TTLs from [`MIN_TTL`] to [`MAX_TTL`].
+fn check_ttl(ttl: Duration) -> Result<(), OtpError> {
+    if (MIN_TTL..=MAX_TTL).contains(&ttl) {
+        Ok(())
+    } else {
+        Err(OtpError::Invalid(format!(
+            "ttl {} is out of range; allowed are {} to {}",
+            humantime::format_duration(ttl),
+            humantime::format_duration(MIN_TTL),
+            humantime::format_duration(MAX_TTL)
+        )))
+    }
+}

@@ -1,0 +1,128 @@
+//! The sending stage: takes the next due message from the scheduler, picks the operator for
+//! its number (falling back when a route is down), paces each recipient, builds the parts and
+//! hands them to that operator's binds; then turns the binds' answers into state changes.
+
+pub mod limits;
+pub mod outcomes;
+pub mod pdu;
+
+pub use limits::RecipientLimits;
+pub use outcomes::{Submitted, run_outcomes};
+
+use crate::encoding::EncodingConfig;
+use crate::message::{Message, Millis, now_ms};
+use crate::number::Msisdn;
+use crate::router::Router;
+use crate::scheduler::Scheduler;
+use crate::sessions::{Job, OperatorHandle};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// How long a message waits when no operator for its number is up.
+const NO_OPERATOR_WAIT: Duration = Duration::from_secs(1);
+
+/// Everything the dispatcher needs.
+pub struct Dispatcher {
+    /// Where due messages come from.
+    pub scheduler: Arc<Scheduler>,
+    /// Number → operators, in preference order.
+    pub router: Arc<Router>,
+    /// Every operator's job queue and health.
+    pub operators: BTreeMap<String, OperatorHandle>,
+    /// Alphabet and part limits.
+    pub encoding: EncodingConfig,
+    /// Per-recipient pacing.
+    pub limits: RecipientLimits,
+    /// Woken by every accept so a new OTP does not wait for the idle poll.
+    pub wake: Arc<Notify>,
+    /// Sleep between looks when nothing is due.
+    pub idle_poll: Duration,
+}
+
+impl Dispatcher {
+    /// Runs until `shutdown`: claims due messages and puts them on operator queues.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut last_cleanup = now_ms();
+        while !shutdown.is_cancelled() {
+            let now = now_ms();
+            if now - last_cleanup > 60_000 {
+                self.limits.forget_idle();
+                last_cleanup = now;
+            }
+            match self.scheduler.next_due(now).await {
+                Ok(Some(message)) => self.dispatch(message).await,
+                Ok(None) => {
+                    tokio::select! {
+                        _ = self.wake.notified() => {}
+                        _ = tokio::time::sleep(self.idle_poll) => {}
+                        _ = shutdown.cancelled() => {}
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot take the next message from the store");
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        _ = shutdown.cancelled() => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends one claimed (`submitting`) message on its way, or hands it back.
+    async fn dispatch(&self, message: Message) {
+        let now = now_ms();
+        let id = message.id;
+        let Ok(number) = Msisdn::from_e164_digits(&message.recipient) else {
+            let _ = self
+                .scheduler
+                .reject(id, "invalid recipient number", now)
+                .await;
+            return;
+        };
+        let Some(operator) = self.pick_operator(&number) else {
+            self.hand_back(&message, now, NO_OPERATOR_WAIT, "no operator is up")
+                .await;
+            return;
+        };
+        if let Some(wait) = self.limits.check(message.kind, &message.recipient) {
+            tracing::debug!(%id, to = ?number, wait_s = wait.as_secs(), "recipient limit: waiting");
+            self.hand_back(&message, now, wait, "recipient limit").await;
+            return;
+        }
+        let parts = match pdu::parts_for(&message, &operator.config, &self.encoding, now) {
+            Ok(parts) => parts,
+            Err(e) => {
+                tracing::warn!(%id, error = %e, "cannot build the SMS; rejected");
+                let _ = self.scheduler.reject(id, &e.to_string(), now).await;
+                return;
+            }
+        };
+        tracing::debug!(%id, to = ?number, operator = %operator.config.name, parts = parts.len(), "submitting");
+        if operator.jobs.send(Job { id, parts }).await.is_err() {
+            let _ = self
+                .scheduler
+                .retry(id, "the operator's sessions are shutting down", now_ms())
+                .await;
+        }
+    }
+
+    /// The first operator for the number whose binds can take submits.
+    fn pick_operator(&self, number: &Msisdn) -> Option<&OperatorHandle> {
+        self.router
+            .candidates(number)
+            .filter_map(|name| self.operators.get(name))
+            .find(|op| op.health.can_submit())
+    }
+
+    /// Puts a claimed message back unsent for `wait` (no attempt counted).
+    async fn hand_back(&self, message: &Message, now: Millis, wait: Duration, why: &str) {
+        let until = now.saturating_add(wait.as_millis().min(i64::MAX as u128) as Millis);
+        if let Err(e) = self.scheduler.defer(message.id, until, now).await {
+            tracing::error!(id = %message.id, error = %e, why, "cannot hand a message back to the queue");
+        }
+    }
+}

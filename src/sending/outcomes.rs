@@ -1,0 +1,101 @@
+//! The binds' answers become state changes: every part accepted → `submitted` (and the
+//! receipts stage hears of the operator ids); a permanent refusal → `rejected` with the
+//! status name; anything else (throttled, system error, timeout, lost connection) → retry
+//! with backoff, or `failed` after too many attempts.
+
+use crate::message::now_ms;
+use crate::receipts::text::normalize_operator_id;
+use crate::scheduler::Scheduler;
+use crate::sessions::status_codes::{StatusClass, classify, status_name};
+use crate::sessions::{JobOutcome, PartResult};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+/// Operator ids of a message the operator acknowledged (for early receipts).
+#[derive(Debug)]
+pub struct Submitted {
+    /// The operator.
+    pub operator: Arc<str>,
+    /// Normalised operator message ids of its parts.
+    pub ids: Vec<String>,
+}
+
+/// What to do with a job's results.
+enum Verdict {
+    Submitted(Vec<String>),
+    Reject(String),
+    Retry(String),
+}
+
+fn judge(results: &[PartResult]) -> Verdict {
+    let mut ids = Vec::with_capacity(results.len());
+    let mut retry = None;
+    for result in results {
+        match result {
+            PartResult::Accepted(id) => ids.push(normalize_operator_id(id)),
+            PartResult::Refused(status) => match classify(*status) {
+                StatusClass::Permanent => return Verdict::Reject(status_name(*status)),
+                _ => retry = retry.or(Some(status_name(*status))),
+            },
+            PartResult::TimedOut => retry = retry.or(Some("no submit_sm_resp in time".into())),
+            PartResult::Lost(why) => retry = retry.or(Some(format!("connection lost: {why}"))),
+            PartResult::NotSent(why) => retry = retry.or(Some(format!("not sent: {why}"))),
+        }
+    }
+    match retry {
+        Some(why) => Verdict::Retry(why),
+        None => Verdict::Submitted(ids),
+    }
+}
+
+/// Applies every outcome until the binds are gone; each change runs concurrently so that
+/// they share the store's flushes.
+pub async fn run_outcomes(
+    scheduler: Arc<Scheduler>,
+    mut outcomes: mpsc::Receiver<JobOutcome>,
+    submitted: mpsc::UnboundedSender<Submitted>,
+) {
+    let mut tasks = JoinSet::new();
+    while let Some(outcome) = outcomes.recv().await {
+        while tasks.try_join_next().is_some() {}
+        let scheduler = scheduler.clone();
+        let submitted = submitted.clone();
+        tasks.spawn(async move { apply(&scheduler, outcome, &submitted).await });
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+async fn apply(
+    scheduler: &Scheduler,
+    outcome: JobOutcome,
+    submitted: &mpsc::UnboundedSender<Submitted>,
+) {
+    let id = outcome.id;
+    let now = now_ms();
+    let result = match judge(&outcome.results) {
+        Verdict::Submitted(ids) => {
+            let result = scheduler
+                .submitted(id, &outcome.operator, ids.clone(), now)
+                .await;
+            if result.is_ok() {
+                let _ = submitted.send(Submitted {
+                    operator: outcome.operator.clone(),
+                    ids,
+                });
+            }
+            result
+        }
+        Verdict::Reject(reason) => {
+            tracing::warn!(%id, operator = %outcome.operator, %reason, "refused by the operator; rejected");
+            scheduler.reject(id, &reason, now).await
+        }
+        Verdict::Retry(reason) => {
+            tracing::debug!(%id, operator = %outcome.operator, %reason, "will retry");
+            scheduler.retry(id, &reason, now).await
+        }
+    };
+    if let Err(e) = result {
+        tracing::error!(%id, error = %e, "cannot record the operator's answer");
+    }
+}

@@ -1,0 +1,80 @@
+//! Read-only walks over the queue and in-flight indexes, for `khabar status`: the head of a
+//! lane in the order it will be sent, and the messages handed to a session. Like the reads in
+//! [`read`](super::read), they need no writer and see every applied batch whole; a message the
+//! writer moves between two reads is simply skipped.
+
+use super::read::load;
+use super::{Inner, Store, StoreError, codec, keys};
+use crate::message::{Kind, Message, Millis, State};
+use std::sync::{Arc, Weak};
+
+/// A handle that does not keep the store open: background observers hold it so that dropping
+/// the last [`Store`] still shuts the writer down and releases the database.
+#[derive(Clone)]
+pub struct WeakStore(Weak<Inner>);
+
+impl WeakStore {
+    /// The store, if it is still open.
+    pub fn upgrade(&self) -> Option<Store> {
+        self.0.upgrade().map(|inner| Store { inner })
+    }
+}
+
+impl Store {
+    /// A handle to this store that does not keep it open.
+    pub fn downgrade(&self) -> WeakStore {
+        WeakStore(Arc::downgrade(&self.inner))
+    }
+
+    /// The first `limit` queued messages of `kind`'s lane with their due times, in the order
+    /// the scheduler will claim them (due time, then arrival). Reads at most `limit` records.
+    pub fn queued_head(
+        &self,
+        kind: Kind,
+        limit: usize,
+    ) -> Result<Vec<(Millis, Message)>, StoreError> {
+        let mut head = Vec::new();
+        for chunk in self.inner.db.scan_prefix(keys::queue_lane(kind.lane())) {
+            if head.len() >= limit {
+                break;
+            }
+            let (key, ids) = chunk?;
+            let Some((_, due)) = keys::queue_chunk_parts(&key) else {
+                continue;
+            };
+            for id in codec::unpack_ids(&ids) {
+                if head.len() >= limit {
+                    break;
+                }
+                // claimed or cancelled since the chunk was read: no longer queued
+                if let Some(message) = load(&self.inner.db, id)?
+                    && message.state == State::Queued
+                {
+                    head.push((due, message));
+                }
+            }
+        }
+        Ok(head)
+    }
+
+    /// Up to `limit` messages handed to a session whose submit response is not yet seen
+    /// (`submitting`), in id order.
+    pub fn in_flight(&self, limit: usize) -> Result<Vec<Message>, StoreError> {
+        let mut found = Vec::new();
+        for marker in self.inner.db.scan_prefix(keys::IN_FLIGHT) {
+            if found.len() >= limit {
+                break;
+            }
+            let (key, _) = marker?;
+            let Some(id) = keys::id_after(keys::IN_FLIGHT, &key) else {
+                continue;
+            };
+            if let Some(message) = load(&self.inner.db, id)?
+                && message.state == State::Submitting
+            {
+                found.push(message);
+            }
+        }
+        Ok(found)
+    }
+}

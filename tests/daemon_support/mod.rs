@@ -1,0 +1,135 @@
+//! Helpers for the end-to-end tests: a real smpp-sim on 127.0.0.1 ephemeral ports and a real
+//! khabar daemon (in-process or as the `khabar` binary) configured to use it.
+#![allow(dead_code)] // each test file uses a different subset
+
+use khabar::api::client::Client;
+use khabar::api::protocol::MessageRef;
+use khabar::api::views::MessageView;
+use khabar::config::Config;
+use khabar::message::MessageId;
+use smpp_sim::{SimConfig, SimHandle, Simulator};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// The longest a test waits for anything (generous: CI machines are slow and shared).
+pub const PATIENCE: Duration = Duration::from_secs(90);
+
+/// A simulator with the three default operators on ephemeral ports and quick receipts.
+pub async fn simulator() -> SimHandle {
+    let mut config = SimConfig::ephemeral();
+    config.receipts.min_delay_ms = 10;
+    config.receipts.max_delay_ms = 100;
+    Simulator::start(config).await.expect("start smpp-sim")
+}
+
+/// config.toml text for a daemon in `dir` talking to `sim`; `extra` is appended.
+pub fn config_text(dir: &Path, sim: &SimHandle, extra: &str) -> String {
+    let mut text = format!(
+        "data_dir = {:?}\n[api]\nsocket_path = {:?}\n[sending]\nidle_poll = \"20ms\"\n",
+        dir.join("data"),
+        dir.join("khabar.sock")
+    );
+    text.push_str(extra);
+    for op in sim.operators() {
+        text.push_str(&format!(
+            "\n[[operator]]\nname = {:?}\nhost = \"127.0.0.1\"\nport = {}\nsystem_id = {:?}\npassword = \"secret\"\nbinds = 2\nwindow = 20\ntps = 500\nreconnect_min = \"50ms\"\nreconnect_max = \"500ms\"\n",
+            op.name,
+            op.addr.port(),
+            op.system_id
+        ));
+    }
+    text
+}
+
+/// Writes the config file and returns its path.
+pub fn write_config(dir: &Path, sim: &SimHandle, extra: &str) -> PathBuf {
+    let path = dir.join("config.toml");
+    std::fs::write(&path, config_text(dir, sim, extra)).unwrap();
+    path
+}
+
+/// A daemon running in this process.
+pub struct Daemon {
+    /// Its socket.
+    pub socket: PathBuf,
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl Daemon {
+    /// Starts a daemon from the config file at `path` and waits until its socket answers.
+    pub async fn start(path: &Path) -> Daemon {
+        let config = Config::load(path).expect("config loads");
+        let socket = config.api.socket_path.clone();
+        let stop = CancellationToken::new();
+        let token = stop.clone();
+        let task = tokio::spawn(async move {
+            khabar::daemon::run_with(config, token)
+                .await
+                .expect("the daemon runs");
+        });
+        wait_for_socket(&socket).await;
+        Daemon { socket, stop, task }
+    }
+
+    /// A new client connection.
+    pub async fn client(&self) -> Client {
+        Client::connect(&self.socket).await.expect("connect")
+    }
+
+    /// Stops it the way SIGTERM does and waits until it has.
+    pub async fn stop(self) {
+        self.stop.cancel();
+        self.task.await.expect("the daemon stops cleanly");
+    }
+}
+
+/// Waits until a daemon answers on `socket`.
+pub async fn wait_for_socket(socket: &Path) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        if let Ok(mut client) = Client::connect(socket).await
+            && client.status().await.is_ok_and(|s| s.is_ok())
+        {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the daemon never answered"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until message `id` is in a final state and returns it.
+pub async fn wait_final(client: &mut Client, id: MessageId) -> MessageView {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let view = client
+            .get(&MessageRef::Id(id))
+            .await
+            .expect("socket")
+            .expect("known message");
+        if view.state.is_final() {
+            return view;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "message {id} is still {:?}",
+            view.state
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Submits one message and returns its id.
+pub async fn submit(client: &mut Client, to: &str, text: &str, kind: &str) -> MessageId {
+    client
+        .submit(serde_json::json!({"to": to, "text": text, "kind": kind}))
+        .await
+        .expect("socket")
+        .expect("accepted")
+        .message_id
+}
