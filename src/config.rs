@@ -181,7 +181,7 @@ impl Config {
     }
 
     /// Makes the relative paths relative to `base`; the store lives under the data dir
-    /// unless `[store] path` is set.
+    /// unless `[store] path` is set (the OTP key file's relative path is under the data dir).
     fn rebase(&mut self, base: &Path) {
         let under = |p: &Path| {
             if p.is_absolute() {
@@ -196,9 +196,6 @@ impl Config {
             self.store.path = self.data_dir.join("store");
         } else {
             self.store.path = under(&self.store.path);
-        }
-        if self.otp.secret_file.is_relative() {
-            self.otp.secret_file = self.data_dir.join(&self.otp.secret_file);
         }
     }
 

@@ -268,8 +268,9 @@ impl BindTask {
     }
 
     async fn take_job(&self, window: &Arc<Window>) -> (Slot, Job) {
-        let slot = window.acquire().await;
+        let mut slot = window.reserve().await;
         let job = self.link.next_job().await;
+        slot.count();
         (slot, job)
     }
 

@@ -41,6 +41,7 @@ struct WindowState {
 pub struct Slot {
     window: Arc<Window>,
     permit: Option<OwnedSemaphorePermit>,
+    counted: bool,
 }
 
 impl Window {
@@ -64,6 +65,14 @@ impl Window {
 
     /// Waits for a free place (and for any throttle pause to end).
     pub async fn acquire(self: &Arc<Self>) -> Slot {
+        let mut slot = self.reserve().await;
+        slot.count();
+        slot
+    }
+
+    /// Like [`Window::acquire`], but the place is not shown as in use until
+    /// [`Slot::count`] (a bind holds one while it waits for the next job).
+    pub async fn reserve(self: &Arc<Self>) -> Slot {
         loop {
             let pause = self.lock().pause_until;
             match pause {
@@ -77,10 +86,10 @@ impl Window {
             .acquire_owned()
             .await
             .expect("the window's semaphore is never closed");
-        self.outstanding.fetch_add(1, Ordering::Relaxed);
         Slot {
             window: self.clone(),
             permit: Some(permit),
+            counted: false,
         }
     }
 
@@ -132,9 +141,21 @@ impl Window {
     }
 }
 
+impl Slot {
+    /// Shows the place as in use (a submit is on its way).
+    pub fn count(&mut self) {
+        if !self.counted {
+            self.counted = true;
+            self.window.outstanding.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.window.outstanding.fetch_sub(1, Ordering::Relaxed);
+        if self.counted {
+            self.window.outstanding.fetch_sub(1, Ordering::Relaxed);
+        }
         let mut s = self.window.lock();
         if s.debt > 0 {
             s.debt -= 1;
