@@ -1,7 +1,7 @@
 //! Default deadlines per kind. `otp`: send within 60 s, valid 5 min; `request`: a 24 h reply
-//! window; `notification`: a receipt by the end of the next working day; `bulk`: none.
+//! window; `notification`: sent by the end of the next working day; `bulk`: none.
 //! Working days come from a pluggable [`WorkingDays`] rule; until the holiday calendar
-//! exists, [`EveryDayAlmaty`] treats every day as a working day in Asia/Almaty.
+//! is given (the daemon gives its holiday calendar), [`EveryDayAlmaty`] treats every day as one.
 
 use crate::message::{Kind, Millis, NewMessage};
 use chrono::{Days, TimeZone};
@@ -121,7 +121,7 @@ impl Default for KindDefaults {
                 ..none.clone()
             },
             notification: KindRule {
-                receipt_by: DeadlineSpec::EndOfNextWorkingDay,
+                send_by: DeadlineSpec::EndOfNextWorkingDay,
                 ..none.clone()
             },
             bulk: none,
