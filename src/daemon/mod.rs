@@ -89,6 +89,7 @@ pub async fn run_with(config: Config, stop: CancellationToken) -> Result<(), Dae
         .await?
         .map_err(|e| format!("cannot open the OTP store: {e}"))?;
 
+    let otp = Arc::new(otp);
     let wake = Arc::new(Notify::new());
     let health: Vec<_> = operators.values().map(|o| o.health.clone()).collect();
     let backend = Arc::new(GatewayBackend::new(BackendParts {
@@ -99,7 +100,7 @@ pub async fn run_with(config: Config, stop: CancellationToken) -> Result<(), Dae
         encoding: config.encoding,
         max_queue_depth: config.api.max_queue_depth,
         operators: Arc::new(move || health.iter().map(|h| h.snapshot()).collect()),
-        otp: Some(Arc::new(otp)),
+        otp: Some(otp.clone()),
         otp_config: config.otp.clone(),
         otp_language: crate::api::protocol::Language::Kk,
         wake: wake.clone(),
@@ -116,6 +117,7 @@ pub async fn run_with(config: Config, stop: CancellationToken) -> Result<(), Dae
         limits: RecipientLimits::new(&config.sending),
         wake,
         idle_poll: config.sending.idle_poll,
+        otp: Some(otp.clone()),
     };
     let dispatching = tokio::spawn(dispatcher.run(stages.clone()));
     let outcomes = tokio::spawn(run_outcomes(scheduler.clone(), outcomes_rx, submitted_tx));
@@ -127,6 +129,8 @@ pub async fn run_with(config: Config, stop: CancellationToken) -> Result<(), Dae
     tasks.spawn(run_deadline_watcher(store.clone(), tick, stages.clone()));
     let every = config.scheduler.housekeeping_every;
     tasks.spawn(run_housekeeping(store.clone(), every, stages.clone()));
+
+    tasks.spawn(prune_otp_sessions(otp, stages.clone()));
 
     let server = Server::bind(&config.api.socket_path, config.api.server.clone())?;
     tracing::info!(socket = %config.api.socket_path.display(), operators = config.operators.len(), "khabar is accepting messages");
@@ -148,6 +152,24 @@ pub async fn run_with(config: Config, stop: CancellationToken) -> Result<(), Dae
     }
     tracing::info!("khabar stopped");
     Ok(())
+}
+
+/// Forgets long-expired OTP sessions and old send times every ten minutes.
+async fn prune_otp_sessions(otp: Arc<OtpService>, stop: CancellationToken) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = stop.cancelled() => return,
+        }
+        let otp = otp.clone();
+        match tokio::task::spawn_blocking(move || otp.prune(now_ms())).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::debug!(removed = n, "old OTP sessions pruned"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "cannot prune OTP sessions"),
+            Err(e) => tracing::warn!(error = %e, "the OTP pruning task failed"),
+        }
+    }
 }
 
 async fn wait_for_signal() {

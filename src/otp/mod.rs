@@ -6,8 +6,11 @@
 //! and [`OtpService::verify`] are synchronous and flush to disk before they return (run them
 //! in `spawn_blocking`), so a verified code cannot come back to life after a crash.
 
+mod checks;
 mod codes;
+mod db;
 mod limits;
+mod seal;
 mod secret;
 mod sessions;
 #[cfg(test)]
@@ -18,7 +21,9 @@ pub use codes::{MAX_LENGTH, MIN_LENGTH};
 use crate::api::protocol::{OtpResult, OtpVerdict};
 use crate::message::Millis;
 use crate::number::Msisdn;
+use checks::{check_config, check_length, check_session, check_ttl};
 use limits::{ResendPolicy, SendLog};
+pub use seal::is_sealed;
 use secret::Secret;
 use serde::Deserialize;
 use sessions::SessionRecord;
@@ -112,6 +117,7 @@ pub struct OtpService {
     sessions: sled::Tree,
     sends: sled::Tree,
     secret: Secret,
+    sealer: chacha20poly1305::ChaCha20Poly1305,
     config: OtpConfig,
     path: PathBuf,
     /// Serialises read-modify-write of records (one process owns the db; OTP traffic is light,
@@ -131,10 +137,6 @@ impl fmt::Debug for OtpService {
 const SESSIONS_TREE: &str = "otp_sessions";
 /// The sled tree of resend times, keyed by recipient digits.
 const SENDS_TREE: &str = "otp_sends";
-/// Key (in the default tree) of the on-disk format version.
-const FORMAT_KEY: &str = "otp_format";
-/// The on-disk format this build writes.
-const FORMAT: u8 = 1;
 
 impl OtpService {
     /// Opens (or creates) the OTP store in `dir` and loads (or creates) the key file.
@@ -142,25 +144,7 @@ impl OtpService {
     pub fn open(config: &OtpConfig, dir: &Path) -> Result<OtpService, OtpError> {
         check_config(config)?;
         let path = dir.join("otp");
-        let db = sled::Config::new()
-            .path(&path)
-            .flush_every_ms(None)
-            .open()
-            .map_err(|e| storage(&format!("cannot open {}", path.display()), e))?;
-        match db.get(FORMAT_KEY).map_err(|e| storage("read", e))? {
-            None => {
-                db.insert(FORMAT_KEY, &[FORMAT])
-                    .map_err(|e| storage("write", e))?;
-            }
-            Some(v) if v.as_ref() == [FORMAT] => {}
-            Some(v) => {
-                return Err(OtpError::Storage(format!(
-                    "{} has OTP format {:?}; this build reads format {FORMAT}",
-                    path.display(),
-                    v.as_ref()
-                )));
-            }
-        }
+        let db = db::open(&path)?;
         let sessions = db
             .open_tree(SESSIONS_TREE)
             .map_err(|e| storage("open", e))?;
@@ -171,11 +155,23 @@ impl OtpService {
             db,
             sessions,
             sends,
+            sealer: seal::cipher(&secret),
             secret,
             config: config.clone(),
             path,
             write: Mutex::new(()),
         })
+    }
+
+    /// Encrypts an OTP's SMS text for the store (see [`is_sealed`]).
+    pub fn seal_text(&self, text: &str) -> Result<String, OtpError> {
+        seal::seal(&self.sealer, text)
+    }
+
+    /// Decrypts a text made by [`OtpService::seal_text`] (the sending stage, just before
+    /// the PDU is built).
+    pub fn open_text(&self, sealed: &str) -> Result<String, OtpError> {
+        seal::open(&self.sealer, sealed)
     }
 
     /// Issues a new code for `session` to `to` (invalidating the session's previous code),
@@ -267,7 +263,11 @@ impl OtpService {
                 .map_err(|e| storage("write", e))?;
             self.flush()?;
         }
-        tracing::debug!(result = ?verdict.result, attempts_left = ?verdict.attempts_left, "otp verify");
+        tracing::debug!(
+            result = ?verdict.result,
+            attempts_left = ?verdict.attempts_left,
+            "otp verify"
+        );
         Ok(verdict)
     }
 
@@ -335,64 +335,4 @@ fn storage(what: &str, e: impl fmt::Display) -> OtpError {
 /// A duration as `Millis` (saturating).
 fn millis(d: Duration) -> Millis {
     Millis::try_from(d.as_millis()).unwrap_or(Millis::MAX)
-}
-
-/// Refuses config values the service cannot work with.
-fn check_config(config: &OtpConfig) -> Result<(), OtpError> {
-    let field = |name: &str, e: OtpError| match e {
-        OtpError::Invalid(why) => OtpError::Invalid(format!("otp.{name}: {why}")),
-        other => other,
-    };
-    check_length(config.length).map_err(|e| field("length", e))?;
-    check_ttl(config.ttl).map_err(|e| field("ttl", e))?;
-    if config.max_attempts == 0 {
-        return Err(OtpError::Invalid(
-            "otp.max_attempts must be at least 1".into(),
-        ));
-    }
-    if config.max_per_hour == 0 {
-        return Err(OtpError::Invalid(
-            "otp.max_per_hour must be at least 1".into(),
-        ));
-    }
-    Ok(())
-}
-
-/// A session id must be given and not absurdly long.
-fn check_session(session: &str) -> Result<(), OtpError> {
-    if session.trim().is_empty() {
-        return Err(OtpError::Invalid("session is empty".into()));
-    }
-    if session.len() > MAX_SESSION_BYTES {
-        return Err(OtpError::Invalid(format!(
-            "session is {} bytes long; at most {MAX_SESSION_BYTES} are allowed",
-            session.len()
-        )));
-    }
-    Ok(())
-}
-
-/// Code lengths from [`MIN_LENGTH`] to [`MAX_LENGTH`] digits.
-fn check_length(length: u32) -> Result<(), OtpError> {
-    if (MIN_LENGTH..=MAX_LENGTH).contains(&length) {
-        Ok(())
-    } else {
-        Err(OtpError::Invalid(format!(
-            "length {length} is out of range; a code has {MIN_LENGTH} to {MAX_LENGTH} digits"
-        )))
-    }
-}
-
-/// TTLs from [`MIN_TTL`] to [`MAX_TTL`].
-fn check_ttl(ttl: Duration) -> Result<(), OtpError> {
-    if (MIN_TTL..=MAX_TTL).contains(&ttl) {
-        Ok(())
-    } else {
-        Err(OtpError::Invalid(format!(
-            "ttl {} is out of range; allowed are {} to {}",
-            humantime::format_duration(ttl),
-            humantime::format_duration(MIN_TTL),
-            humantime::format_duration(MAX_TTL)
-        )))
-    }
 }

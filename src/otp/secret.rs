@@ -60,6 +60,13 @@ impl Secret {
         Ok(Secret { mac })
     }
 
+    /// A 32-byte key for another purpose, derived from the key file (HMAC of `label`).
+    pub(crate) fn derive(&self, label: &[u8]) -> [u8; 32] {
+        let mut mac = self.mac.clone();
+        mac.update(label);
+        mac.finalize().into_bytes().into()
+    }
+
     /// The stored form of `code` for `session`.
     pub(crate) fn hash(&self, session: &str, code: &str) -> CodeHash {
         let mut mac = self.mac.clone();

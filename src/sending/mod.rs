@@ -12,6 +12,7 @@ pub use outcomes::{Submitted, run_outcomes};
 use crate::encoding::EncodingConfig;
 use crate::message::{Message, Millis, now_ms};
 use crate::number::Msisdn;
+use crate::otp::{OtpService, is_sealed};
 use crate::router::Router;
 use crate::scheduler::Scheduler;
 use crate::sessions::{Job, OperatorHandle};
@@ -40,6 +41,8 @@ pub struct Dispatcher {
     pub wake: Arc<Notify>,
     /// Sleep between looks when nothing is due.
     pub idle_poll: Duration,
+    /// Opens sealed OTP texts just before they are sent.
+    pub otp: Option<Arc<OtpService>>,
 }
 
 impl Dispatcher {
@@ -73,8 +76,18 @@ impl Dispatcher {
     }
 
     /// Sends one claimed (`submitting`) message on its way, or hands it back.
-    async fn dispatch(&self, message: Message) {
+    async fn dispatch(&self, mut message: Message) {
         let now = now_ms();
+        if let Some(sealed) = message.text.as_deref().filter(|t| is_sealed(t)) {
+            match self.otp.as_ref().map(|otp| otp.open_text(sealed)) {
+                Some(Ok(text)) => message.text = Some(text),
+                _ => {
+                    let why = "the sealed OTP text cannot be opened";
+                    let _ = self.scheduler.reject(message.id, why, now).await;
+                    return;
+                }
+            }
+        }
         let id = message.id;
         let Ok(number) = Msisdn::from_e164_digits(&message.recipient) else {
             let _ = self

@@ -52,8 +52,9 @@ impl GatewayBackend {
         let now = now_ms();
         let (session, to) = (request.session.clone(), number.clone());
         let (length, ttl) = (request.length, request.ttl);
+        let issuer = service.clone();
         let IssuedCode { code, expires_at } =
-            tokio::task::spawn_blocking(move || service.issue(&session, &to, length, ttl, now))
+            tokio::task::spawn_blocking(move || issuer.issue(&session, &to, length, ttl, now))
                 .await
                 .map_err(task_failed)?
                 .map_err(otp_error)?;
@@ -70,6 +71,10 @@ impl GatewayBackend {
             .map_err(|e| ApiError::internal(format!("the `otp` template cannot be used: {e}")))?;
         drop(fields);
         self.check_fits(&text, "purpose")?;
+        // the text carries the code: it goes to the store sealed, opened only to be sent
+        let text = service
+            .seal_text(&text)
+            .map_err(|e| ApiError::internal(format!("cannot seal the OTP text: {e}")))?;
 
         let mut message = NewMessage {
             reference: None,
