@@ -51,6 +51,9 @@ pub struct Config {
     /// One-time passwords.
     #[serde(default)]
     pub otp: OtpConfig,
+    /// The optional Prometheus endpoint.
+    #[serde(default)]
+    pub metrics: crate::metrics::MetricsConfig,
     /// The embedded simulator, started when an operator's host is `embedded`.
     #[serde(default)]
     pub simulator: smpp_sim::SimConfig,

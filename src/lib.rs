@@ -27,3 +27,4 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod metrics;

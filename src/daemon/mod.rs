@@ -131,6 +131,13 @@ pub async fn run_with(config: Config, stop: CancellationToken) -> Result<(), Dae
     tasks.spawn(run_housekeeping(store.clone(), every, stages.clone()));
 
     tasks.spawn(prune_otp_sessions(otp, stages.clone()));
+    if let Some(addr) = config.metrics.listen {
+        let listener = crate::metrics::bind(addr).await?;
+        tracing::info!(%addr, "metrics at http://{addr}/metrics");
+        let serving =
+            crate::metrics::serve(listener, backend.clone(), store.clone(), stages.clone());
+        tasks.spawn(serving);
+    }
 
     let server = Server::bind(&config.api.socket_path, config.api.server.clone())?;
     tracing::info!(socket = %config.api.socket_path.display(), operators = config.operators.len(), "khabar is accepting messages");
