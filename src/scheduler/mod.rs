@@ -155,6 +155,19 @@ impl Scheduler {
             .await
     }
 
+    /// The operator asked to slow down, or the message never reached the wire: back in the
+    /// queue after `pause` without counting an attempt (it still expires at `send_by`).
+    pub async fn later(
+        &self,
+        id: MessageId,
+        reason: &str,
+        pause: std::time::Duration,
+        now: Millis,
+    ) -> Result<Message, StoreError> {
+        let due = now.saturating_add(ms(pause));
+        self.store.requeue_uncounted(id, due, reason, now).await
+    }
+
     /// A permanent refusal at submit time: the message becomes `rejected`.
     pub async fn reject(
         &self,

@@ -115,7 +115,12 @@ impl Dispatcher {
             }
         };
         tracing::debug!(%id, to = ?number, operator = %operator.config.name, parts = parts.len(), "submitting");
-        if operator.jobs.send(Job { id, parts }).await.is_err() {
+        let job = Job {
+            id,
+            parts,
+            send_by: message.send_by,
+        };
+        if operator.jobs.send(job).await.is_err() {
             let _ = self
                 .scheduler
                 .retry(id, "the operator's sessions are shutting down", now_ms())

@@ -1,6 +1,7 @@
 //! The binds' answers become state changes: every part accepted → `submitted` (and the
 //! receipts stage hears of the operator ids); a permanent refusal → `rejected` with the
-//! status name; anything else (throttled, system error, timeout, lost connection) → retry
+//! status name; throttled / queue full, or never written to the wire → back in the queue
+//! shortly without counting an attempt; a system error, timeout or lost connection → retry
 //! with backoff, or `failed` after too many attempts.
 
 use crate::message::now_ms;
@@ -8,9 +9,13 @@ use crate::receipts::text::normalize_operator_id;
 use crate::scheduler::Scheduler;
 use crate::sessions::status_codes::{StatusClass, classify, status_name};
 use crate::sessions::{JobOutcome, PartResult};
+use rand::Rng;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
+
+/// How long a throttled or unsent message waits before its next turn (ms, jittered).
+const LATER_MS: std::ops::Range<u64> = 300..1_000;
 
 /// Operator ids of a message the operator acknowledged (for early receipts).
 #[derive(Debug)]
@@ -25,27 +30,32 @@ pub struct Submitted {
 enum Verdict {
     Submitted(Vec<String>),
     Reject(String),
+    /// Failed on the wire (system error, timeout, lost connection): an attempt counts.
     Retry(String),
+    /// The operator said "slower" or the job never reached the wire: no attempt counts.
+    Later(String),
 }
 
 fn judge(results: &[PartResult]) -> Verdict {
     let mut ids = Vec::with_capacity(results.len());
-    let mut retry = None;
+    let (mut retry, mut later) = (None, None);
     for result in results {
         match result {
             PartResult::Accepted(id) => ids.push(normalize_operator_id(id)),
             PartResult::Refused(status) => match classify(*status) {
                 StatusClass::Permanent => return Verdict::Reject(status_name(*status)),
+                StatusClass::SlowDown => later = later.or(Some(status_name(*status))),
                 _ => retry = retry.or(Some(status_name(*status))),
             },
             PartResult::TimedOut => retry = retry.or(Some("no submit_sm_resp in time".into())),
             PartResult::Lost(why) => retry = retry.or(Some(format!("connection lost: {why}"))),
-            PartResult::NotSent(why) => retry = retry.or(Some(format!("not sent: {why}"))),
+            PartResult::NotSent(why) => later = later.or(Some(format!("not sent: {why}"))),
         }
     }
-    match retry {
-        Some(why) => Verdict::Retry(why),
-        None => Verdict::Submitted(ids),
+    match (retry, later) {
+        (Some(why), _) => Verdict::Retry(why),
+        (None, Some(why)) => Verdict::Later(why),
+        (None, None) => Verdict::Submitted(ids),
     }
 }
 
@@ -93,6 +103,11 @@ async fn apply(
         Verdict::Retry(reason) => {
             tracing::debug!(%id, operator = %outcome.operator, %reason, "will retry");
             scheduler.retry(id, &reason, now).await
+        }
+        Verdict::Later(reason) => {
+            tracing::debug!(%id, operator = %outcome.operator, %reason, "handed back");
+            let pause = std::time::Duration::from_millis(rand::rng().random_range(LATER_MS));
+            scheduler.later(id, &reason, pause, now).await
         }
     };
     if let Err(e) = result {

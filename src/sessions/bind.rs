@@ -3,6 +3,7 @@
 //! Built on rusmppc's managed connection (keep-alive, response timeouts, TLS); rusmppc leaves
 //! reconnecting and window control to the caller, so both live here.
 
+use crate::message::now_ms;
 use crate::number::mask;
 use crate::sessions::job::{Incoming, Job, JobOutcome, PartResult};
 use crate::sessions::link::OperatorLink;
@@ -320,6 +321,23 @@ struct SubmitTask {
 
 impl SubmitTask {
     async fn run(self, first: Slot, job: Job) {
+        if job.send_by.is_some_and(|send_by| now_ms() > send_by) {
+            // It waited for a place too long: an OTP must never arrive late.
+            let results = job
+                .parts
+                .iter()
+                .map(|_| PartResult::NotSent("send_by passed".into()))
+                .collect();
+            let _ = self
+                .outcomes
+                .send(JobOutcome {
+                    id: job.id,
+                    operator: self.link.name.clone(),
+                    results,
+                })
+                .await;
+            return;
+        }
         let mut pending = FuturesOrdered::new();
         let mut slot = Some(first);
         for part in job.parts {
@@ -328,9 +346,15 @@ impl SubmitTask {
                 None => self.window.acquire().await,
             };
             self.link.pace(1).await;
-            pending.push_back(self.submit_part(this_slot, part));
+            // Spawned so each part goes on the wire as soon as it has its token (no bursts).
+            pending.push_back(tokio::spawn(self.submit_part(this_slot, part)));
         }
-        let results: Vec<PartResult> = pending.collect().await;
+        let results: Vec<PartResult> = pending
+            .map(|joined| {
+                joined.unwrap_or_else(|e| PartResult::Lost(format!("submit task failed: {e}")))
+            })
+            .collect()
+            .await;
         debug!(operator = %self.link.name, id = %job.id, parts = results.len(), "job done");
         let _ = self
             .outcomes
@@ -354,8 +378,9 @@ impl SubmitTask {
         let to = mask(&part.destination_addr.to_string());
         async move {
             let result = client.submit_sm(part).await;
-            drop(slot);
-            match result {
+            // The place is freed only after a timeout has been signalled, so a hung bind
+            // takes no further submits.
+            let result = match result {
                 Ok(resp) => {
                     window.on_accepted();
                     health
@@ -381,7 +406,9 @@ impl SubmitTask {
                     PartResult::TimedOut
                 }
                 Err(e) => PartResult::Lost(describe(&e)),
-            }
+            };
+            drop(slot);
+            result
         }
     }
 }

@@ -13,6 +13,8 @@ pub struct Job {
     pub id: MessageId,
     /// One submit_sm per part.
     pub parts: Vec<SubmitSm>,
+    /// Not to be written to the wire after this (it comes back `NotSent`).
+    pub send_by: Option<crate::message::Millis>,
 }
 
 /// What happened to one part.

@@ -81,7 +81,8 @@ impl OperatorLink {
 /// steady rate, whose sum is the cap (a plain per-second quota can send nearly twice the cap
 /// in a second that starts with a full bucket).
 pub fn strict_quota(tps: u32) -> Quota {
-    let tps = tps.max(1);
+    // 5% headroom for jitter between taking a token and the PDU reaching the operator.
+    let tps = (tps - tps / 20).max(1);
     let burst = (tps / 20).max(1);
     let steady = (tps - burst).max(1);
     let period = Duration::from_nanos(1_000_000_000 / steady as u64);

@@ -94,10 +94,28 @@ impl Store {
             Change::Requeue {
                 due,
                 reason: reason.to_owned(),
+                refund: false,
             },
             now,
         )
         .await
+    }
+
+    /// Like [`Store::requeue`], but the attempt does not count (throttled, or never written
+    /// to the wire); the reason stays in the history.
+    pub async fn requeue_uncounted(
+        &self,
+        id: MessageId,
+        due: Millis,
+        reason: &str,
+        now: Millis,
+    ) -> Result<Message, StoreError> {
+        let change = Change::Requeue {
+            due,
+            reason: reason.to_owned(),
+            refund: true,
+        };
+        self.change(id, change, now).await
     }
 
     /// Hands a claimed message back unsent ("not yet", e.g. the recipient's rate limit),

@@ -26,21 +26,84 @@ pub async fn simulator() -> SimHandle {
 
 /// config.toml text for a daemon in `dir` talking to `sim`; `extra` is appended.
 pub fn config_text(dir: &Path, sim: &SimHandle, extra: &str) -> String {
+    tuned_config_text(
+        dir,
+        sim,
+        &Tuning {
+            extra: extra.to_owned(),
+            ..Tuning::default()
+        },
+    )
+}
+
+/// What a test may change in the generated config; `Tuning::default()` gives exactly what
+/// [`config_text`] writes with no `extra`.
+#[derive(Clone, Debug)]
+pub struct Tuning {
+    /// Lines added to the `[sending]` table (e.g. `otp_per_recipient_per_hour = 2`).
+    pub sending: String,
+    /// Appended after `[sending]`: whole tables such as `[scheduler.retry]`.
+    pub extra: String,
+    /// `binds` of every operator.
+    pub binds: u32,
+    /// `window` of every operator.
+    pub window: u32,
+    /// `tps` of every operator.
+    pub tps: u32,
+    /// Lines added to every `[[operator]]` table (e.g. `response_timeout = "1s"`).
+    pub operator: String,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            sending: String::new(),
+            extra: String::new(),
+            binds: 2,
+            window: 20,
+            tps: 500,
+            operator: String::new(),
+        }
+    }
+}
+
+/// config.toml text for a daemon in `dir` talking to `sim`, tuned by `tuning`.
+pub fn tuned_config_text(dir: &Path, sim: &SimHandle, tuning: &Tuning) -> String {
     let mut text = format!(
         "data_dir = {:?}\n[api]\nsocket_path = {:?}\n[sending]\nidle_poll = \"20ms\"\n",
         dir.join("data"),
         dir.join("khabar.sock")
     );
-    text.push_str(extra);
+    push_lines(&mut text, &tuning.sending);
+    text.push_str(&tuning.extra);
     for op in sim.operators() {
         text.push_str(&format!(
-            "\n[[operator]]\nname = {:?}\nhost = \"127.0.0.1\"\nport = {}\nsystem_id = {:?}\npassword = \"secret\"\nbinds = 2\nwindow = 20\ntps = 500\nreconnect_min = \"50ms\"\nreconnect_max = \"500ms\"\n",
+            "\n[[operator]]\nname = {:?}\nhost = \"127.0.0.1\"\nport = {}\nsystem_id = {:?}\npassword = \"secret\"\nbinds = {}\nwindow = {}\ntps = {}\nreconnect_min = \"50ms\"\nreconnect_max = \"500ms\"\n",
             op.name,
             op.addr.port(),
-            op.system_id
+            op.system_id,
+            tuning.binds,
+            tuning.window,
+            tuning.tps,
         ));
+        push_lines(&mut text, &tuning.operator);
     }
     text
+}
+
+/// Appends `lines`, ending them with a newline if they have none.
+fn push_lines(text: &mut String, lines: &str) {
+    text.push_str(lines);
+    if !lines.is_empty() && !lines.ends_with('\n') {
+        text.push('\n');
+    }
+}
+
+/// Writes a tuned config file and returns its path.
+pub fn write_tuned_config(dir: &Path, sim: &SimHandle, tuning: &Tuning) -> PathBuf {
+    let path = dir.join("config.toml");
+    std::fs::write(&path, tuned_config_text(dir, sim, tuning)).unwrap();
+    path
 }
 
 /// Writes the config file and returns its path.

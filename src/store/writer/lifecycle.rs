@@ -142,11 +142,18 @@ impl Writer {
                 }
                 transition(&mut tx, &mut m, State::Cancelled, now, Some(reason))?;
             }
-            Change::Requeue { due, reason } => {
+            Change::Requeue {
+                due,
+                reason,
+                refund,
+            } => {
                 if m.state != State::Submitting {
                     return Err(wrong(&m, "submitting"));
                 }
                 clear_parts(&mut tx, &mut m);
+                if refund {
+                    m.attempts = m.attempts.saturating_sub(1);
+                }
                 if m.send_by.is_some_and(|s| s <= due.max(now)) {
                     let why =
                         format!("send_by passes before the next try (last failure: {reason})");

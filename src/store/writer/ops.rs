@@ -10,8 +10,12 @@ use tokio::sync::oneshot;
 pub enum Change {
     /// Cancel a queued message.
     Cancel { reason: String },
-    /// Back to the queue after a failed attempt.
-    Requeue { due: Millis, reason: String },
+    /// Back to the queue after a failed attempt (`refund`: the attempt does not count).
+    Requeue {
+        due: Millis,
+        reason: String,
+        refund: bool,
+    },
     /// Back to the queue without counting the attempt.
     Defer { until: Millis },
     /// Into a final state.
