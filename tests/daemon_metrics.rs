@@ -56,6 +56,14 @@ async fn metrics_follow_what_the_daemon_does() {
             .count();
         if delivered == Some(1.0) && binds == Some(kcell_up as f64) {
             assert!(response.contains("khabar_lane_queued{lane=\"otp\"} 0"));
+            assert_eq!(
+                sample(&response, "khabar_submit_latency_seconds_count"),
+                Some(1.0)
+            );
+            assert_eq!(
+                sample(&response, "khabar_receipt_latency_seconds_count"),
+                Some(1.0)
+            );
             break;
         }
         assert!(

@@ -120,10 +120,16 @@ pub async fn run_with(config: Config, stop: CancellationToken) -> Result<(), Dae
         otp: Some(otp.clone()),
     };
     let dispatching = tokio::spawn(dispatcher.run(stages.clone()));
-    let outcomes = tokio::spawn(run_outcomes(scheduler.clone(), outcomes_rx, submitted_tx));
+    let latencies = crate::metrics::Latencies::default();
+    let outcomes = tokio::spawn(run_outcomes(
+        scheduler.clone(),
+        outcomes_rx,
+        submitted_tx,
+        latencies.clone(),
+    ));
+    let hold = config.sending.early_receipt_hold;
     let receipts = tokio::spawn(
-        ReceiptStage::new(store.clone(), config.sending.early_receipt_hold)
-            .run(incoming_rx, submitted_rx),
+        ReceiptStage::new(store.clone(), hold, latencies.clone()).run(incoming_rx, submitted_rx),
     );
     let tick = config.scheduler.watcher_tick;
     tasks.spawn(run_deadline_watcher(store.clone(), tick, stages.clone()));
@@ -134,8 +140,13 @@ pub async fn run_with(config: Config, stop: CancellationToken) -> Result<(), Dae
     if let Some(addr) = config.metrics.listen {
         let listener = crate::metrics::bind(addr).await?;
         tracing::info!(%addr, "metrics at http://{addr}/metrics");
-        let serving =
-            crate::metrics::serve(listener, backend.clone(), store.clone(), stages.clone());
+        let serving = crate::metrics::serve(
+            listener,
+            backend.clone(),
+            store.clone(),
+            latencies,
+            stages.clone(),
+        );
         tasks.spawn(serving);
     }
 

@@ -20,6 +20,7 @@ pub async fn serve<B: Backend>(
     listener: TcpListener,
     backend: Arc<B>,
     store: Store,
+    latencies: super::Latencies,
     stop: CancellationToken,
 ) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
@@ -32,9 +33,10 @@ pub async fn serve<B: Backend>(
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             continue; // over the cap: the connection is simply closed
         };
-        let (backend, store) = (backend.clone(), store.clone());
+        let (backend, store, latencies) = (backend.clone(), store.clone(), latencies.clone());
         tokio::spawn(async move {
-            let _ = tokio::time::timeout(TIMEOUT, answer(stream, &*backend, &store)).await;
+            let scrape = answer(stream, &*backend, &store, &latencies);
+            let _ = tokio::time::timeout(TIMEOUT, scrape).await;
             drop(slot);
         });
     }
@@ -51,6 +53,7 @@ async fn answer<B: Backend>(
     mut stream: TcpStream,
     backend: &B,
     store: &Store,
+    latencies: &super::Latencies,
 ) -> std::io::Result<()> {
     let mut request = Vec::with_capacity(512);
     let mut buf = [0u8; 1024];
@@ -63,7 +66,7 @@ async fn answer<B: Backend>(
     }
     let line = String::from_utf8_lossy(&request);
     let (status, body) = if line.starts_with("GET /metrics ") || line.starts_with("GET /metrics?") {
-        match super::scrape(backend, store.counts()).await {
+        match super::scrape(backend, store.counts(), latencies).await {
             Ok(text) => ("200 OK", text),
             Err(e) => ("503 Service Unavailable", format!("{e}\n")),
         }

@@ -3,6 +3,9 @@
 //! state, and renders them with prometheus-client.
 
 mod http;
+mod latency;
+
+pub use latency::Latencies;
 
 use crate::api::backend::Backend;
 use crate::api::views::StatusReport;
@@ -48,8 +51,18 @@ fn label(key: &str, value: impl ToString) -> Labels {
 }
 
 /// The exposition text for one scrape.
-pub fn render(status: &StatusReport, counts: &Counts) -> String {
+pub fn render(status: &StatusReport, counts: &Counts, latencies: &Latencies) -> String {
     let mut registry = Registry::with_prefix("khabar");
+    registry.register(
+        "submit_latency_seconds",
+        "From acceptance to every part acknowledged by the operator",
+        latencies.submit.clone(),
+    );
+    registry.register(
+        "receipt_latency_seconds",
+        "From acknowledgement to the final delivery receipt",
+        latencies.receipt.clone(),
+    );
     let one = |v: f64| [(Labels::new(), v)];
     family(
         &mut registry,
@@ -182,7 +195,11 @@ pub fn render(status: &StatusReport, counts: &Counts) -> String {
 }
 
 /// One scrape: the backend's status and the store's counts.
-pub async fn scrape<B: Backend>(backend: &B, counts: Counts) -> Result<String, String> {
+pub async fn scrape<B: Backend>(
+    backend: &B,
+    counts: Counts,
+    latencies: &Latencies,
+) -> Result<String, String> {
     let status = backend.status().await.map_err(|e| e.message)?;
-    Ok(render(&status, &counts))
+    Ok(render(&status, &counts, latencies))
 }

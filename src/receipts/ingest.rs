@@ -9,6 +9,7 @@
 use super::text::{ReceiptStat, id_candidates, parse_receipt};
 use crate::encoding::decode_short_message;
 use crate::message::{Millis, now_ms};
+use crate::metrics::Latencies;
 use crate::number::normalize_any;
 use crate::sending::Submitted;
 use crate::sessions::Incoming;
@@ -75,6 +76,7 @@ struct Held {
 /// The stage's state: the store and receipts waiting for their submission.
 pub struct ReceiptStage {
     store: Store,
+    latencies: Latencies,
     hold: Duration,
     held: HashMap<u64, Held>,
     by_id: HashMap<(Arc<str>, String), u64>,
@@ -83,9 +85,10 @@ pub struct ReceiptStage {
 
 impl ReceiptStage {
     /// A stage writing to `store`, holding early receipts at most `hold`.
-    pub fn new(store: Store, hold: Duration) -> Self {
+    pub fn new(store: Store, hold: Duration, latencies: Latencies) -> Self {
         ReceiptStage {
             store,
+            latencies,
             hold,
             held: HashMap::new(),
             by_id: HashMap::new(),
@@ -176,6 +179,7 @@ impl ReceiptStage {
         stored: oneshot::Sender<bool>,
     ) {
         let store = self.store.clone();
+        let latencies = self.latencies.clone();
         tokio::spawn(async move {
             let result = store
                 .record_receipt(
@@ -186,8 +190,9 @@ impl ReceiptStage {
                     at,
                 )
                 .await;
-            if let Err(e) = &result {
-                tracing::error!(%id, error = %e, "cannot record a receipt");
+            match &result {
+                Ok(message) => latencies.receipt(message, at),
+                Err(e) => tracing::error!(%id, error = %e, "cannot record a receipt"),
             }
             let _ = stored.send(result.is_ok());
         });

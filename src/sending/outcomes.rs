@@ -5,6 +5,7 @@
 //! with backoff, or `failed` after too many attempts.
 
 use crate::message::now_ms;
+use crate::metrics::Latencies;
 use crate::receipts::text::normalize_operator_id;
 use crate::scheduler::Scheduler;
 use crate::sessions::status_codes::{StatusClass, classify, status_name};
@@ -65,13 +66,15 @@ pub async fn run_outcomes(
     scheduler: Arc<Scheduler>,
     mut outcomes: mpsc::Receiver<JobOutcome>,
     submitted: mpsc::UnboundedSender<Submitted>,
+    latencies: Latencies,
 ) {
     let mut tasks = JoinSet::new();
     while let Some(outcome) = outcomes.recv().await {
         while tasks.try_join_next().is_some() {}
         let scheduler = scheduler.clone();
         let submitted = submitted.clone();
-        tasks.spawn(async move { apply(&scheduler, outcome, &submitted).await });
+        let latencies = latencies.clone();
+        tasks.spawn(async move { apply(&scheduler, outcome, &submitted, &latencies).await });
     }
     while tasks.join_next().await.is_some() {}
 }
@@ -80,6 +83,7 @@ async fn apply(
     scheduler: &Scheduler,
     outcome: JobOutcome,
     submitted: &mpsc::UnboundedSender<Submitted>,
+    latencies: &Latencies,
 ) {
     let id = outcome.id;
     let now = now_ms();
@@ -88,7 +92,8 @@ async fn apply(
             let result = scheduler
                 .submitted(id, &outcome.operator, ids.clone(), now)
                 .await;
-            if result.is_ok() {
+            if let Ok(message) = &result {
+                latencies.submitted(message, now);
                 let _ = submitted.send(Submitted {
                     operator: outcome.operator.clone(),
                     ids,
