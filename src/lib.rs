@@ -21,6 +21,7 @@ pub mod sessions;
 pub mod calendar;
 pub mod iin;
 pub mod replies;
+pub mod requests;
 pub mod templates;
 
 pub mod api;

@@ -317,6 +317,7 @@ async fn events_wait_for_their_consumer_and_wake_subscribers() {
     let reply = Event::Reply {
         id: Some(id),
         reference: None,
+        class: Some(khabar::replies::ReplyClass::Accept),
         from: "77011234567".into(),
         text: "Иә".into(),
         at: now_ms(),

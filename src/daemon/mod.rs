@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::message::{Millis, now_ms};
 use crate::otp::OtpService;
 use crate::receipts::ReceiptStage;
+use crate::requests::{RequestRegistry, WindowCloser};
 use crate::router::Router;
 use crate::scheduler::{Scheduler, WorkingDays, run_deadline_watcher, run_housekeeping};
 use crate::sending::{Dispatcher, RecipientLimits, run_outcomes};
@@ -90,12 +91,17 @@ pub async fn run_with(config: Config, stop: CancellationToken) -> Result<(), Dae
         .map_err(|e| format!("cannot open the OTP store: {e}"))?;
 
     let otp = Arc::new(otp);
+    let data_dir = config.data_dir.clone();
+    let requests = tokio::task::spawn_blocking(move || RequestRegistry::open(&data_dir))
+        .await?
+        .map_err(|e| format!("cannot open the requests registry: {e}"))?;
+    let requests = Arc::new(requests);
     let wake = Arc::new(Notify::new());
     let health: Vec<_> = operators.values().map(|o| o.health.clone()).collect();
     let backend = Arc::new(GatewayBackend::new(BackendParts {
         scheduler: scheduler.clone(),
         router: router.clone(),
-        templates,
+        templates: templates.clone(),
         calendar,
         encoding: config.encoding,
         max_queue_depth: config.api.max_queue_depth,
@@ -115,7 +121,7 @@ pub async fn run_with(config: Config, stop: CancellationToken) -> Result<(), Dae
         operators,
         encoding: config.encoding,
         limits: RecipientLimits::new(&config.sending),
-        wake,
+        wake: wake.clone(),
         idle_poll: config.sending.idle_poll,
         otp: Some(otp.clone()),
     };
@@ -123,16 +129,28 @@ pub async fn run_with(config: Config, stop: CancellationToken) -> Result<(), Dae
     let latencies = crate::metrics::Latencies::default();
     let outcomes = tokio::spawn(run_outcomes(
         scheduler.clone(),
+        Some(requests.clone()),
         outcomes_rx,
         submitted_tx,
         latencies.clone(),
     ));
     let hold = config.sending.early_receipt_hold;
     let receipts = tokio::spawn(
-        ReceiptStage::new(store.clone(), hold, latencies.clone()).run(incoming_rx, submitted_rx),
+        ReceiptStage::new(store.clone(), hold, latencies.clone())
+            .with_requests(requests.clone())
+            .run(incoming_rx, submitted_rx),
     );
     let tick = config.scheduler.watcher_tick;
     tasks.spawn(run_deadline_watcher(store.clone(), tick, stages.clone()));
+    let closer = WindowCloser {
+        registry: requests,
+        scheduler: scheduler.clone(),
+        templates,
+        language: crate::templates::Language::Kk,
+        wake: Some(wake),
+        tick,
+    };
+    tasks.spawn(closer.run(stages.clone()));
     let every = config.scheduler.housekeeping_every;
     tasks.spawn(run_housekeeping(store.clone(), every, stages.clone()));
 

@@ -8,12 +8,13 @@
 
 use super::text::{ReceiptStat, id_candidates, parse_receipt};
 use crate::encoding::decode_short_message;
-use crate::message::{Millis, now_ms};
+use crate::message::{Millis, State, now_ms};
 use crate::metrics::Latencies;
 use crate::number::normalize_any;
+use crate::requests::RequestRegistry;
 use crate::sending::Submitted;
 use crate::sessions::Incoming;
-use crate::store::{Event, Store};
+use crate::store::{Event, Store, receipt_outcome};
 use rusmpp::pdus::DeliverSm;
 use rusmpp::tlvs::TlvValue;
 use std::collections::HashMap;
@@ -76,6 +77,7 @@ struct Held {
 /// The stage's state: the store and receipts waiting for their submission.
 pub struct ReceiptStage {
     store: Store,
+    requests: Option<Arc<RequestRegistry>>,
     latencies: Latencies,
     hold: Duration,
     held: HashMap<u64, Held>,
@@ -88,12 +90,20 @@ impl ReceiptStage {
     pub fn new(store: Store, hold: Duration, latencies: Latencies) -> Self {
         ReceiptStage {
             store,
+            requests: None,
             latencies,
             hold,
             held: HashMap::new(),
             by_id: HashMap::new(),
             next: 0,
         }
+    }
+
+    /// Matches replies to the open requests of `registry` and restarts a request's reply
+    /// window when its delivery receipt comes.
+    pub fn with_requests(mut self, registry: Arc<RequestRegistry>) -> Self {
+        self.requests = Some(registry);
+        self
     }
 
     /// Runs until the sessions are gone.
@@ -180,6 +190,7 @@ impl ReceiptStage {
     ) {
         let store = self.store.clone();
         let latencies = self.latencies.clone();
+        let requests = self.requests.clone();
         tokio::spawn(async move {
             let result = store
                 .record_receipt(
@@ -190,6 +201,12 @@ impl ReceiptStage {
                     at,
                 )
                 .await;
+            // a request's reply window starts again from its delivery
+            if let (Some(requests), Ok(message)) = (&requests, &result)
+                && receipt_outcome(receipt.stat.as_str()) == Some(State::Delivered)
+            {
+                crate::requests::hooks::on_delivered(requests, message, at).await;
+            }
             match &result {
                 Ok(message) => latencies.receipt(message, at),
                 Err(e) => tracing::error!(%id, error = %e, "cannot record a receipt"),
@@ -246,10 +263,22 @@ impl ReceiptStage {
             .map(|n| n.as_str().to_owned())
             .unwrap_or(raw_from);
         let store = self.store.clone();
+        let requests = self.requests.clone();
         tokio::spawn(async move {
+            let matched = match &requests {
+                Some(requests) => {
+                    crate::requests::hooks::on_reply(requests, &store, &from, &text, at).await
+                }
+                None => crate::requests::hooks::MatchedReply {
+                    id: None,
+                    reference: None,
+                    class: crate::replies::classify(&text),
+                },
+            };
             let event = Event::Reply {
-                id: None,
-                reference: None,
+                id: matched.id,
+                reference: matched.reference,
+                class: Some(matched.class),
                 from,
                 text,
                 at,

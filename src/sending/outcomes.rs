@@ -7,6 +7,7 @@
 use crate::message::now_ms;
 use crate::metrics::Latencies;
 use crate::receipts::text::normalize_operator_id;
+use crate::requests::RequestRegistry;
 use crate::scheduler::Scheduler;
 use crate::sessions::status_codes::{StatusClass, classify, status_name};
 use crate::sessions::{JobOutcome, PartResult};
@@ -64,6 +65,7 @@ fn judge(results: &[PartResult]) -> Verdict {
 /// they share the store's flushes.
 pub async fn run_outcomes(
     scheduler: Arc<Scheduler>,
+    requests: Option<Arc<RequestRegistry>>,
     mut outcomes: mpsc::Receiver<JobOutcome>,
     submitted: mpsc::UnboundedSender<Submitted>,
     latencies: Latencies,
@@ -73,14 +75,25 @@ pub async fn run_outcomes(
         while tasks.try_join_next().is_some() {}
         let scheduler = scheduler.clone();
         let submitted = submitted.clone();
+        let requests = requests.clone();
         let latencies = latencies.clone();
-        tasks.spawn(async move { apply(&scheduler, outcome, &submitted, &latencies).await });
+        tasks.spawn(async move {
+            apply(
+                &scheduler,
+                requests.as_ref(),
+                outcome,
+                &submitted,
+                &latencies,
+            )
+            .await
+        });
     }
     while tasks.join_next().await.is_some() {}
 }
 
 async fn apply(
     scheduler: &Scheduler,
+    requests: Option<&Arc<RequestRegistry>>,
     outcome: JobOutcome,
     submitted: &mpsc::UnboundedSender<Submitted>,
     latencies: &Latencies,
@@ -89,6 +102,11 @@ async fn apply(
     let now = now_ms();
     let result = match judge(&outcome.results) {
         Verdict::Submitted(ids) => {
+            // a request's reply window opens before it shows as submitted, so that neither
+            // a quick reply nor a crash in between can miss it
+            if let Some(requests) = requests {
+                crate::requests::hooks::on_submitted(requests, scheduler.store(), id, now).await;
+            }
             let result = scheduler
                 .submitted(id, &outcome.operator, ids.clone(), now)
                 .await;

@@ -62,11 +62,27 @@ pub enum Event {
         /// Upstream's reference of that message.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reference: Option<String>,
+        /// What the reply means (absent on replies stored before they were classified).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        class: Option<crate::replies::ReplyClass>,
         /// The sender's number (normalised E.164 digits).
         from: String,
         /// The reply's text.
         text: String,
         /// When it came.
+        at: Millis,
+    },
+    /// A `request`'s reply window closed unanswered: the request is cancelled (no reply) and
+    /// its follow-up notification was queued.
+    ReplyWindowClosed {
+        /// The request.
+        id: MessageId,
+        /// Upstream's reference of the request, if it gave one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reference: Option<String>,
+        /// The follow-up notification, a `notification` message of its own.
+        follow_up_id: MessageId,
+        /// When the closing was noticed.
         at: Millis,
     },
 }
@@ -78,7 +94,8 @@ impl Event {
             Event::StateChanged { at, .. }
             | Event::Receipt { at, .. }
             | Event::ReceiptOverdue { at, .. }
-            | Event::Reply { at, .. } => *at,
+            | Event::Reply { at, .. }
+            | Event::ReplyWindowClosed { at, .. } => *at,
         }
     }
 }

@@ -224,6 +224,9 @@ pub struct EventView {
     /// `reply`: the reply's text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
+    /// `reply`: what the reply means: `accept`, `decline` or `other`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<crate::replies::ReplyClass>,
     /// `reply_window_closed`: the id of the follow-up notification.
     #[serde(
         default,

@@ -61,6 +61,7 @@ pub(super) fn event_view(stored: StoredEvent) -> EventView {
         Event::Reply {
             id,
             reference,
+            class,
             from,
             text,
             at,
@@ -72,6 +73,22 @@ pub(super) fn event_view(stored: StoredEvent) -> EventView {
             reference,
             from: Some(from),
             text: Some(text),
+            class,
+            ..EventView::default()
+        },
+        Event::ReplyWindowClosed {
+            id,
+            reference,
+            follow_up_id,
+            at,
+        } => EventView {
+            seq,
+            kind: EventType::ReplyWindowClosed,
+            at,
+            message_id: Some(id),
+            reference,
+            reason: Some(crate::requests::NO_REPLY.to_owned()),
+            follow_up_id: Some(follow_up_id),
             ..EventView::default()
         },
     }

@@ -135,7 +135,7 @@ impl OutcomeTracker {
                 Event::ReceiptOverdue { id, receipt_by, .. } => {
                     tracked.overdue.insert(*id, *receipt_by);
                 }
-                Event::Receipt { .. } | Event::Reply { .. } => {}
+                Event::Receipt { .. } | Event::Reply { .. } | Event::ReplyWindowClosed { .. } => {}
             }
         }
     }
