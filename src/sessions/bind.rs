@@ -3,16 +3,14 @@
 //! Built on rusmppc's managed connection (keep-alive, response timeouts, TLS); rusmppc leaves
 //! reconnecting and window control to the caller, so both live here.
 
-use crate::message::now_ms;
-use crate::number::mask;
 use crate::sessions::job::{Incoming, Job, JobOutcome, PartResult};
 use crate::sessions::link::OperatorLink;
-use crate::sessions::status_codes::{StatusClass, classify, status_name};
+use crate::sessions::status_codes::status_name;
+use crate::sessions::submit::SubmitTask;
 use crate::sessions::window::{Slot, Window};
 use futures::StreamExt;
-use futures::stream::FuturesOrdered;
 use rand::Rng;
-use rusmpp::pdus::{BindReceiver, BindTransceiver, BindTransmitter, DeliverSmResp, SubmitSm};
+use rusmpp::pdus::{BindReceiver, BindTransceiver, BindTransmitter, DeliverSmResp};
 use rusmpp::types::COctetString;
 use rusmpp::values::InterfaceVersion;
 use rusmpp::{CommandId, CommandStatus, Pdu};
@@ -310,111 +308,8 @@ impl BindTask {
     }
 }
 
-/// Sends one job's parts, each in its own place in the window, and reports the results.
-struct SubmitTask {
-    link: Arc<OperatorLink>,
-    client: Client,
-    window: Arc<Window>,
-    outcomes: mpsc::Sender<JobOutcome>,
-    hung: mpsc::Sender<String>,
-}
-
-impl SubmitTask {
-    async fn run(self, first: Slot, job: Job) {
-        if job.send_by.is_some_and(|send_by| now_ms() > send_by) {
-            // It waited for a place too long: an OTP must never arrive late.
-            let results = job
-                .parts
-                .iter()
-                .map(|_| PartResult::NotSent("send_by passed".into()))
-                .collect();
-            let _ = self
-                .outcomes
-                .send(JobOutcome {
-                    id: job.id,
-                    operator: self.link.name.clone(),
-                    results,
-                })
-                .await;
-            return;
-        }
-        let mut pending = FuturesOrdered::new();
-        let mut slot = Some(first);
-        for part in job.parts {
-            let this_slot = match slot.take() {
-                Some(s) => s,
-                None => self.window.acquire().await,
-            };
-            self.link.pace(1).await;
-            // Spawned so each part goes on the wire as soon as it has its token (no bursts).
-            pending.push_back(tokio::spawn(self.submit_part(this_slot, part)));
-        }
-        let results: Vec<PartResult> = pending
-            .map(|joined| {
-                joined.unwrap_or_else(|e| PartResult::Lost(format!("submit task failed: {e}")))
-            })
-            .collect()
-            .await;
-        debug!(operator = %self.link.name, id = %job.id, parts = results.len(), "job done");
-        let _ = self
-            .outcomes
-            .send(JobOutcome {
-                id: job.id,
-                operator: self.link.name.clone(),
-                results,
-            })
-            .await;
-    }
-
-    fn submit_part(
-        &self,
-        slot: Slot,
-        part: SubmitSm,
-    ) -> impl Future<Output = PartResult> + Send + 'static {
-        let client = self.client.clone();
-        let window = self.window.clone();
-        let health = self.link.health.clone();
-        let hung = self.hung.clone();
-        let to = mask(&part.destination_addr.to_string());
-        async move {
-            let result = client.submit_sm(part).await;
-            // The place is freed only after a timeout has been signalled, so a hung bind
-            // takes no further submits.
-            let result = match result {
-                Ok(resp) => {
-                    window.on_accepted();
-                    health
-                        .parts_accepted
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    health.rate.add(1);
-                    PartResult::Accepted(resp.message_id().to_string())
-                }
-                Err(SmppError::UnexpectedResponse { response }) => {
-                    let status = response.status();
-                    if classify(status) == StatusClass::SlowDown {
-                        window.on_slow_down();
-                        health
-                            .throttled
-                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    } else {
-                        debug!(%to, status = %status_name(status), "submit refused");
-                    }
-                    PartResult::Refused(status)
-                }
-                Err(SmppError::ResponseTimeout { .. }) => {
-                    let _ = hung.try_send("no submit_sm_resp within the response timeout".into());
-                    PartResult::TimedOut
-                }
-                Err(e) => PartResult::Lost(describe(&e)),
-            };
-            drop(slot);
-            result
-        }
-    }
-}
-
 /// A readable one-line description of a rusmppc error (its Debug output carries whole PDUs).
-fn describe(e: &SmppError) -> String {
+pub(super) fn describe(e: &SmppError) -> String {
     match e {
         SmppError::UnexpectedResponse { response } => status_name(response.status()),
         other => other.to_string(),

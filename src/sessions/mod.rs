@@ -10,6 +10,7 @@ pub mod health;
 pub mod job;
 pub mod link;
 pub mod status_codes;
+mod submit;
 pub mod tls;
 pub mod window;
 
