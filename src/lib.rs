@@ -9,6 +9,7 @@ pub mod message;
 pub mod otp;
 
 pub mod scheduler;
+pub mod side_db;
 pub mod store;
 
 pub mod encoding;
