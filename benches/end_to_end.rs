@@ -1,0 +1,282 @@
+//! End-to-end benchmark (not a test): khabar in this process against smpp-sim in this process,
+//! everything on 127.0.0.1 ephemeral ports, every load bounded.
+//!
+//! ```text
+//! cargo bench --bench end_to_end                          # 200,000 messages, 3 runs
+//! cargo bench --bench end_to_end -- --quick --runs 1      # 20,000 messages, one run
+//! cargo bench --bench end_to_end -- --only accept        # or e2e, e2e-3, e2e-1
+//! ```
+//!
+//! - **A, accept**: durable accepts over the socket (each answered after its fsync), sending
+//!   held back (one operator capped at 1 part/s), a fresh daemon per case.
+//! - **B, e2e**: messages in batches of 1,000 from 4 connections (half Kazakh UCS-2, a tenth
+//!   2–3 parts, `notification` kind), sent while they are being accepted; three operators
+//!   (and then one) with 2 binds, window 100 and a 20,000 parts/s cap each; receipts after
+//!   0–50 ms. submit_sm/s is counted at the simulator; "all final" is the daemon's own status.
+//!   The simulator's ceiling is measured in the same run with a minimal raw SMPP client
+//!   sending the same PDUs over the same binds and window.
+//!
+//! Each scenario runs `--runs` times (default 3); the table shows the median and the spread.
+
+#[path = "end_to_end/accept.rs"]
+mod accept;
+#[path = "end_to_end/ceiling.rs"]
+mod ceiling;
+#[path = "end_to_end/e2e.rs"]
+mod e2e;
+#[path = "end_to_end/harness.rs"]
+mod harness;
+#[path = "end_to_end/traffic.rs"]
+mod traffic;
+
+use harness::Shape;
+use std::time::{Duration, Instant};
+use traffic::Mix;
+
+struct Args {
+    messages: u64,
+    accept_messages: u64,
+    runs: usize,
+    only: Option<String>,
+}
+
+fn parse_args() -> Args {
+    let mut args = Args {
+        messages: 200_000,
+        accept_messages: 50_000,
+        runs: 3,
+        only: None,
+    };
+    let mut messages = None;
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--quick" => {
+                args.messages = 20_000;
+                args.accept_messages = 10_000;
+            }
+            "--messages" => messages = it.next().and_then(|n| n.replace('_', "").parse().ok()),
+            "--runs" => args.runs = it.next().and_then(|n| n.parse().ok()).unwrap_or(3),
+            "--only" => args.only = it.next(),
+            _ => {} // cargo passes --bench
+        }
+    }
+    if let Some(n) = messages {
+        args.messages = n;
+    }
+    args.runs = args.runs.max(1);
+    args
+}
+
+/// The daemon's operators in scenario B (and the raw client's binds and window).
+fn e2e_shape(operators: usize) -> Shape {
+    Shape {
+        operators,
+        binds: 2,
+        window: 100,
+        tps: 20_000,
+    }
+}
+
+/// One table row's samples and how to print them.
+struct Row {
+    label: String,
+    unit: &'static str,
+    samples: Vec<f64>,
+}
+
+impl Row {
+    fn new(label: impl Into<String>, unit: &'static str) -> Row {
+        Row {
+            label: label.into(),
+            unit,
+            samples: Vec::new(),
+        }
+    }
+
+    fn show(&self, x: f64) -> String {
+        match self.unit {
+            "s" => format!("{x:.1}"),
+            "%" => format!("{:.1}", x * 100.0),
+            _ => thousands(x),
+        }
+    }
+
+    fn line(&self) -> String {
+        let mut sorted = self.samples.clone();
+        sorted.sort_by(f64::total_cmp);
+        let Some((&min, &max)) = sorted.first().zip(sorted.last()) else {
+            return format!("| {} | – | – | {} |", self.label, self.unit);
+        };
+        let mid = sorted.len() / 2;
+        let median = if !sorted.len().is_multiple_of(2) {
+            sorted[mid]
+        } else {
+            (sorted[mid - 1] + sorted[mid]) / 2.0
+        };
+        format!(
+            "| {} | {} | {} – {} | {} |",
+            self.label,
+            self.show(median),
+            self.show(min),
+            self.show(max),
+            self.unit,
+        )
+    }
+}
+
+/// `12345.6` → `12,346`.
+fn thousands(x: f64) -> String {
+    let digits = format!("{:.0}", x.max(0.0));
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+async fn scenario_accept(args: &Args, rows: &mut Vec<Row>) -> Result<(), String> {
+    let cases = accept::cases(args.accept_messages);
+    let first = rows.len();
+    for case in &cases {
+        rows.push(Row::new(
+            format!(
+                "A accept: {} ({} msgs)",
+                case.label,
+                thousands(case.messages as f64)
+            ),
+            "accepted/s",
+        ));
+    }
+    for run in 0..args.runs {
+        let sim = harness::simulator().await?;
+        for (i, case) in cases.iter().enumerate() {
+            let rate = accept::run(&sim, *case, run).await?;
+            println!(
+                "  run {}: {:<34} {:>9} accepted/s",
+                run + 1,
+                case.label,
+                thousands(rate)
+            );
+            rows[first + i].samples.push(rate);
+        }
+        sim.shutdown().await;
+    }
+    Ok(())
+}
+
+async fn scenario_e2e(
+    args: &Args,
+    mix: Mix,
+    operators: usize,
+    rows: &mut Vec<Row>,
+) -> Result<(), String> {
+    let shape = e2e_shape(operators);
+    let name = if operators == 1 {
+        "1 operator"
+    } else {
+        "3 operators"
+    };
+    let mut submit = Row::new(format!("B e2e {name}: submit_sm/s at smpp-sim"), "parts/s");
+    let mut ceiling = Row::new(
+        format!("B e2e {name}: smpp-sim ceiling (raw client)"),
+        "parts/s",
+    );
+    let mut ratio = Row::new(format!("B e2e {name}: khabar / ceiling"), "%");
+    let mut finals = Row::new(format!("B e2e {name}: until every message final"), "s");
+    let mut accepts = Row::new(format!("B e2e {name}: accepting all (while sending)"), "s");
+    // Generous bound: ten times a slow 2,000 parts/s, plus start-up.
+    let patience = Duration::from_secs(60 + mix.parts / 200);
+    for run in 0..args.runs {
+        let figures = e2e::run(mix, shape, run, patience).await?;
+        let sim = harness::simulator().await?;
+        let binds = shape.binds as usize;
+        let raw = ceiling::measure(
+            &sim,
+            mix.messages,
+            operators,
+            binds,
+            shape.window as usize,
+            patience,
+        )
+        .await?;
+        sim.shutdown().await;
+        println!(
+            "  run {}: {name}: {} parts/s (first submit after {:.2} s), all accepted {:.1} s, \
+             all final {:.1} s, {} delivered, {} duplicates, {} throttled; ceiling {} parts/s \
+             (receipts done {:.1} s)",
+            run + 1,
+            thousands(figures.submits_per_s),
+            figures.first_submit_s,
+            figures.accept_s,
+            figures.final_s,
+            thousands(figures.delivered as f64),
+            figures.duplicates,
+            figures.throttled,
+            thousands(raw.submits_per_s),
+            raw.receipts_done.as_secs_f64(),
+        );
+        submit.samples.push(figures.submits_per_s);
+        ceiling.samples.push(raw.submits_per_s);
+        ratio
+            .samples
+            .push(figures.submits_per_s / raw.submits_per_s);
+        finals.samples.push(figures.final_s);
+        accepts.samples.push(figures.accept_s);
+    }
+    rows.extend([submit, ceiling, ratio, finals, accepts]);
+    Ok(())
+}
+
+fn main() {
+    let args = parse_args();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let started = Instant::now();
+    let mix = Mix::of(args.messages);
+    println!(
+        "end-to-end benchmark: {} runs; B: {} messages = {} parts ({} UCS-2, {} multi-part); \
+         {} CPUs",
+        args.runs,
+        thousands(mix.messages as f64),
+        thousands(mix.parts as f64),
+        thousands(mix.ucs2 as f64),
+        thousands(mix.multipart as f64),
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+    );
+    let wanted = |s: &str| {
+        args.only
+            .as_deref()
+            .is_none_or(|o| o == s || s.starts_with(o))
+    };
+    let mut rows = Vec::new();
+    let outcome = runtime.block_on(async {
+        if wanted("accept") {
+            println!("A: durable accepts over the socket");
+            scenario_accept(&args, &mut rows).await?;
+        }
+        for operators in [3, 1] {
+            if wanted(&format!("e2e-{operators}")) {
+                println!("B: end to end against smpp-sim, {operators} operator(s)");
+                scenario_e2e(&args, mix, operators, &mut rows).await?;
+            }
+        }
+        Ok::<_, String>(())
+    });
+    println!();
+    println!("| scenario | median | spread (min – max) | unit |");
+    println!("| --- | ---: | ---: | --- |");
+    for row in &rows {
+        println!("{}", row.line());
+    }
+    println!("\nwall time {:.0} s", started.elapsed().as_secs_f64());
+    if let Err(e) = outcome {
+        eprintln!("end_to_end: {e}");
+        std::process::exit(1);
+    }
+}

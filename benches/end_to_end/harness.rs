@@ -1,0 +1,149 @@
+//! A simulator on 127.0.0.1 ephemeral ports and a khabar daemon in this process, configured
+//! to use it, each in a fresh temporary directory.
+
+use khabar::api::client::Client;
+use khabar::config::Config;
+use smpp_sim::{ReceiptConfig, SimConfig, SimHandle, Simulator};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// The longest the bench waits for a daemon or a bind to come up.
+const STARTUP: Duration = Duration::from_secs(60);
+
+/// A simulator with the three default operators, quick receipts and no test numbers.
+pub async fn simulator() -> Result<SimHandle, String> {
+    let mut config = SimConfig::ephemeral();
+    config.receipts = ReceiptConfig {
+        min_delay_ms: 0,
+        max_delay_ms: 50,
+        ..ReceiptConfig::default()
+    };
+    config.test_numbers = false;
+    Simulator::start(config).await.map_err(|e| e.to_string())
+}
+
+/// How the daemon's operators are configured.
+#[derive(Clone, Copy, Debug)]
+pub struct Shape {
+    /// How many of the simulator's operators the daemon uses (1 or 3).
+    pub operators: usize,
+    /// Binds per operator.
+    pub binds: u32,
+    /// Window per bind.
+    pub window: u32,
+    /// TPS cap per operator.
+    pub tps: u32,
+}
+
+/// config.toml for a daemon in `dir` using the first `shape.operators` of `sim`'s operators.
+/// With one operator every number is routed to it (no fallbacks).
+fn config_text(dir: &Path, sim: &SimHandle, shape: Shape) -> String {
+    let operators = sim.operators();
+    let used = &operators[..shape.operators.min(operators.len())];
+    let mut text = format!(
+        "data_dir = {:?}\n[api]\nsocket_path = {:?}\n",
+        dir.join("data"),
+        dir.join("khabar.sock")
+    );
+    if let [only] = used {
+        text.push_str(&format!(
+            "[routes]\nroutes = [{{ prefix = \"77\", operator = {:?} }}]\nfallback = {{}}\n",
+            only.name
+        ));
+    }
+    for op in used {
+        text.push_str(&format!(
+            "\n[[operator]]\nname = {:?}\nhost = \"127.0.0.1\"\nport = {}\nsystem_id = {:?}\n\
+             password = {:?}\nbinds = {}\nwindow = {}\ntps = {}\n\
+             reconnect_min = \"50ms\"\nreconnect_max = \"500ms\"\n",
+            op.name,
+            op.addr.port(),
+            op.system_id,
+            op.password,
+            shape.binds,
+            shape.window,
+            shape.tps,
+        ));
+    }
+    text
+}
+
+/// A daemon running in this process, in its own temporary directory.
+pub struct Daemon {
+    /// Its socket.
+    pub socket: PathBuf,
+    stop: CancellationToken,
+    task: JoinHandle<Result<(), String>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Daemon {
+    /// Starts a daemon for `sim` shaped as `shape`; returns when its socket answers and every
+    /// bind is up at the simulator.
+    pub async fn start(sim: &SimHandle, shape: Shape) -> Result<Daemon, String> {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, config_text(dir.path(), sim, shape)).map_err(|e| e.to_string())?;
+        let config = Config::load(&path).map_err(|e| e.to_string())?;
+        let socket = config.api.socket_path.clone();
+        let stop = CancellationToken::new();
+        let token = stop.clone();
+        let task = tokio::spawn(async move {
+            khabar::daemon::run_with(config, token)
+                .await
+                .map_err(|e| e.to_string())
+        });
+        let daemon = Daemon {
+            socket,
+            stop,
+            task,
+            _dir: dir,
+        };
+        daemon.wait_ready(sim, shape).await?;
+        Ok(daemon)
+    }
+
+    async fn wait_ready(&self, sim: &SimHandle, shape: Shape) -> Result<(), String> {
+        let deadline = Instant::now() + STARTUP;
+        loop {
+            if let Ok(mut client) = Client::connect(&self.socket).await
+                && client.status().await.is_ok_and(|s| s.is_ok())
+            {
+                break;
+            }
+            if Instant::now() > deadline || self.task.is_finished() {
+                return Err("the daemon never answered on its socket".into());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let bound = |sim: &SimHandle| {
+            sim.stats()
+                .iter()
+                .take(shape.operators)
+                .all(|s| s.binds_current >= u64::from(shape.binds))
+        };
+        while !bound(sim) {
+            if Instant::now() > deadline {
+                return Err("the daemon's binds never came up".into());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(())
+    }
+
+    /// A new client connection.
+    pub async fn client(&self) -> Result<Client, String> {
+        Client::connect(&self.socket)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// Stops it the way SIGTERM does and waits until it has.
+    pub async fn stop(self) -> Result<(), String> {
+        self.stop.cancel();
+        self.task.await.map_err(|e| e.to_string())?
+    }
+}
