@@ -195,6 +195,14 @@ async fn an_unanswered_request_is_closed_with_one_follow_up_across_a_restart() {
     assert_eq!(follow_up.state, State::Delivered, "{follow_up:?}");
     assert_eq!(follow_up.recipient, view.recipient);
     assert_eq!(received(&sim, &view.recipient, FOLLOW_UP), 1);
+    let request = client
+        .get(&khabar::api::protocol::MessageRef::Id(id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(request.state, State::Cancelled, "{request:?}");
+    let last = request.history.last().unwrap();
+    assert_eq!(last.reason.as_deref(), Some("no_reply"));
 
     // Another short request closing proves the closer went round again after the first:
     // still exactly one follow-up, and one closing event, for the first request.

@@ -119,6 +119,9 @@ impl WindowCloser {
             },
         };
         let accepted = self.scheduler.accept(follow_up, now).await?;
+        if message.is_some() {
+            store.close_request(id, "no_reply", now).await?;
+        }
         let event = Event::ReplyWindowClosed {
             id,
             reference: message.and_then(|m| m.reference),

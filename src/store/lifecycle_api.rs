@@ -149,6 +149,20 @@ impl Store {
         .await
     }
 
+    /// Marks a `request` whose reply window closed unanswered as `cancelled` with `reason`
+    /// (also after it was delivered); any other message or state is returned unchanged.
+    pub async fn close_request(
+        &self,
+        id: MessageId,
+        reason: &str,
+        now: Millis,
+    ) -> Result<Message, StoreError> {
+        let change = Change::CloseRequest {
+            reason: reason.to_owned(),
+        };
+        self.change(id, change, now).await
+    }
+
     /// Records a delivery receipt for one part. Once every part has a final receipt the
     /// message becomes final: all delivered → `delivered`; any undeliverable/rejected/deleted
     /// → `undeliverable`; else any expired → `expired`; else `unknown`. A repeated receipt

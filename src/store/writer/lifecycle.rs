@@ -169,6 +169,15 @@ impl Writer {
                 }
                 defer(&mut tx, &mut m, until, now)?;
             }
+            Change::CloseRequest { reason } => {
+                let closable = matches!(
+                    m.state,
+                    State::Submitted | State::Delivered | State::Unknown
+                );
+                if m.kind == Kind::Request && closable {
+                    transition(&mut tx, &mut m, State::Cancelled, now, Some(reason))?;
+                }
+            }
             Change::Finish { state, reason } => {
                 if !state.is_final() {
                     return Err(StoreError::Invalid(format!("{state} is not a final state")));

@@ -20,6 +20,9 @@ pub enum Change {
     Defer { until: Millis },
     /// Into a final state.
     Finish { state: State, reason: String },
+    /// A request whose reply window closed unanswered becomes `cancelled`, even when its SMS
+    /// was already `delivered` (the offer lapsed); other states are left as they are.
+    CloseRequest { reason: String },
     /// Every part acknowledged at once.
     Submitted {
         operator: String,
