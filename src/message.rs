@@ -18,6 +18,11 @@ pub fn now_ms() -> Millis {
         .unwrap_or(0)
 }
 
+/// A duration in milliseconds, saturating (a configured "forever" stays far in the future).
+pub fn millis(d: std::time::Duration) -> Millis {
+    d.as_millis().min(Millis::MAX as u128) as Millis
+}
+
 /// A message id: unique, and sortable by creation time (milliseconds in the high bits, a
 /// per-millisecond counter in the low 22 bits). Shown as 16 lowercase hex digits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -39,7 +39,7 @@ pub struct Receipt {
 
 /// Reads a receipt from a deliver_sm; None if it is not one or carries no id.
 pub fn read_receipt(pdu: &DeliverSm) -> Option<Receipt> {
-    if !RECEIPT_TYPES.contains(&(u8::from(pdu.esm_class) & 0x3c)) {
+    if !is_receipt_type(pdu) {
         return None;
     }
     let mut tlv_id = None;

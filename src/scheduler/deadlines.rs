@@ -62,9 +62,7 @@ impl DeadlineSpec {
     pub fn at(self, now: Millis, days: &dyn WorkingDays) -> Option<Millis> {
         match self {
             DeadlineSpec::None => None,
-            DeadlineSpec::After(d) => {
-                Some(now.saturating_add(d.as_millis().min(i64::MAX as u128) as i64))
-            }
+            DeadlineSpec::After(d) => Some(now.saturating_add(crate::message::millis(d))),
             DeadlineSpec::EndOfNextWorkingDay => Some(days.end_of_next_working_day(now)),
         }
     }

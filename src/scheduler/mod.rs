@@ -16,7 +16,7 @@ pub use deadlines::{DeadlineSpec, EveryDayAlmaty, KindDefaults, KindRule, Workin
 pub use lanes::LanePicker;
 pub use tasks::{run_deadline_watcher, run_housekeeping};
 
-use crate::message::{Kind, Message, MessageId, Millis, NewMessage, State};
+use crate::message::{Kind, Message, MessageId, Millis, NewMessage, State, millis};
 use crate::store::{Accepted, Store, StoreError};
 use std::sync::{Arc, Mutex};
 
@@ -26,10 +26,6 @@ pub struct Scheduler {
     config: SchedulerConfig,
     picker: Mutex<LanePicker>,
     days: Arc<dyn WorkingDays>,
-}
-
-fn ms(d: std::time::Duration) -> Millis {
-    d.as_millis().min(i64::MAX as u128) as Millis
 }
 
 impl Scheduler {
@@ -109,7 +105,7 @@ impl Scheduler {
         part_ids: Vec<String>,
         now: Millis,
     ) -> Result<Message, StoreError> {
-        let give_up_at = now.saturating_add(ms(self.config.final_receipt_timeout));
+        let give_up_at = now.saturating_add(millis(self.config.final_receipt_timeout));
         self.store
             .mark_submitted(id, operator, part_ids, Some(give_up_at))
             .await
@@ -125,7 +121,7 @@ impl Scheduler {
         operator_id: &str,
         now: Millis,
     ) -> Result<Message, StoreError> {
-        let give_up_at = now.saturating_add(ms(self.config.final_receipt_timeout));
+        let give_up_at = now.saturating_add(millis(self.config.final_receipt_timeout));
         self.store
             .record_part_ack(id, part, parts, operator, operator_id, Some(give_up_at))
             .await
@@ -151,7 +147,7 @@ impl Scheduler {
         }
         let delay = policy.delay(message.attempts, &mut rand::rng());
         self.store
-            .requeue(id, now.saturating_add(ms(delay)), reason, now)
+            .requeue(id, now.saturating_add(millis(delay)), reason, now)
             .await
     }
 
@@ -164,7 +160,7 @@ impl Scheduler {
         pause: std::time::Duration,
         now: Millis,
     ) -> Result<Message, StoreError> {
-        let due = now.saturating_add(ms(pause));
+        let due = now.saturating_add(millis(pause));
         self.store.requeue_uncounted(id, due, reason, now).await
     }
 

@@ -10,7 +10,7 @@ pub use limits::RecipientLimits;
 pub use outcomes::{Submitted, run_outcomes};
 
 use crate::encoding::EncodingConfig;
-use crate::message::{Message, Millis, now_ms};
+use crate::message::{Message, Millis, millis, now_ms};
 use crate::number::Msisdn;
 use crate::otp::{OtpService, is_sealed};
 use crate::router::Router;
@@ -138,7 +138,7 @@ impl Dispatcher {
 
     /// Puts a claimed message back unsent for `wait` (no attempt counted).
     async fn hand_back(&self, message: &Message, now: Millis, wait: Duration, why: &str) {
-        let until = now.saturating_add(wait.as_millis().min(i64::MAX as u128) as Millis);
+        let until = now.saturating_add(millis(wait));
         if let Err(e) = self.scheduler.defer(message.id, until, now).await {
             tracing::error!(id = %message.id, error = %e, why, "cannot hand a message back to the queue");
         }

@@ -23,7 +23,7 @@ pub use error::StoreError;
 pub use event::{Event, StoredEvent};
 pub use writer::{Fired, RetentionReport};
 
-use crate::message::{MessageId, Millis, NewMessage, State, now_ms};
+use crate::message::{MessageId, NewMessage, State, millis, now_ms};
 use serde::{Deserialize, Serialize};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
@@ -103,12 +103,11 @@ impl Store {
             counts: Mutex::new(state.counts.clone()),
             events,
         });
-        let ms = |d: std::time::Duration| d.as_millis().min(i64::MAX as u128) as Millis;
         let writer_config = writer::WriterConfig {
             max_group: config.max_group.max(1),
-            erase_after_ms: ms(config.erase_texts_after),
-            forget_after_ms: ms(config.forget_after),
-            keep_events_ms: ms(config.keep_events_for),
+            erase_after_ms: millis(config.erase_texts_after),
+            forget_after_ms: millis(config.forget_after),
+            keep_events_ms: millis(config.keep_events_for),
         };
         let (ops, handle) = writer::spawn(db.clone(), state, writer_config, shared.clone())
             .map_err(|e| StoreError::Storage(format!("cannot start the writer: {e}")))?;

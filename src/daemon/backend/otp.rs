@@ -113,13 +113,10 @@ impl GatewayBackend {
     ) -> Result<OtpVerdict, ApiError> {
         let service = self.otp_service()?;
         let now = now_ms();
-        let verdict = tokio::task::spawn_blocking(move || {
-            service.verify(&request.session, &request.code, now)
-        })
-        .await
-        .map_err(task_failed)?
-        .map_err(otp_error)?;
-        tracing::debug!(result = ?verdict.result, "one-time password checked");
-        Ok(verdict)
+        // the service logs the verdict (never the code or the session id)
+        tokio::task::spawn_blocking(move || service.verify(&request.session, &request.code, now))
+            .await
+            .map_err(task_failed)?
+            .map_err(otp_error)
     }
 }
