@@ -69,7 +69,11 @@ async fn bursts_of_queued_submits_all_get_answers_without_keepalive_help() {
         .await
         .expect("the bind stalled with submits queued (lost wake-up)");
 
-    assert_eq!(answered, ROUNDS * BURST, "every submit gets a submit_sm_resp");
+    assert_eq!(
+        answered,
+        ROUNDS * BURST,
+        "every submit gets a submit_sm_resp"
+    );
     let stats = sim.operator_stats("kcell").unwrap();
     assert_eq!(stats.parts as usize, ROUNDS * BURST, "{stats:?}");
     let _ = client.unbind().await;
