@@ -111,6 +111,9 @@ pub struct SendingConfig {
     /// How long a receipt that arrived before its submit_sm_resp is kept for matching.
     #[serde(with = "humantime_serde")]
     pub early_receipt_hold: Duration,
+    /// Most messages the sending stage claims from the store in one trip (OTPs have their
+    /// own loop and never wait behind such a batch).
+    pub claim_batch: usize,
 }
 
 impl Default for SendingConfig {
@@ -120,6 +123,7 @@ impl Default for SendingConfig {
             per_recipient_per_hour: 0,
             idle_poll: Duration::from_millis(50),
             early_receipt_hold: Duration::from_secs(60),
+            claim_batch: 64,
         }
     }
 }

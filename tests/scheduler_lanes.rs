@@ -86,3 +86,73 @@ async fn bulk_gets_its_minimum_share_under_a_flood_of_otps() {
     );
     assert_consistent(&store).await;
 }
+
+#[tokio::test]
+async fn an_otp_only_loop_between_batches_leaves_the_lower_lanes_their_share() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let (notifications, bulks, share) = (1_000, 100, 0.02);
+    store
+        .accept_batch(
+            (0..notifications)
+                .map(|_| message(Kind::Notification, None))
+                .collect(),
+        )
+        .await;
+    store
+        .accept_batch((0..bulks).map(|_| message(Kind::Bulk, None)).collect())
+        .await;
+    let scheduler = Scheduler::new(store.clone(), config(0.0, 0.0, share));
+    let main_lanes = [Kind::Request, Kind::Notification, Kind::Bulk];
+    let now = now_ms();
+    let (batches, batch) = (10, 64);
+    let mut bulk_picks = 0;
+    for _ in 0..batches {
+        // what the daemon's OTP loop does between the main loop's batches
+        assert!(
+            scheduler
+                .next_batch(now, 16, &[Kind::Otp])
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let claimed = scheduler.next_batch(now, batch, &main_lanes).await.unwrap();
+        assert_eq!(claimed.len(), batch);
+        bulk_picks += claimed.iter().filter(|m| m.kind == Kind::Bulk).count();
+    }
+    let expected = (batches * batch) as f64 * share;
+    assert!(
+        (bulk_picks as f64 - expected).abs() <= 1.0,
+        "{bulk_picks} bulk picks of {}, expected {expected}",
+        batches * batch
+    );
+    assert_consistent(&store).await;
+}
+
+#[test]
+fn otps_in_a_row_leave_the_lower_lanes_their_shares_together() {
+    for (request, notification, bulk) in [(0.05, 0.05, 0.02), (0.1, 0.0, 0.0), (0.3, 0.2, 0.1)] {
+        let shares = LaneShares {
+            request,
+            notification,
+            bulk,
+        };
+        let together = request + notification + bulk;
+        let run = shares.urgent_run().expect("shares are set") as f64;
+        // one other job after `run` OTPs gives the others 1 / (run + 1) of the jobs
+        assert!(
+            1.0 / (run + 1.0) >= together - 1e-9,
+            "{together}: run {run}"
+        );
+        assert!(
+            1.0 / (run + 2.0) < together,
+            "{together}: run {run} is not the longest"
+        );
+    }
+    let none = LaneShares {
+        request: 0.0,
+        notification: 0.0,
+        bulk: 0.0,
+    };
+    assert_eq!(none.urgent_run(), None);
+}

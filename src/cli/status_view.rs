@@ -18,6 +18,7 @@ pub(crate) fn render(r: &StatusReport) -> String {
     );
     operators(&mut out, r);
     queue(&mut out, r);
+    disk(&mut out, r);
     deadlines(&mut out, r);
     outcomes(&mut out, &r.last_minute, &r.last_hour);
     out
@@ -112,6 +113,33 @@ fn queue(out: &mut String, r: &StatusReport) {
         &rows,
     ));
     out.push('\n');
+}
+
+/// One line: the store's free space, and whether new messages are refused for lack of it.
+fn disk(out: &mut String, r: &StatusReport) {
+    let Some(d) = &r.disk else {
+        return;
+    };
+    let free = d.free_bytes.map_or_else(
+        || "free space unknown".to_owned(),
+        |b| format!("{} free", mib(b)),
+    );
+    let reserve = if d.min_free_bytes == 0 {
+        "no reserve".to_owned()
+    } else {
+        format!("reserve {}", mib(d.min_free_bytes))
+    };
+    let verdict = if d.refusing {
+        "  FULL: new messages are refused until space is freed"
+    } else {
+        ""
+    };
+    let _ = writeln!(out, "DISK  {}: {free}, {reserve}{verdict}\n", d.dir);
+}
+
+/// Bytes as whole MiB.
+fn mib(bytes: u64) -> String {
+    format!("{} MiB", bytes >> 20)
 }
 
 fn deadlines(out: &mut String, r: &StatusReport) {

@@ -75,6 +75,14 @@ pub async fn run_with(config: Config, stop: CancellationToken) -> Result<(), Dae
         .iter()
         .map(|op| embedded::endpoint(op, simulator.as_ref()))
         .collect::<Result<Vec<Endpoint>, _>>()?;
+    let urgent_run = config.scheduler.min_share.urgent_run();
+    let endpoints: Vec<Endpoint> = endpoints
+        .into_iter()
+        .map(|mut ep| {
+            ep.config.urgent_run = urgent_run;
+            ep
+        })
+        .collect();
     let (outcomes_tx, outcomes_rx) = mpsc::channel(4096);
     let (incoming_tx, incoming_rx) = mpsc::channel(4096);
     let (submitted_tx, submitted_rx) = mpsc::unbounded_channel();
@@ -123,6 +131,7 @@ pub async fn run_with(config: Config, stop: CancellationToken) -> Result<(), Dae
         limits: RecipientLimits::new(&config.sending),
         wake: wake.clone(),
         idle_poll: config.sending.idle_poll,
+        batch: config.sending.claim_batch,
         otp: Some(otp.clone()),
     };
     let dispatching = tokio::spawn(dispatcher.run(stages.clone()));

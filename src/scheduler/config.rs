@@ -79,4 +79,11 @@ impl LaneShares {
             clamp(self.bulk),
         ]
     }
+
+    /// Most OTPs in a row that still leave the lower lanes their shares together: with
+    /// shares summing to S, one other job after every ⌊(1 − S) / S⌋ OTPs. None if S is 0.
+    pub fn urgent_run(&self) -> Option<u32> {
+        let together: f64 = self.by_lane().iter().sum();
+        (together > 0.0).then(|| ((1.0 - together.min(1.0)) / together).floor() as u32)
+    }
 }

@@ -74,19 +74,62 @@ impl Scheduler {
     /// Claims the next message to send, choosing the lane by priority and minimum shares;
     /// it is `submitting` when returned. Looks only at the head of each lane.
     pub async fn next_due(&self, now: Millis) -> Result<Option<Message>, StoreError> {
+        Ok(self.next_batch(now, 1, &Kind::ALL).await?.pop())
+    }
+
+    /// Claims up to `max` messages of the lanes of `kinds` to send. With several lanes, the
+    /// picks are planned exactly as [`Scheduler::next_due`] would make them, over every lane
+    /// with due work (so lanes served elsewhere still take their turns and the shares hold),
+    /// and each of `kinds`' lanes then gets its picks in one trip to the store; the batch
+    /// lists higher lanes first. One lane alone is claimed directly, leaving the shares be.
+    pub async fn next_batch(
+        &self,
+        now: Millis,
+        max: usize,
+        kinds: &[Kind],
+    ) -> Result<Vec<Message>, StoreError> {
+        if let [kind] = kinds {
+            return self.store.claim_batch(*kind, now, max).await;
+        }
         let mut due = [false; 4];
         for kind in Kind::ALL {
             due[kind.lane() as usize] = self.store.lane_head(kind)?.is_some_and(|t| t <= now);
         }
-        while let Some(lane) = self.choose(due) {
-            let kind = Kind::from_lane(lane).unwrap_or(Kind::Bulk);
-            if let Some(message) = self.store.claim_next(kind, now).await? {
-                return Ok(Some(message));
+        let mine = |lane: usize| kinds.iter().any(|k| k.lane() as usize == lane);
+        loop {
+            let plan = self.plan(due, max);
+            if (0..4).all(|lane| plan[lane] == 0 || !mine(lane)) {
+                return Ok(Vec::new());
             }
-            // everything due there had expired, or another dispatcher took it
-            due[lane as usize] = false;
+            let mut batch = Vec::new();
+            for (lane, &n) in plan.iter().enumerate() {
+                if n == 0 || !mine(lane) {
+                    continue;
+                }
+                let kind = Kind::from_lane(lane as u8).unwrap_or(Kind::Bulk);
+                let claimed = self.store.claim_batch(kind, now, n).await?;
+                // fewer than planned: everything due there had expired, or was taken
+                if claimed.len() < n {
+                    due[lane] = false;
+                }
+                batch.extend(claimed);
+            }
+            if !batch.is_empty() {
+                return Ok(batch);
+            }
         }
-        Ok(None)
+    }
+
+    /// How many of the next `max` picks go to each lane.
+    fn plan(&self, due: [bool; 4], max: usize) -> [usize; 4] {
+        let mut plan = [0; 4];
+        for _ in 0..max {
+            match self.choose(due) {
+                Some(lane) => plan[lane as usize] += 1,
+                None => break,
+            }
+        }
+        plan
     }
 
     fn choose(&self, due: [bool; 4]) -> Option<u8> {

@@ -10,7 +10,7 @@ pub use limits::RecipientLimits;
 pub use outcomes::{Submitted, run_outcomes};
 
 use crate::encoding::EncodingConfig;
-use crate::message::{Message, Millis, millis, now_ms};
+use crate::message::{Kind, Message, Millis, millis, now_ms};
 use crate::number::Msisdn;
 use crate::otp::{OtpService, is_sealed};
 use crate::router::Router;
@@ -24,6 +24,12 @@ use tokio_util::sync::CancellationToken;
 
 /// How long a message waits when no operator for its number is up.
 const NO_OPERATOR_WAIT: Duration = Duration::from_secs(1);
+
+/// Most OTPs the OTP loop claims in one trip to the store.
+const OTP_BATCH: usize = 16;
+
+/// The lanes of the main loop: everything but OTPs.
+const MAIN_LANES: [Kind; 3] = [Kind::Request, Kind::Notification, Kind::Bulk];
 
 /// Everything the dispatcher needs.
 pub struct Dispatcher {
@@ -41,13 +47,44 @@ pub struct Dispatcher {
     pub wake: Arc<Notify>,
     /// Sleep between looks when nothing is due.
     pub idle_poll: Duration,
+    /// Most messages of the main loop claimed in one trip to the store.
+    pub batch: usize,
     /// Opens sealed OTP texts just before they are sent.
     pub otp: Option<Arc<OtpService>>,
 }
 
 impl Dispatcher {
-    /// Runs until `shutdown`: claims due messages and puts them on operator queues.
+    /// Runs until `shutdown`: two claim loops put due messages on operator queues. OTPs have
+    /// their own loop, so they never wait behind a batch of other kinds that is waiting for
+    /// room in an operator's queue; the main loop serves the other lanes in batches.
     pub async fn run(self, shutdown: CancellationToken) {
+        let otp_wake = Notify::new();
+        let main_wake = Notify::new();
+        // one accept wakes both loops (a Notify keeps one permit per waiter it is given)
+        let fan_out = async {
+            loop {
+                tokio::select! {
+                    _ = self.wake.notified() => {
+                        otp_wake.notify_one();
+                        main_wake.notify_one();
+                    }
+                    _ = shutdown.cancelled() => break,
+                }
+            }
+        };
+        let otp = self.claim_loop(&[Kind::Otp], OTP_BATCH, &otp_wake, &shutdown);
+        let main = self.claim_loop(&MAIN_LANES, self.batch.max(1), &main_wake, &shutdown);
+        tokio::join!(fan_out, otp, main);
+    }
+
+    /// Claims due messages of `kinds`, up to `batch` at a time, and dispatches them in order.
+    async fn claim_loop(
+        &self,
+        kinds: &[Kind],
+        batch: usize,
+        wake: &Notify,
+        shutdown: &CancellationToken,
+    ) {
         let mut last_cleanup = now_ms();
         while !shutdown.is_cancelled() {
             let now = now_ms();
@@ -55,17 +92,26 @@ impl Dispatcher {
                 self.limits.forget_idle();
                 last_cleanup = now;
             }
-            match self.scheduler.next_due(now).await {
-                Ok(Some(message)) => self.dispatch(message).await,
-                Ok(None) => {
+            match self.scheduler.next_batch(now, batch, kinds).await {
+                Ok(claimed) if !claimed.is_empty() => {
+                    for message in claimed {
+                        if shutdown.is_cancelled() {
+                            self.hand_back(&message, now_ms(), Duration::ZERO, "shutting down")
+                                .await;
+                        } else {
+                            self.dispatch(message).await;
+                        }
+                    }
+                }
+                Ok(_) => {
                     tokio::select! {
-                        _ = self.wake.notified() => {}
+                        _ = wake.notified() => {}
                         _ = tokio::time::sleep(self.idle_poll) => {}
                         _ = shutdown.cancelled() => {}
                     }
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, "cannot take the next message from the store");
+                    tracing::error!(error = %e, "cannot take the next messages from the store");
                     tokio::select! {
                         _ = tokio::time::sleep(Duration::from_secs(1)) => {}
                         _ = shutdown.cancelled() => {}
@@ -119,6 +165,7 @@ impl Dispatcher {
             id,
             parts,
             send_by: message.send_by,
+            urgent: message.kind == Kind::Otp,
         };
         if operator.jobs.send(job).await.is_err() {
             let _ = self

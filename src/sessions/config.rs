@@ -43,6 +43,11 @@ pub struct OperatorConfig {
     /// The operator's contracted rate, in SMS parts per second over all binds.
     #[serde(default = "default_tps")]
     pub tps: u32,
+    /// Most urgent (OTP) jobs the binds take in a row while other jobs wait; the daemon sets
+    /// it from `[scheduler.min_share]` so a flood of OTPs cannot starve the lower lanes.
+    /// None: no limit.
+    #[serde(skip)]
+    pub urgent_run: Option<u32>,
     /// Interval between enquire_link keep-alives.
     #[serde(default = "default_enquire_link", with = "humantime_serde")]
     pub enquire_link_interval: Duration,

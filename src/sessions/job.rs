@@ -15,6 +15,8 @@ pub struct Job {
     pub parts: Vec<SubmitSm>,
     /// Not to be written to the wire after this (it comes back `NotSent`).
     pub send_by: Option<crate::message::Millis>,
+    /// An OTP: taken by the binds before any other job and paced ahead of them.
+    pub urgent: bool,
 }
 
 /// What happened to one part.

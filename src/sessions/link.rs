@@ -1,4 +1,5 @@
-//! What all binds of one operator share: settings, credentials, the job queue, the rate cap.
+//! What all binds of one operator share: settings, credentials, the job queues (OTPs on their
+//! own, taken first), the rate cap (OTPs paced ahead of the rest).
 
 use crate::sessions::config::{OperatorConfig, Secret};
 use crate::sessions::health::OperatorHealth;
@@ -26,7 +27,37 @@ pub struct OperatorLink {
     /// Live state for status and routing.
     pub health: Arc<OperatorHealth>,
     limiter: DefaultDirectRateLimiter,
-    jobs: Mutex<mpsc::Receiver<Job>>,
+    /// Non-urgent parts wait for the rate cap one at a time, so an urgent part competes with
+    /// at most one of them for the next token instead of with a whole window.
+    pace_turn: Mutex<()>,
+    jobs: Mutex<Queues>,
+}
+
+/// The binds' side of the job queues.
+struct Queues {
+    urgent: mpsc::Receiver<Job>,
+    normal: mpsc::Receiver<Job>,
+    /// Urgent jobs taken in a row.
+    run: u32,
+}
+
+/// Where the sending stage puts an operator's jobs: urgent ones (OTPs) on their own queue.
+#[derive(Clone)]
+pub struct JobQueue {
+    urgent: mpsc::Sender<Job>,
+    normal: mpsc::Sender<Job>,
+}
+
+impl JobQueue {
+    /// Queues a job for the operator's binds; gives it back when the binds are gone.
+    pub async fn send(&self, job: Job) -> Result<(), Job> {
+        let queue = if job.urgent {
+            &self.urgent
+        } else {
+            &self.normal
+        };
+        queue.send(job).await.map_err(|unsent| unsent.0)
+    }
 }
 
 impl OperatorLink {
@@ -37,13 +68,15 @@ impl OperatorLink {
         port: u16,
         password: Secret,
         tls: Option<rustls::ClientConfig>,
-    ) -> (Arc<Self>, mpsc::Sender<Job>) {
+    ) -> (Arc<Self>, JobQueue) {
         let binds = match config.bind_mode {
             crate::sessions::config::BindMode::Transceiver => config.binds as usize,
             crate::sessions::config::BindMode::TransmitterReceiver => 2 * config.binds as usize,
         };
         // Room for every bind's window, so a job waits here only when all windows are full.
-        let (tx, rx) = mpsc::channel((config.binds * config.window).max(1) as usize);
+        let room = (config.binds * config.window).max(1) as usize;
+        let (urgent_tx, urgent_rx) = mpsc::channel(room);
+        let (normal_tx, normal_rx) = mpsc::channel(room);
         let scheme = if config.tls { "smpps" } else { "smpp" };
         let link = Arc::new(OperatorLink {
             name: Arc::from(config.name.as_str()),
@@ -53,24 +86,58 @@ impl OperatorLink {
             tls,
             health: OperatorHealth::new(&config.name, binds, config.tps),
             limiter: RateLimiter::direct(strict_quota(config.tps)),
-            jobs: Mutex::new(rx),
+            pace_turn: Mutex::new(()),
+            jobs: Mutex::new(Queues {
+                urgent: urgent_rx,
+                normal: normal_rx,
+                run: 0,
+            }),
             config,
         });
-        (link, tx)
+        let queue = JobQueue {
+            urgent: urgent_tx,
+            normal: normal_tx,
+        };
+        (link, queue)
     }
 
-    /// The next job for any of this operator's binds.
+    /// The next job for any of this operator's binds: an urgent one if any is waiting,
+    /// unless `urgent_run` of them went in a row while others waited.
     pub async fn next_job(&self) -> Job {
         let mut jobs = self.jobs.lock().await;
-        match jobs.recv().await {
-            Some(job) => job,
-            // The sending stage is gone (shutdown): nothing will ever come.
-            None => std::future::pending().await,
+        let queues = &mut *jobs;
+        if self
+            .config
+            .urgent_run
+            .is_some_and(|most| queues.run >= most)
+            && let Ok(job) = queues.normal.try_recv()
+        {
+            queues.run = 0;
+            return job;
         }
+        let job = tokio::select! {
+            biased;
+            Some(job) = queues.urgent.recv() => job,
+            Some(job) = queues.normal.recv() => job,
+            // The sending stage is gone (shutdown): nothing will ever come.
+            else => std::future::pending().await,
+        };
+        queues.run = if job.urgent {
+            queues.run.saturating_add(1)
+        } else {
+            0
+        };
+        job
     }
 
-    /// Waits until `parts` more SMS parts fit under the operator's TPS cap.
-    pub async fn pace(&self, parts: u32) {
+    /// Waits until `parts` more SMS parts fit under the operator's TPS cap; `urgent` parts
+    /// do not queue behind the others.
+    pub async fn pace(&self, parts: u32, urgent: bool) {
+        let _turn = if urgent {
+            None
+        } else {
+            Some(self.pace_turn.lock().await)
+        };
         for _ in 0..parts {
             self.limiter.until_ready().await;
         }

@@ -17,6 +17,7 @@ pub mod window;
 pub use config::OperatorConfig;
 pub use health::{OperatorHealth, OperatorSnapshot};
 pub use job::{Incoming, Job, JobOutcome, PartResult};
+pub use link::JobQueue;
 
 use bind::{BindTask, Role};
 use config::BindMode;
@@ -41,8 +42,8 @@ pub struct Endpoint {
 /// A handle to one operator: its job queue and health.
 #[derive(Clone)]
 pub struct OperatorHandle {
-    /// Jobs for this operator's binds.
-    pub jobs: mpsc::Sender<Job>,
+    /// Jobs for this operator's binds (urgent ones first).
+    pub jobs: JobQueue,
     /// Live state.
     pub health: Arc<OperatorHealth>,
     /// Settings.

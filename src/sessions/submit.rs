@@ -47,12 +47,13 @@ impl SubmitTask {
         }
         let mut pending = FuturesOrdered::new();
         let mut slot = Some(first);
+        let urgent = job.urgent;
         for part in job.parts {
             let this_slot = match slot.take() {
                 Some(s) => s,
                 None => self.window.acquire().await,
             };
-            self.link.pace(1).await;
+            self.link.pace(1, urgent).await;
             // Spawned so each part goes on the wire as soon as it has its token (no bursts).
             pending.push_back(tokio::spawn(self.submit_part(this_slot, part)));
         }

@@ -24,6 +24,20 @@ pub struct StoreConfig {
     pub keep_events_for: Duration,
     /// The most operations one group commit gathers.
     pub max_group: usize,
+    /// The free-space reserve, in MiB: below it new messages are refused (`unavailable`,
+    /// "the disk is full") while accepted ones keep being sent and receipted, which needs
+    /// small writes. 0 turns the check off.
+    pub min_free_disk_mib: u64,
+    /// End the process (exit status [`EXIT_STORE_FAILED`](super::writer::EXIT_STORE_FAILED))
+    /// once a storage failure has made the store unusable, so a supervisor restarts it and
+    /// sled recovers from its log (see [`Failure`](super::writer::Failure)). Not a config
+    /// file key: the daemon always does; in-process tests may turn it off.
+    #[serde(skip, default = "exit_on_failure")]
+    pub exit_on_failure: bool,
+}
+
+fn exit_on_failure() -> bool {
+    true
 }
 
 impl Default for StoreConfig {
@@ -35,6 +49,8 @@ impl Default for StoreConfig {
             forget_after: Duration::from_secs(180 * 86_400),
             keep_events_for: Duration::from_secs(7 * 86_400),
             max_group: 8192,
+            min_free_disk_mib: 256,
+            exit_on_failure: exit_on_failure(),
         }
     }
 }

@@ -38,10 +38,41 @@ pub enum StoreError {
     /// The store has been shut down.
     #[error("the store is closed")]
     Closed,
+    /// Free space on the store's file system is below `[store] min_free_disk_mib`: new
+    /// messages are refused (nothing was stored); changes to accepted messages go on.
+    #[error(
+        "the disk is full: free space on {dir} is {free_mib} MiB, below the reserve of \
+         {min_free_mib} MiB ([store] min_free_disk_mib)"
+    )]
+    DiskFull {
+        /// The store's directory.
+        dir: String,
+        /// Free space left, in MiB.
+        free_mib: u64,
+        /// The configured reserve, in MiB.
+        min_free_mib: u64,
+    },
+    /// An earlier storage failure left the store unusable until it is reopened (see
+    /// [`Failure`](super::writer::Failure)): nothing was written.
+    #[error("the store stopped writing after a storage failure ({0}) and must be reopened")]
+    Failed(String),
 }
 
 impl From<sled::Error> for StoreError {
     fn from(e: sled::Error) -> Self {
-        StoreError::Storage(e.to_string())
+        match e {
+            sled::Error::Io(io) => StoreError::Storage(format!("I/O error: {}", io_sentence(&io))),
+            other => StoreError::Storage(other.to_string()),
+        }
+    }
+}
+
+/// An I/O error in words: sled wraps some OS errors in a debug-printed string, so the two an
+/// operator most needs to recognise are named from their kind.
+fn io_sentence(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::StorageFull => "No space left on device".to_owned(),
+        std::io::ErrorKind::ReadOnlyFilesystem => "Read-only file system".to_owned(),
+        _ => e.to_string(),
     }
 }

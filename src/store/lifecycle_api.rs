@@ -1,6 +1,6 @@
 //! The store's write API after acceptance: what the scheduler, the sending stage, the receipts
 //! stage and the housekeeping tasks call. Each call is one atomic change, durable when it
-//! returns (except `claim_next`, which the next durable change or flush makes durable).
+//! returns (except claims, which the next durable change or flush makes durable).
 
 use super::writer::{Change, Op};
 use super::{Event, Fired, RetentionReport, Store, StoreError};
@@ -38,8 +38,25 @@ impl Store {
     /// attempt is counted) and is returned to be sent. Messages found past their `send_by`
     /// are expired on the way, never returned. None when nothing in the lane is due.
     pub async fn claim_next(&self, kind: Kind, now: Millis) -> Result<Option<Message>, StoreError> {
+        Ok(self.claim_batch(kind, now, 1).await?.pop())
+    }
+
+    /// Claims up to `max` messages of `kind`'s lane due by `now`, in queue order, in one trip
+    /// to the writer (see [`Store::claim_next`]). Empty when nothing in the lane is due.
+    pub async fn claim_batch(
+        &self,
+        kind: Kind,
+        now: Millis,
+        max: usize,
+    ) -> Result<Vec<Message>, StoreError> {
         let lane = kind.lane();
-        self.ask(|reply| Op::Claim { lane, now, reply }).await?
+        self.ask(|reply| Op::Claim {
+            lane,
+            now,
+            max,
+            reply,
+        })
+        .await?
     }
 
     /// Records that the operator acknowledged every part (`submitting` → `submitted`), with

@@ -9,19 +9,22 @@
 pub mod codec;
 pub mod config;
 pub mod counts;
+pub mod disk;
 pub mod error;
 pub mod event;
 pub mod keys;
 mod lifecycle_api;
+mod open;
 pub mod read;
 mod scan;
 pub mod writer;
 
 pub use config::StoreConfig;
 pub use counts::Counts;
+pub use disk::DiskSpace;
 pub use error::StoreError;
 pub use event::{Event, StoredEvent};
-pub use writer::{Fired, RetentionReport};
+pub use writer::{EXIT_STORE_FAILED, Fired, RetentionReport};
 
 use crate::message::{MessageId, NewMessage, State, millis, now_ms};
 use serde::{Deserialize, Serialize};
@@ -57,6 +60,7 @@ struct Inner {
     shared: Arc<Shared>,
     writer: Mutex<Option<JoinHandle<()>>>,
     recovered: usize,
+    disk: disk::DiskGuard,
 }
 
 impl Drop for Inner {
@@ -85,12 +89,10 @@ impl Store {
     /// Opens (or creates) the store, then puts every message caught in `submitting` back in
     /// the queue. Blocking: call it before serving, or from `spawn_blocking`.
     pub fn open(config: &StoreConfig) -> Result<Store, StoreError> {
-        let db = sled::Config::new()
-            .path(&config.path)
-            .cache_capacity(config.cache_mib.saturating_mul(1 << 20))
-            .flush_every_ms(None)
-            .open()?;
+        let db = open::sled_db(config)?;
+        open::check_not_wiped(&config.path, &db)?;
         let state = open_format(&db)?;
+        open::mark_in_use(&config.path);
         let (state, recovered) = writer::recover_in_flight(&db, &state, now_ms())?;
         if recovered > 0 {
             tracing::info!(
@@ -102,12 +104,14 @@ impl Store {
         let shared = Arc::new(Shared {
             counts: Mutex::new(state.counts.clone()),
             events,
+            failure: writer::Failure::new(config.exit_on_failure),
         });
         let writer_config = writer::WriterConfig {
             max_group: config.max_group.max(1),
             erase_after_ms: millis(config.erase_texts_after),
             forget_after_ms: millis(config.forget_after),
             keep_events_ms: millis(config.keep_events_for),
+            store_dir: config.path.clone(),
         };
         let (ops, handle) = writer::spawn(db.clone(), state, writer_config, shared.clone())
             .map_err(|e| StoreError::Storage(format!("cannot start the writer: {e}")))?;
@@ -117,6 +121,7 @@ impl Store {
             shared,
             writer: Mutex::new(Some(handle)),
             recovered,
+            disk: disk::DiskGuard::new(&config.path, config.min_free_disk_mib),
         };
         Ok(Store {
             inner: Arc::new(inner),
@@ -144,12 +149,16 @@ impl Store {
         answers.pop().unwrap_or(Err(StoreError::Closed))
     }
 
-    /// Stores many messages with one flush; one answer per message, in order.
+    /// Stores many messages with one flush; one answer per message, in order. Below the
+    /// free-space reserve (see [`disk`]) all are refused with [`StoreError::DiskFull`].
     pub async fn accept_batch(
         &self,
         messages: Vec<NewMessage>,
     ) -> Vec<Result<Accepted, StoreError>> {
         let n = messages.len();
+        if let Err(full) = self.inner.disk.admit() {
+            return vec![Err(full); n];
+        }
         match self.ask(|reply| Op::Accept { messages, reply }).await {
             Ok(answers) => answers,
             Err(e) => (0..n).map(|_| Err(e.clone())).collect(),

@@ -6,8 +6,8 @@
 mod status;
 
 pub use status::{
-    AtRiskMessage, BindState, BindStatus, DaemonStatus, LaneStatus, LastError, OperatorStatus,
-    Outcomes, OverdueMessage, QueueStatus, StatusReport,
+    AtRiskMessage, BindState, BindStatus, DaemonStatus, DiskStatus, LaneStatus, LastError,
+    OperatorStatus, Outcomes, OverdueMessage, QueueStatus, StatusReport,
 };
 
 use crate::api::serde_fmt;

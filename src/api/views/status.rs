@@ -15,6 +15,9 @@ pub struct StatusReport {
     pub lanes: Vec<LaneStatus>,
     /// Total depth against the configured maximum.
     pub queue: QueueStatus,
+    /// Free space on the store's disk against the reserve (absent from older daemons).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk: Option<DiskStatus>,
     /// Messages past `receipt_by` without a final receipt.
     pub receipts_overdue: u64,
     /// The oldest few of them (the daemon decides how many).
@@ -164,6 +167,20 @@ pub struct QueueStatus {
     /// The configured maximum depth (beyond it `submit` answers `queue_full`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_depth: Option<u64>,
+}
+
+/// The store's disk: below `min_free_bytes` free, new messages are refused.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiskStatus {
+    /// The store's directory.
+    pub dir: String,
+    /// Bytes free for the daemon (absent when the file system could not be asked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub free_bytes: Option<u64>,
+    /// The reserve (`[store] min_free_disk_mib`) in bytes; 0 = no reserve.
+    pub min_free_bytes: u64,
+    /// True while new messages are refused for lack of space.
+    pub refusing: bool,
 }
 
 /// A message whose receipt is overdue.

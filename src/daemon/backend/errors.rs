@@ -6,27 +6,56 @@ use crate::store::StoreError;
 
 /// What went wrong, in words an operator acts on.
 fn explain(error: &StoreError) -> String {
-    match error {
-        StoreError::Closed => "the store is shutting down".to_owned(),
-        StoreError::Storage(detail) if detail.contains("No space left") => {
-            format!("the disk is full: {detail}")
-        }
-        StoreError::Storage(detail) if detail.contains("Read-only file system") => {
-            format!("the disk is read-only: {detail}")
-        }
-        other => other.to_string(),
-    }
+    let (detail, restarting) = match error {
+        StoreError::Closed => return "the store is shutting down".to_owned(),
+        StoreError::Storage(detail) => (detail, false),
+        // the store stopped after that failure and the daemon exits to reopen it
+        StoreError::Failed(detail) => (detail, true),
+        other => return other.to_string(),
+    };
+    let what = if detail.contains("No space left") {
+        "the disk is full"
+    } else if detail.contains("Read-only file system") {
+        "the disk is read-only"
+    } else {
+        "storage failure"
+    };
+    let then = if restarting {
+        "; khabar is restarting to recover"
+    } else {
+        ""
+    };
+    format!("{what}: {detail}{then}")
+}
+
+/// True for failures the store itself logs once (a full disk, a storage failure), so the
+/// socket does not log them again for every message.
+fn logged_by_store(error: &StoreError) -> bool {
+    matches!(
+        error,
+        StoreError::DiskFull { .. } | StoreError::Storage(_) | StoreError::Failed(_)
+    )
 }
 
 /// A submit that could not be stored: nothing was accepted.
 pub(super) fn not_accepted(error: &StoreError) -> ApiError {
-    tracing::warn!(error = %error, "a message could not be stored");
-    ApiError::unavailable(explain(error))
+    if !logged_by_store(error) {
+        tracing::warn!(error = %error, "a message could not be stored");
+    }
+    match error {
+        StoreError::DiskFull { .. } => ApiError::new(
+            ErrorCode::Unavailable,
+            format!("{error}; the message was NOT accepted: retry later with the same reference"),
+        ),
+        other => ApiError::unavailable(explain(other)),
+    }
 }
 
 /// A change other than a submit (cancel, ack) that could not be stored.
 pub(super) fn not_changed(error: &StoreError) -> ApiError {
-    tracing::warn!(error = %error, "a change could not be stored");
+    if !logged_by_store(error) {
+        tracing::warn!(error = %error, "a change could not be stored");
+    }
     ApiError::new(
         ErrorCode::Unavailable,
         format!(

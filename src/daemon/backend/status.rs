@@ -8,7 +8,7 @@ use super::operators::{capacity, operator_status};
 use super::risk::{Capacity, LaneHead, at_risk};
 use crate::api::error::ApiError;
 use crate::api::views::{
-    AtRiskMessage, DaemonStatus, LaneStatus, OverdueMessage, QueueStatus, StatusReport,
+    AtRiskMessage, DaemonStatus, DiskStatus, LaneStatus, OverdueMessage, QueueStatus, StatusReport,
 };
 use crate::encoding::EncodingConfig;
 use crate::message::{Kind, MessageId, Millis, now_ms};
@@ -130,6 +130,7 @@ impl GatewayBackend {
                 depth: self.depth(),
                 max_depth: self.parts.max_queue_depth,
             },
+            disk: Some(self.disk_status()),
             receipts_overdue: overdue_count,
             overdue: scan.overdue,
             at_risk_count,
@@ -137,6 +138,19 @@ impl GatewayBackend {
             last_minute: self.tracker.last(60, now),
             last_hour: self.tracker.last(3600, now),
         })
+    }
+}
+
+impl GatewayBackend {
+    /// The store's free space against the reserve.
+    fn disk_status(&self) -> DiskStatus {
+        let space = self.store().disk_space();
+        DiskStatus {
+            dir: space.dir.display().to_string(),
+            free_bytes: space.free_bytes,
+            min_free_bytes: space.min_free_bytes,
+            refusing: space.refusing,
+        }
     }
 }
 

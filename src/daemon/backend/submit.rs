@@ -9,7 +9,7 @@ use crate::api::error::ApiError;
 use crate::api::protocol::{SubmitOk, SubmitRequest};
 use crate::message::{Millis, NewMessage, now_ms};
 use crate::number;
-use crate::store::Accepted;
+use crate::store::{Accepted, StoreError};
 
 impl GatewayBackend {
     /// After messages were stored: wake the sending stage and count them.
@@ -34,11 +34,10 @@ impl GatewayBackend {
             return self.refuse(reference.as_deref(), self.queue_full(room.depth));
         }
         let (kind, to) = (message.kind, number::mask(&message.recipient));
-        let accepted = self
-            .store()
-            .accept(message)
-            .await
-            .map_err(|e| not_accepted(&e))?;
+        let accepted = match self.store().accept(message).await {
+            Ok(accepted) => accepted,
+            Err(e) => return self.not_stored(reference.as_deref(), &e),
+        };
         drop(room);
         self.accepted(&[&accepted], now);
         tracing::debug!(id = %accepted.id, %kind, %to, duplicate = accepted.duplicate, "accepted");
@@ -46,6 +45,19 @@ impl GatewayBackend {
             message_id: accepted.id,
             duplicate: accepted.duplicate,
         })
+    }
+
+    /// The answer to a message the store did not take: below the free-space reserve a
+    /// retry of an accepted message still gets its id (as with `queue_full`).
+    fn not_stored(
+        &self,
+        reference: Option<&str>,
+        error: &StoreError,
+    ) -> Result<SubmitOk, ApiError> {
+        match error {
+            StoreError::DiskFull { .. } => self.refuse(reference, not_accepted(error)),
+            _ => Err(not_accepted(error)),
+        }
     }
 
     /// `submit_batch`: every valid item in one durable write.
@@ -67,19 +79,20 @@ impl GatewayBackend {
         let fit = usize::try_from(room.granted).unwrap_or(usize::MAX);
         let overflow = checked.split_off(fit.min(checked.len()));
         let (indexes, messages): (Vec<usize>, Vec<NewMessage>) = checked.into_iter().unzip();
+        let references: Vec<Option<String>> =
+            messages.iter().map(|m| m.reference.clone()).collect();
         if !messages.is_empty() {
             let answers = self.store().accept_batch(messages).await;
             let stored: Vec<&Accepted> = answers.iter().filter_map(|a| a.as_ref().ok()).collect();
             self.accepted(&stored, now);
-            for (i, answer) in indexes.into_iter().zip(answers) {
-                results[i] = Some(
-                    answer
-                        .map(|a| SubmitOk {
-                            message_id: a.id,
-                            duplicate: a.duplicate,
-                        })
-                        .map_err(|e| not_accepted(&e)),
-                );
+            for ((i, answer), reference) in indexes.into_iter().zip(answers).zip(references) {
+                results[i] = Some(match answer {
+                    Ok(a) => Ok(SubmitOk {
+                        message_id: a.id,
+                        duplicate: a.duplicate,
+                    }),
+                    Err(e) => self.not_stored(reference.as_deref(), &e),
+                });
             }
         }
         drop(room);

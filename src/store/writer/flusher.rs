@@ -2,6 +2,7 @@
 //! many writers share one flush (group commit).
 
 use super::super::StoreError;
+use super::log_sync::LogSync;
 use super::{Op, Shared};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender};
@@ -18,11 +19,24 @@ pub struct FlushJob {
 }
 
 /// Runs until the writer hangs up.
-pub fn flusher(db: sled::Db, shared: Arc<Shared>, jobs: Receiver<FlushJob>, ops: Sender<Op>) {
+pub fn flusher(
+    db: sled::Db,
+    log: LogSync,
+    shared: Arc<Shared>,
+    jobs: Receiver<FlushJob>,
+    ops: Sender<Op>,
+) {
     while let Ok(job) = jobs.recv() {
-        let flushed = db.flush().map(|_| ()).map_err(StoreError::from);
+        let flushed = match shared.failure.error() {
+            Some(failed) => Err(failed.clone()),
+            None => db
+                .flush()
+                .map_err(StoreError::from)
+                .and_then(|_| log.sync()),
+        };
         if let Err(e) = &flushed {
-            tracing::error!(error = %e, "store flush failed; answering the waiting writers with an error");
+            // trip logs the first failure, once; the waiting writers get the error below
+            shared.failure.trip(e);
         }
         if let (Ok(()), Some(seq)) = (&flushed, job.last_event) {
             shared.events.send_replace(seq);

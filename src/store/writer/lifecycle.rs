@@ -1,19 +1,14 @@
-//! A message's life after acceptance: claim, submit, retry, defer, cancel, finish, receipts.
+//! A message's life after it is claimed: submit, retry, defer, cancel, finish, receipts.
 //! Every state change goes through [`transition`], which keeps the queue, the in-flight
 //! markers, the counters, the history and the event log in step with the record.
 
 use super::super::codec::{DeadlineEntry, DeadlineKind};
 use super::super::event::Event;
 use super::super::{StoreError, keys, receipt_outcome};
+use super::claim::TOO_LATE;
 use super::tx::Tx;
 use super::{Change, Writer, chunks};
 use crate::message::{Kind, Message, MessageId, Millis, Part, State, Transition};
-
-/// Why a claimed message is expired instead of sent.
-const TOO_LATE: &str = "send_by passed before it could be sent";
-
-/// Most messages one claim may expire on its way to a sendable one.
-const MAX_EXPIRED_PER_CLAIM: usize = 256;
 
 /// Moves a message to `to`, keeping every index in step, and records why.
 pub fn transition(
@@ -80,52 +75,6 @@ fn wrong(message: &Message, wanted: &'static str) -> StoreError {
 }
 
 impl Writer {
-    /// Claims the next due message of a lane: `queued` → `submitting`, counting an attempt.
-    /// Messages found past their `send_by` on the way are expired, never handed out.
-    pub(super) fn claim(&mut self, lane: u8, now: Millis) -> Result<Option<Message>, StoreError> {
-        for _ in 0..MAX_EXPIRED_PER_CLAIM {
-            let mut tx = self.tx();
-            let Some((id, due)) = chunks::head(&tx, lane)? else {
-                return Ok(None);
-            };
-            if due > now {
-                return Ok(None);
-            }
-            let mut message = match tx.load_for_update(id) {
-                Err(StoreError::NotFound(_)) => {
-                    // an entry without a record would block the lane forever
-                    tracing::error!(%id, "dropping a queue entry whose record is missing");
-                    chunks::dequeue(&mut tx, lane, due, id)?;
-                    self.commit(tx)?;
-                    continue;
-                }
-                loaded => loaded?,
-            };
-            if message.state != State::Queued {
-                tracing::warn!(%id, state = %message.state, "dropping a stale queue entry");
-                chunks::dequeue(&mut tx, lane, due, id)?;
-                self.commit(tx)?;
-                continue;
-            }
-            if message.send_by.is_some_and(|s| s <= now) {
-                transition(
-                    &mut tx,
-                    &mut message,
-                    State::Expired,
-                    now,
-                    Some(TOO_LATE.into()),
-                )?;
-                self.commit(tx)?;
-                continue;
-            }
-            message.attempts += 1;
-            transition(&mut tx, &mut message, State::Submitting, now, None)?;
-            self.commit(tx)?;
-            return Ok(Some(message));
-        }
-        Ok(None)
-    }
-
     /// Applies one change to one message.
     pub(super) fn change(
         &mut self,

@@ -6,9 +6,12 @@
 
 mod accept;
 mod chunks;
+mod claim;
 mod deadlines;
+mod failure;
 mod flusher;
 mod lifecycle;
+mod log_sync;
 mod ops;
 mod recover;
 mod retention;
@@ -16,6 +19,7 @@ mod tx;
 mod verify;
 
 pub use deadlines::Fired;
+pub use failure::{EXIT_STORE_FAILED, Failure};
 pub use ops::{Change, Op};
 pub use recover::recover_in_flight;
 pub use retention::RetentionReport;
@@ -57,6 +61,8 @@ pub struct Shared {
     pub counts: Mutex<Counts>,
     /// The seq of the last durable event; subscribers wake when it moves.
     pub events: watch::Sender<u64>,
+    /// Set by the first storage failure; after it nothing more is written.
+    pub failure: Failure,
 }
 
 /// Settings the writer needs.
@@ -69,6 +75,8 @@ pub struct WriterConfig {
     pub forget_after_ms: Millis,
     /// Event retention, in ms.
     pub keep_events_ms: Millis,
+    /// The store's directory (its log is fsynced after every flush, see [`log_sync`]).
+    pub store_dir: std::path::PathBuf,
 }
 
 /// The writer thread's state.
@@ -95,9 +103,10 @@ pub fn spawn(
     let (flush_tx, flush_rx) = channel::<FlushJob>();
     let flusher = {
         let (db, shared, op_tx) = (db.clone(), shared.clone(), op_tx.clone());
+        let log = log_sync::LogSync::open(&config.store_dir);
         std::thread::Builder::new()
             .name("khabar-store-flush".into())
-            .spawn(move || flusher(db, shared, flush_rx, op_tx))?
+            .spawn(move || flusher(db, log, shared, flush_rx, op_tx))?
     };
     let writer = Writer {
         db,
@@ -143,6 +152,9 @@ impl Writer {
 
     /// Handles one op; true when the writer should stop.
     fn handle(&mut self, op: Op) -> bool {
+        if let Some(error) = self.shared.failure.error() {
+            return self.refuse(op, error.clone());
+        }
         match op {
             Op::Accept { messages, reply } => self.accepts.push((messages, reply)),
             Op::Change {
@@ -154,8 +166,13 @@ impl Writer {
                 let result = self.change(id, change, now);
                 self.answer_durable(reply, result);
             }
-            Op::Claim { lane, now, reply } => {
-                let _ = reply.send(self.claim(lane, now));
+            Op::Claim {
+                lane,
+                now,
+                max,
+                reply,
+            } => {
+                let _ = reply.send(self.claim_many(lane, now, max));
             }
             Op::Fire { now, limit, reply } => {
                 let result = self.fire_deadlines(now, limit);
@@ -197,6 +214,7 @@ impl Writer {
     ) {
         match result {
             Err(e) => {
+                self.shared.failure.trip(&e);
                 let _ = reply.send(Err(e));
             }
             Ok(value) => self
@@ -209,6 +227,10 @@ impl Writer {
 
     /// Applies the gathered accepts and hands everything waiting to the flusher.
     fn hand_off(&mut self) {
+        if let Some(error) = self.shared.failure.error() {
+            let error = error.clone();
+            return self.refuse_waiting(&error);
+        }
         self.apply_accepts();
         if self.pending.is_empty() && self.new_events.is_none() {
             return;
@@ -265,7 +287,7 @@ impl Writer {
 
     /// Applies a write and adopts its bookkeeping.
     fn commit(&mut self, tx: Tx) -> Result<(), StoreError> {
-        let (state, events) = tx.commit()?;
+        let (state, events) = tx.commit().inspect_err(|e| self.shared.failure.trip(e))?;
         if state.counts != self.state.counts
             && let Ok(mut counts) = self.shared.counts.lock()
         {

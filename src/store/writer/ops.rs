@@ -66,11 +66,12 @@ pub enum Op {
         now: Millis,
         reply: Reply<Message>,
     },
-    /// Claim the next due message of a lane (answered before the flush).
+    /// Claim up to `max` due messages of a lane, in order (answered before the flush).
     Claim {
         lane: u8,
         now: Millis,
-        reply: Reply<Option<Message>>,
+        max: usize,
+        reply: Reply<Vec<Message>>,
     },
     /// Fire deadlines up to `now` (durable).
     Fire {

@@ -1,0 +1,98 @@
+//! Opening sled without trusting it blindly after a crash. sled 0.34 can fail to recover a
+//! log whose tail was lost (power loss, or a file system that went read-only mid-write):
+//! it may panic ("tried to serialize Uninitialized", sled issue #1387) or come up empty as
+//! if the store were new. The first becomes a clear error; the second is caught by a marker
+//! file written (and fsynced) once the store has its format version on disk, so a store that
+//! was in use never silently restarts empty.
+
+use super::StoreConfig;
+use super::StoreError;
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+
+/// The marker file in the store directory: its presence means "this store held data".
+const MARKER: &str = "khabar-store";
+
+/// Opens (or creates) the sled database of `config`.
+pub fn sled_db(config: &StoreConfig) -> Result<sled::Db, StoreError> {
+    let path = &config.path;
+    let sled_config = sled::Config::new()
+        .path(path)
+        .cache_capacity(config.cache_mib.saturating_mul(1 << 20))
+        .flush_every_ms(None);
+    let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sled_config.open()));
+    match opened {
+        Ok(Ok(db)) => Ok(db),
+        Ok(Err(e)) => Err(match StoreError::from(e) {
+            StoreError::Storage(why) => {
+                StoreError::Storage(format!("cannot open {}: {why}", path.display()))
+            }
+            other => other,
+        }),
+        Err(_) => Err(StoreError::Corrupt(format!(
+            "sled could not recover the log in {} (it panicked): its tail was damaged, as \
+             after a power loss or a file system error; restore the directory from a backup \
+             or move it aside to start empty",
+            path.display()
+        ))),
+    }
+}
+
+/// Refuses a store that held data (its marker is there) but that sled opened empty.
+pub fn check_not_wiped(dir: &Path, db: &sled::Db) -> Result<(), StoreError> {
+    if !dir.join(MARKER).exists() || db.first()?.is_some() {
+        return Ok(());
+    }
+    Err(StoreError::Corrupt(format!(
+        "{} held a khabar store (its {MARKER} file is there) but sled recovered nothing from \
+         its log: refusing to start on what looks like a wiped store; restore the directory \
+         from a backup, or move it aside to start empty",
+        dir.display()
+    )))
+}
+
+/// Writes the marker once the store's format version is on disk (sled's own flush does not
+/// make a new file durable, so its log is fsynced first). A marker that cannot be written
+/// (a full disk) is logged and tried again at the next start: it is a safety net only.
+pub fn mark_in_use(dir: &Path) {
+    let marker = dir.join(MARKER);
+    if marker.exists() {
+        return;
+    }
+    let written = File::open(dir.join("db"))
+        .and_then(|log| log.sync_data())
+        .and_then(|()| File::create(&marker))
+        .and_then(|mut file| {
+            file.write_all(b"khabar store: sled recovering this directory empty is an error\n")?;
+            file.sync_all()
+        })
+        .and_then(|()| File::open(dir))
+        .and_then(|dir| dir.sync_all());
+    if let Err(e) = written {
+        tracing::warn!(path = %marker.display(), error = %e, "cannot write the store's marker file");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_marked_store_that_opens_empty_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = StoreConfig::at(dir.path().join("store"));
+        let db = sled_db(&config).unwrap();
+        check_not_wiped(&config.path, &db).expect("a new store is fine");
+        db.insert(b"k", b"v".to_vec()).unwrap();
+        db.flush().unwrap();
+        mark_in_use(&config.path);
+        assert!(config.path.join(MARKER).exists());
+        check_not_wiped(&config.path, &db).expect("a store with data is fine");
+        db.remove(b"k").unwrap();
+        assert!(matches!(
+            check_not_wiped(&config.path, &db),
+            Err(StoreError::Corrupt(_))
+        ));
+    }
+}
