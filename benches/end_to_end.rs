@@ -4,7 +4,7 @@
 //! ```text
 //! cargo bench --bench end_to_end                          # 200,000 messages, 3 runs
 //! cargo bench --bench end_to_end -- --quick --runs 1      # 20,000 messages, one run
-//! cargo bench --bench end_to_end -- --only accept        # or e2e, e2e-3, e2e-1
+//! cargo bench --bench end_to_end -- --only accept        # or e2e, e2e-3, e2e-1, otp, cold-start
 //! ```
 //!
 //! - **A, accept**: durable accepts over the socket (each answered after its fsync), sending
@@ -15,6 +15,14 @@
 //!   0–50 ms. submit_sm/s is counted at the simulator; "all final" is the daemon's own status.
 //!   The simulator's ceiling is measured in the same run with a minimal raw SMPP client
 //!   sending the same PDUs over the same binds and window.
+//! - **C, otp**: 1,000,000 `bulk` messages accepted as in B (three operators), then, while
+//!   they drain, 3,000 `otp_send` at 50/s, each to its own number; per OTP the time from its
+//!   accept answer to its submit_sm at smpp-sim, and the bulk backlog meanwhile
+//!   (`--quick`: 100,000 and 500; `--bulk`, `--otps` to choose).
+//! - **D, cold-start**: 5,000,000 messages queued with the `Store` API in a temporary data dir
+//!   (about 7.5 GiB free needed, checked first), then the `khabar` binary started over it as a
+//!   child: spawn → first submit_sm at smpp-sim, and the child's RSS then and after 10,000
+//!   submit_sm (`--quick`: 500,000; `--queued` to choose). One fill, started `--runs` times.
 //!
 //! Each scenario runs `--runs` times (default 3); the table shows the median and the spread.
 
@@ -22,10 +30,14 @@
 mod accept;
 #[path = "end_to_end/ceiling.rs"]
 mod ceiling;
+#[path = "end_to_end/cold_start.rs"]
+mod cold_start;
 #[path = "end_to_end/e2e.rs"]
 mod e2e;
 #[path = "end_to_end/harness.rs"]
 mod harness;
+#[path = "end_to_end/otp_latency.rs"]
+mod otp_latency;
 #[path = "end_to_end/traffic.rs"]
 mod traffic;
 
@@ -38,6 +50,8 @@ struct Args {
     accept_messages: u64,
     runs: usize,
     only: Option<String>,
+    otp: otp_latency::Plan,
+    cold_queued: u64,
 }
 
 fn parse_args() -> Args {
@@ -46,16 +60,32 @@ fn parse_args() -> Args {
         accept_messages: 50_000,
         runs: 3,
         only: None,
+        otp: otp_latency::Plan {
+            bulk: 1_000_000,
+            otps: 3_000,
+            per_second: 50,
+            settle: Duration::from_secs(5),
+        },
+        cold_queued: 5_000_000,
     };
     let mut messages = None;
+    let (mut bulk, mut otps, mut queued) = (None, None, None);
+    let number = |n: Option<String>| n.and_then(|n| n.replace('_', "").parse().ok());
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--quick" => {
                 args.messages = 20_000;
                 args.accept_messages = 10_000;
+                args.otp.bulk = 100_000;
+                args.otp.otps = 500;
+                args.otp.settle = Duration::from_secs(2);
+                args.cold_queued = 500_000;
             }
-            "--messages" => messages = it.next().and_then(|n| n.replace('_', "").parse().ok()),
+            "--messages" => messages = number(it.next()),
+            "--bulk" => bulk = number(it.next()),
+            "--otps" => otps = number(it.next()),
+            "--queued" => queued = number(it.next()),
             "--runs" => args.runs = it.next().and_then(|n| n.parse().ok()).unwrap_or(3),
             "--only" => args.only = it.next(),
             _ => {} // cargo passes --bench
@@ -64,6 +94,9 @@ fn parse_args() -> Args {
     if let Some(n) = messages {
         args.messages = n;
     }
+    args.otp.bulk = bulk.unwrap_or(args.otp.bulk);
+    args.otp.otps = otps.unwrap_or(args.otp.otps).max(1);
+    args.cold_queued = queued.unwrap_or(args.cold_queued);
     args.runs = args.runs.max(1);
     args
 }
@@ -96,7 +129,8 @@ impl Row {
 
     fn show(&self, x: f64) -> String {
         match self.unit {
-            "s" => format!("{x:.1}"),
+            "s" | "ms" if x < 10.0 => format!("{x:.2}"),
+            "s" | "ms" => format!("{x:.1}"),
             "%" => format!("{:.1}", x * 100.0),
             _ => thousands(x),
         }
@@ -265,6 +299,14 @@ fn main() {
                 println!("B: end to end against smpp-sim, {operators} operator(s)");
                 scenario_e2e(&args, mix, operators, &mut rows).await?;
             }
+        }
+        if wanted("otp") {
+            println!("C: OTP latency behind a bulk backlog");
+            otp_latency::scenario(&args, &mut rows).await?;
+        }
+        if wanted("cold-start") {
+            println!("D: daemon cold start over a full store");
+            cold_start::scenario(&args, &mut rows).await?;
         }
         Ok::<_, String>(())
     });

@@ -8,6 +8,7 @@
 
 use crate::harness::{Daemon, Shape};
 use crate::traffic::{self, Mix};
+use serde_json::Value;
 use smpp_sim::{OperatorStats, SimHandle};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -75,33 +76,22 @@ async fn watch(sim: SimHandle, parts: u64, deadline: Instant) -> Marks {
     }
 }
 
-/// Runs `mix.messages` messages through a fresh daemon and simulator shaped as `shape`.
-pub async fn run(
-    mix: Mix,
-    shape: Shape,
-    run: usize,
-    patience: Duration,
-) -> Result<Figures, String> {
-    let sim = crate::harness::simulator().await?;
-    let daemon = Daemon::start(&sim, shape).await?;
-    let mut clients = Vec::new();
-    for _ in 0..SUBMITTERS {
-        clients.push(daemon.client().await?);
-    }
-    let started = Instant::now();
-    let deadline = started + patience;
-    let watcher = tokio::spawn(watch(sim.clone(), mix.parts, deadline));
+/// Submits messages `0..count`, message `n` being `item(n)`, in `submit_batch`es of
+/// [`BATCH`] from [`SUBMITTERS`] connections at once; returns how many were accepted.
+pub async fn submit_batches<F>(daemon: &Daemon, count: u64, item: F) -> Result<u64, String>
+where
+    F: Fn(u64) -> Value + Clone + Send + 'static,
+{
     let mut tasks = tokio::task::JoinSet::new();
-    for (c, mut client) in clients.into_iter().enumerate() {
-        let (messages, tag) = (mix.messages, format!("e{run}"));
+    for c in 0..SUBMITTERS {
+        let mut client = daemon.client().await?;
+        let item = item.clone();
         tasks.spawn(async move {
             let mut accepted = 0u64;
-            let batches = messages.div_ceil(BATCH);
-            for b in (c as u64..batches).step_by(SUBMITTERS as usize) {
-                let end = ((b + 1) * BATCH).min(messages);
-                let batch = (b * BATCH..end)
-                    .map(|n| traffic::request(n, &tag))
-                    .collect();
+            let batches = count.div_ceil(BATCH);
+            for b in (c..batches).step_by(SUBMITTERS as usize) {
+                let end = ((b + 1) * BATCH).min(count);
+                let batch = (b * BATCH..end).map(&item).collect();
                 let reply = client
                     .submit_batch(batch)
                     .await
@@ -115,6 +105,24 @@ pub async fn run(
     while let Some(done) = tasks.join_next().await {
         accepted += done.map_err(|e| e.to_string())??;
     }
+    Ok(accepted)
+}
+
+/// Runs `mix.messages` messages through a fresh daemon and simulator shaped as `shape`.
+pub async fn run(
+    mix: Mix,
+    shape: Shape,
+    run: usize,
+    patience: Duration,
+) -> Result<Figures, String> {
+    let sim = crate::harness::simulator().await?;
+    let daemon = Daemon::start(&sim, shape).await?;
+    let started = Instant::now();
+    let deadline = started + patience;
+    let watcher = tokio::spawn(watch(sim.clone(), mix.parts, deadline));
+    let tag = format!("e{run}");
+    let accepted =
+        submit_batches(&daemon, mix.messages, move |n| traffic::request(n, &tag)).await?;
     let accept_s = started.elapsed().as_secs_f64();
     if accepted != mix.messages {
         return Err(format!("{accepted} of {} messages accepted", mix.messages));

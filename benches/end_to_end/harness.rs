@@ -15,7 +15,13 @@ const STARTUP: Duration = Duration::from_secs(60);
 
 /// A simulator with the three default operators, quick receipts and no test numbers.
 pub async fn simulator() -> Result<SimHandle, String> {
+    simulator_holding(SimConfig::default().max_messages).await
+}
+
+/// [`simulator`] keeping up to `max_messages` received messages in memory (oldest dropped).
+pub async fn simulator_holding(max_messages: usize) -> Result<SimHandle, String> {
     let mut config = SimConfig::ephemeral();
+    config.max_messages = max_messages;
     config.receipts = ReceiptConfig {
         min_delay_ms: 0,
         max_delay_ms: 50,
@@ -71,6 +77,14 @@ fn config_text(dir: &Path, sim: &SimHandle, shape: Shape) -> String {
     text
 }
 
+/// Writes `dir/config.toml` for a daemon with its data in `dir/data` (the store in
+/// `dir/data/store`) and its socket at `dir/khabar.sock`; returns the file's path.
+pub fn write_config(dir: &Path, sim: &SimHandle, shape: Shape) -> Result<PathBuf, String> {
+    let path = dir.join("config.toml");
+    std::fs::write(&path, config_text(dir, sim, shape)).map_err(|e| e.to_string())?;
+    Ok(path)
+}
+
 /// A daemon running in this process, in its own temporary directory.
 pub struct Daemon {
     /// Its socket.
@@ -85,8 +99,7 @@ impl Daemon {
     /// bind is up at the simulator.
     pub async fn start(sim: &SimHandle, shape: Shape) -> Result<Daemon, String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let path = dir.path().join("config.toml");
-        std::fs::write(&path, config_text(dir.path(), sim, shape)).map_err(|e| e.to_string())?;
+        let path = write_config(dir.path(), sim, shape)?;
         let config = Config::load(&path).map_err(|e| e.to_string())?;
         let socket = config.api.socket_path.clone();
         let stop = CancellationToken::new();
