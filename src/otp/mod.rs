@@ -114,6 +114,7 @@ impl fmt::Debug for IssuedCode {
 /// The OTP sessions, on disk.
 pub struct OtpService {
     db: sled::Db,
+    log: crate::store::log_sync::LogSync,
     sessions: sled::Tree,
     sends: sled::Tree,
     secret: Secret,
@@ -144,15 +145,16 @@ impl OtpService {
     pub fn open(config: &OtpConfig, dir: &Path) -> Result<OtpService, OtpError> {
         check_config(config)?;
         let path = dir.join("otp");
-        let db = db::open(&path)?;
+        let (db, log) = db::open(&path)?;
         let sessions = db
             .open_tree(SESSIONS_TREE)
             .map_err(|e| storage("open", e))?;
         let sends = db.open_tree(SENDS_TREE).map_err(|e| storage("open", e))?;
         let secret = Secret::load_or_create(&dir.join(&config.secret_file))?;
-        db.flush().map_err(|e| storage("flush", e))?;
+        crate::side_db::flush(&db, &log).map_err(OtpError::Storage)?;
         Ok(OtpService {
             db,
+            log,
             sessions,
             sends,
             sealer: seal::cipher(&secret),
@@ -322,8 +324,7 @@ impl OtpService {
 
     /// Writes everything to disk.
     pub fn flush(&self) -> Result<(), OtpError> {
-        self.db.flush().map_err(|e| storage("flush", e))?;
-        Ok(())
+        crate::side_db::flush(&self.db, &self.log).map_err(OtpError::Storage)
     }
 }
 

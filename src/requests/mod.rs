@@ -47,6 +47,7 @@ pub enum RequestError {
 /// The open requests, on disk.
 pub struct RequestRegistry {
     db: sled::Db,
+    log: crate::store::log_sync::LogSync,
     tree: sled::Tree,
     path: PathBuf,
     /// Serialises read-modify-write of records (one process owns the db and request traffic is
@@ -66,10 +67,11 @@ impl RequestRegistry {
     /// Opens (or creates) the registry at `<dir>/requests`. Blocking.
     pub fn open(dir: &Path) -> Result<RequestRegistry, RequestError> {
         let path = dir.join("requests");
-        let db = db::open(&path)?;
+        let (db, log) = db::open(&path)?;
         let tree = db.open_tree(TREE).map_err(|e| storage("open", e))?;
         Ok(RequestRegistry {
             db,
+            log,
             tree,
             path,
             write: Mutex::new(()),
@@ -239,8 +241,7 @@ impl RequestRegistry {
         self.tree
             .apply_batch(changes.batch)
             .map_err(|e| storage("write", e))?;
-        self.db.flush().map_err(|e| storage("flush", e))?;
-        Ok(())
+        crate::side_db::flush(&self.db, &self.log).map_err(RequestError::Storage)
     }
 
     /// The write lock (a panic elsewhere while holding it leaves nothing half-written: every

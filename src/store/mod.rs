@@ -14,6 +14,7 @@ pub mod error;
 pub mod event;
 pub mod keys;
 mod lifecycle_api;
+pub mod log_sync;
 mod open;
 pub mod read;
 mod scan;

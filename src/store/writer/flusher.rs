@@ -2,7 +2,7 @@
 //! many writers share one flush (group commit).
 
 use super::super::StoreError;
-use super::log_sync::LogSync;
+use super::super::log_sync::LogSync;
 use super::{Op, Shared};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender};

@@ -11,7 +11,6 @@ mod deadlines;
 mod failure;
 mod flusher;
 mod lifecycle;
-mod log_sync;
 mod ops;
 mod recover;
 mod retention;
@@ -75,7 +74,7 @@ pub struct WriterConfig {
     pub forget_after_ms: Millis,
     /// Event retention, in ms.
     pub keep_events_ms: Millis,
-    /// The store's directory (its log is fsynced after every flush, see [`log_sync`]).
+    /// The store's directory (its log is fsynced after every flush, see [`super::log_sync`]).
     pub store_dir: std::path::PathBuf,
 }
 
@@ -103,7 +102,7 @@ pub fn spawn(
     let (flush_tx, flush_rx) = channel::<FlushJob>();
     let flusher = {
         let (db, shared, op_tx) = (db.clone(), shared.clone(), op_tx.clone());
-        let log = log_sync::LogSync::open(&config.store_dir);
+        let log = super::log_sync::LogSync::open(&config.store_dir);
         std::thread::Builder::new()
             .name("khabar-store-flush".into())
             .spawn(move || flusher(db, log, shared, flush_rx, op_tx))?

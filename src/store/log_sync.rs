@@ -5,9 +5,9 @@
 //! "flushed" (seen on ext4 forced read-only: the messages acknowledged in its last seconds
 //! were gone after the remount). So after each group's flush the flusher also `fdatasync`s
 //! sled's log file, through a descriptor of its own (fsync acts on the file, whichever
-//! descriptor asks).
+//! descriptor asks). The OTP and requests databases (`crate::side_db`) use it too.
 
-use super::super::StoreError;
+use super::StoreError;
 use std::fs::File;
 use std::path::Path;
 
@@ -33,14 +33,14 @@ impl LogSync {
         ];
         for path in entries {
             if let Err(e) = File::open(&path).and_then(|f| f.sync_all()) {
-                tracing::warn!(path = %path.display(), error = %e, "cannot fsync a file of the store");
+                tracing::warn!(path = %path.display(), error = %e, "cannot fsync a file of a sled database");
             }
         }
         let path = store_dir.join(SLED_LOG);
         let file = match File::open(&path) {
             Ok(file) => Some(file),
             Err(e) => {
-                tracing::warn!(path = %path.display(), error = %e, "cannot open the store's log to fsync it: accepts rely on sled's flush alone");
+                tracing::warn!(path = %path.display(), error = %e, "cannot open sled's log to fsync it: writes rely on sled's flush alone");
                 None
             }
         };
@@ -55,7 +55,7 @@ impl LogSync {
         file.sync_data()
             .map_err(|e| match StoreError::from(sled::Error::Io(e)) {
                 StoreError::Storage(why) => {
-                    StoreError::Storage(format!("cannot fsync the store's log: {why}"))
+                    StoreError::Storage(format!("cannot fsync sled's log: {why}"))
                 }
                 other => other,
             })
