@@ -27,11 +27,11 @@ mod fs;
 
 use daemon_support::{Tuning, write_tuned_config};
 use disk_daemon::*;
-use fault_helpers::{all_binds_up, check_delivered_once, wait_all_final, wait_for_status};
+use fault_helpers::{all_binds_up, delivered_once, wait_all_final, wait_for_status};
 use fs::{Ballast, Tmpfs, free_mib};
 use khabar::api::ErrorCode;
 use khabar::api::protocol::MessageRef;
-use khabar::message::{MessageId, State};
+use khabar::message::State;
 use khabar::store::EXIT_STORE_FAILED;
 use std::path::{Path, PathBuf};
 
@@ -100,16 +100,6 @@ impl Setup {
     }
 }
 
-/// Waits until every message of `sent` is delivered, once, and reached the simulator.
-async fn all_delivered(
-    client: &mut khabar::api::client::Client,
-    sim: &smpp_sim::SimHandle,
-    sent: &[(MessageId, String)],
-) {
-    let views = wait_all_final(client, sent.iter().map(|(id, _)| *id)).await;
-    check_delivered_once(sim, sent, &views);
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn below_the_reserve_new_messages_are_refused_while_accepted_ones_are_delivered() {
     let setup = Setup::new();
@@ -169,7 +159,7 @@ async fn below_the_reserve_new_messages_are_refused_while_accepted_ones_are_deli
     );
 
     // What was accepted before is still sent and receipted (small writes, inside the reserve).
-    all_delivered(&mut client, &sim, &before).await;
+    delivered_once(&mut client, &sim, &before).await;
 
     ballast.remove();
     probe_until(
@@ -185,7 +175,7 @@ async fn below_the_reserve_new_messages_are_refused_while_accepted_ones_are_deli
     })
     .await;
     let after = submit_all(&mut client, 1, 3000..3100).await;
-    all_delivered(&mut client, &sim, &after).await;
+    delivered_once(&mut client, &sim, &after).await;
 
     // One line per change of state, not one per refused message.
     let log = daemon.log();
@@ -210,7 +200,7 @@ async fn a_full_disk_is_answered_the_daemon_exits_and_a_restart_loses_nothing() 
     let mut daemon = setup.start(&config).await;
     let mut client = daemon.client().await;
     let early = submit_all(&mut client, 2, 0..300).await;
-    all_delivered(&mut client, &sim, &early).await;
+    delivered_once(&mut client, &sim, &early).await;
 
     let ballast = Ballast::leaving(&setup.data(), 4);
     let mut accepted = early.clone();
@@ -266,7 +256,7 @@ async fn a_full_disk_is_answered_the_daemon_exits_and_a_restart_loses_nothing() 
         );
     }
     let after = submit_all(&mut client, 2, 50_000..50_100).await;
-    all_delivered(&mut client, &sim, &after).await;
+    delivered_once(&mut client, &sim, &after).await;
     assert!(daemon.stop().await.success());
 }
 
@@ -297,9 +287,9 @@ async fn a_read_only_disk_stops_the_start_with_a_clear_error_and_damages_nothing
     let daemon = setup.start(&config).await;
     let mut client = daemon.client().await;
     assert_all_known(&mut client, &sent).await;
-    all_delivered(&mut client, &sim, &sent).await;
+    delivered_once(&mut client, &sim, &sent).await;
     let after = submit_all(&mut client, 3, 1000..1100).await;
-    all_delivered(&mut client, &sim, &after).await;
+    delivered_once(&mut client, &sim, &after).await;
     assert!(daemon.stop().await.success());
 }
 
@@ -348,7 +338,7 @@ async fn reserve_on_the_real_file_system() {
     )
     .await;
     assert!(status(&mut client).await.disk.is_some_and(|d| d.refusing));
-    all_delivered(&mut client, &sim, &before).await;
+    delivered_once(&mut client, &sim, &before).await;
 
     ballast.remove();
     probe_until(
@@ -360,6 +350,6 @@ async fn reserve_on_the_real_file_system() {
     )
     .await;
     let after = submit_all(&mut client, 4, 2000..2100).await;
-    all_delivered(&mut client, &sim, &after).await;
+    delivered_once(&mut client, &sim, &after).await;
     assert!(daemon.stop().await.success());
 }

@@ -33,8 +33,7 @@ async fn throttled_submits_are_retried_until_every_message_is_delivered() {
         |n| format!("notice {n}"),
     )
     .await;
-    let views = wait_all_final(&mut client, sent.iter().map(|(id, _)| *id)).await;
-    let extra_copies = check_delivered_once(&sim, &sent, &views);
+    let (views, extra_copies) = delivered_once(&mut client, &sim, &sent).await;
     // A throttled submit is refused, not received: every message arrives exactly once.
     assert_eq!(extra_copies, 0, "a throttled submit was stored by the SMSC");
     let throttled: u64 = sim.stats().iter().map(|s| s.throttled).sum();
@@ -109,8 +108,7 @@ async fn dropped_connections_lose_nothing_and_acknowledge_nothing_twice() {
         |n| format!("message {n}"),
     )
     .await;
-    let views = wait_all_final(&mut client, sent.iter().map(|(id, _)| *id)).await;
-    let extra_copies = check_delivered_once(&sim, &sent, &views);
+    let (_, extra_copies) = delivered_once(&mut client, &sim, &sent).await;
     let drops = sim.operator_stats("kcell").unwrap().connections_dropped;
     assert!(drops >= 2, "the connections were dropped ({drops} times)");
     // Only submits unanswered at a drop are sent again: at most a window per drop.
@@ -144,8 +142,7 @@ async fn a_hung_smsc_times_out_and_its_messages_are_resubmitted() {
         |n| format!("during the hang {n}"),
     )
     .await;
-    let views = wait_all_final(&mut client, sent.iter().map(|(id, _)| *id)).await;
-    let extra_copies = check_delivered_once(&sim, &sent, &views);
+    let (views, extra_copies) = delivered_once(&mut client, &sim, &sent).await;
     assert!(
         some_retry_mentions(&views, "no submit_sm_resp"),
         "no message was queued again after the response timeout"
@@ -323,8 +320,7 @@ async fn sigterm_drains_unbinds_and_the_next_start_finishes_everything() {
     fault_everywhere(&sim, &Fault::Clear);
     let daemon = Daemon::start(&config).await;
     let mut client = daemon.client().await;
-    let views = wait_all_final(&mut client, sent.iter().map(|(id, _)| *id)).await;
-    let extra_copies = check_delivered_once(&sim, &sent, &views);
+    let (_, extra_copies) = delivered_once(&mut client, &sim, &sent).await;
     // Every answer that came during the drain was recorded: nothing is sent twice.
     assert_eq!(
         extra_copies, 0,

@@ -5,9 +5,8 @@
 
 mod daemon_support;
 
-use daemon_support::{Daemon, PATIENCE, simulator, wait_final, write_config};
+use daemon_support::{Daemon, PATIENCE, simulator, wait_final, wait_for_view, write_config};
 use khabar::api::client::Client;
-use khabar::api::protocol::MessageRef;
 use khabar::api::views::MessageView;
 use khabar::message::{MessageId, State, now_ms};
 use serde_json::{Value, json};
@@ -79,23 +78,10 @@ async fn submit_request(client: &mut Client, request: Value) -> MessageId {
 
 /// Waits until the operator has message `id` and returns it.
 async fn wait_submitted(client: &mut Client, id: MessageId) -> MessageView {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        let view = client
-            .get(&MessageRef::Id(id))
-            .await
-            .expect("socket")
-            .expect("known message");
-        if !matches!(view.state, State::Queued | State::Submitting) {
-            return view;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{id} never left {:?}",
-            view.state
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for_view(client, id, |view| {
+        !matches!(view.state, State::Queued | State::Submitting)
+    })
+    .await
 }
 
 /// Messages the simulator received for `number` with `text`.

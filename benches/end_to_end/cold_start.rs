@@ -17,10 +17,9 @@
 use crate::harness::{self, Shape};
 use crate::traffic;
 use khabar::message::{Extra, Kind, NewMessage};
+use khabar::store::disk::free_bytes;
 use khabar::store::{Store, StoreConfig};
 use smpp_sim::SimHandle;
-use std::ffi::CString;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -65,22 +64,6 @@ pub struct Figures {
     pub rss_after_mib: f64,
     /// Its peak RSS (VmHWM) by then, MiB.
     pub rss_peak_mib: f64,
-}
-
-/// Bytes free to an unprivileged user on the file system holding `path`.
-fn free_bytes(path: &Path) -> Result<u64, String> {
-    let c_path = CString::new(path.as_os_str().as_bytes()).map_err(|e| e.to_string())?;
-    let mut stat = std::mem::MaybeUninit::<libc::statvfs>::uninit();
-    // SAFETY: `c_path` is NUL-terminated and `stat` is a valid place for statvfs to fill.
-    // (libc directly: no crate for free space is among the dependencies.)
-    let rc = unsafe { libc::statvfs(c_path.as_ptr(), stat.as_mut_ptr()) };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error().to_string());
-    }
-    // SAFETY: statvfs returned 0, so it filled `stat`.
-    let stat = unsafe { stat.assume_init() };
-    #[allow(clippy::useless_conversion)] // the field types are narrower on 32-bit targets
-    Ok(u64::from(stat.f_bavail).saturating_mul(u64::from(stat.f_frsize)))
 }
 
 fn dir_bytes(path: &Path) -> u64 {
@@ -133,7 +116,7 @@ fn message(n: u64) -> NewMessage {
 pub async fn fill(sim: &SimHandle, shape: Shape, queued: u64) -> Result<Filled, String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let need = queued * BYTES_PER_MESSAGE + HEADROOM;
-    let free = free_bytes(dir.path())?;
+    let free = free_bytes(dir.path()).map_err(|e| e.to_string())?;
     if free < need {
         return Err(format!(
             "cold start with {queued} queued messages needs about {:.1} GiB free in {} \

@@ -70,19 +70,16 @@ pub async fn run_with(config: Config, stop: CancellationToken) -> Result<(), Dae
     );
 
     let simulator = embedded::start_if_needed(&config).await?;
+    let urgent_run = config.scheduler.min_share.urgent_run();
     let endpoints = config
         .operators
         .iter()
-        .map(|op| embedded::endpoint(op, simulator.as_ref()))
-        .collect::<Result<Vec<Endpoint>, _>>()?;
-    let urgent_run = config.scheduler.min_share.urgent_run();
-    let endpoints: Vec<Endpoint> = endpoints
-        .into_iter()
-        .map(|mut ep| {
+        .map(|op| {
+            let mut ep = embedded::endpoint(op, simulator.as_ref())?;
             ep.config.urgent_run = urgent_run;
-            ep
+            Ok(ep)
         })
-        .collect();
+        .collect::<Result<Vec<Endpoint>, String>>()?;
     let (outcomes_tx, outcomes_rx) = mpsc::channel(4096);
     let (incoming_tx, incoming_rx) = mpsc::channel(4096);
     let (submitted_tx, submitted_rx) = mpsc::unbounded_channel();

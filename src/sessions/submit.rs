@@ -2,7 +2,7 @@
 //! operator's TPS cap, and the parts' results reported together.
 
 use super::bind::describe;
-use crate::message::now_ms;
+use crate::message::{MessageId, now_ms};
 use crate::number::mask;
 use crate::sessions::job::{Job, JobOutcome, PartResult};
 use crate::sessions::link::OperatorLink;
@@ -35,14 +35,7 @@ impl SubmitTask {
                 .iter()
                 .map(|_| PartResult::NotSent("send_by passed".into()))
                 .collect();
-            let _ = self
-                .outcomes
-                .send(JobOutcome {
-                    id: job.id,
-                    operator: self.link.name.clone(),
-                    results,
-                })
-                .await;
+            self.report(job.id, results).await;
             return;
         }
         let mut pending = FuturesOrdered::new();
@@ -64,14 +57,17 @@ impl SubmitTask {
             .collect()
             .await;
         debug!(operator = %self.link.name, id = %job.id, parts = results.len(), "job done");
-        let _ = self
-            .outcomes
-            .send(JobOutcome {
-                id: job.id,
-                operator: self.link.name.clone(),
-                results,
-            })
-            .await;
+        self.report(job.id, results).await;
+    }
+
+    /// Hands the results of job `id`'s parts to the sending stage.
+    async fn report(&self, id: MessageId, results: Vec<PartResult>) {
+        let outcome = JobOutcome {
+            id,
+            operator: self.link.name.clone(),
+            results,
+        };
+        let _ = self.outcomes.send(outcome).await;
     }
 
     fn submit_part(

@@ -160,7 +160,7 @@ impl Store {
 
 /// Bytes available to an unprivileged writer on `dir`'s file system. Written over libc's
 /// statvfs (already a dependency) because it is the one call needed.
-fn free_bytes(dir: &Path) -> std::io::Result<u64> {
+pub fn free_bytes(dir: &Path) -> std::io::Result<u64> {
     use std::os::unix::ffi::OsStrExt;
     let path = std::ffi::CString::new(dir.as_os_str().as_bytes())
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;

@@ -106,16 +106,7 @@ impl Store {
         reason: &str,
         now: Millis,
     ) -> Result<Message, StoreError> {
-        self.change(
-            id,
-            Change::Requeue {
-                due,
-                reason: reason.to_owned(),
-                refund: false,
-            },
-            now,
-        )
-        .await
+        self.requeue_with(id, due, reason, now, false).await
     }
 
     /// Like [`Store::requeue`], but the attempt does not count (throttled, or never written
@@ -127,10 +118,21 @@ impl Store {
         reason: &str,
         now: Millis,
     ) -> Result<Message, StoreError> {
+        self.requeue_with(id, due, reason, now, true).await
+    }
+
+    async fn requeue_with(
+        &self,
+        id: MessageId,
+        due: Millis,
+        reason: &str,
+        now: Millis,
+        refund: bool,
+    ) -> Result<Message, StoreError> {
         let change = Change::Requeue {
             due,
             reason: reason.to_owned(),
-            refund: true,
+            refund,
         };
         self.change(id, change, now).await
     }

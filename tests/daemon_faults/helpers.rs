@@ -120,6 +120,18 @@ pub fn times_submitted(view: &MessageView) -> usize {
         .count()
 }
 
+/// Waits until every message of `sent` is final, then checks each was delivered and reached
+/// the simulator (see [`check_delivered_once`]); returns the views and the extra copies.
+pub async fn delivered_once(
+    client: &mut Client,
+    sim: &SimHandle,
+    sent: &[(MessageId, String)],
+) -> (HashMap<MessageId, MessageView>, usize) {
+    let views = wait_all_final(client, sent.iter().map(|(id, _)| *id)).await;
+    let extra_copies = check_delivered_once(sim, sent, &views);
+    (views, extra_copies)
+}
+
 /// Asserts every message was delivered, acknowledged once, and reached the simulator;
 /// returns how many resubmissions (extra copies) the simulator received.
 pub fn check_delivered_once(

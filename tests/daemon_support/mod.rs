@@ -168,6 +168,15 @@ pub async fn wait_for_socket(socket: &Path) {
 
 /// Waits until message `id` is in a final state and returns it.
 pub async fn wait_final(client: &mut Client, id: MessageId) -> MessageView {
+    wait_for_view(client, id, |view| view.state.is_final()).await
+}
+
+/// Waits (up to `PATIENCE`) until message `id`'s view satisfies `done`, and returns it.
+pub async fn wait_for_view(
+    client: &mut Client,
+    id: MessageId,
+    done: impl Fn(&MessageView) -> bool,
+) -> MessageView {
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
         let view = client
@@ -175,7 +184,7 @@ pub async fn wait_final(client: &mut Client, id: MessageId) -> MessageView {
             .await
             .expect("socket")
             .expect("known message");
-        if view.state.is_final() {
+        if done(&view) {
             return view;
         }
         assert!(

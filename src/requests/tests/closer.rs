@@ -38,6 +38,14 @@ fn rig(templates: TemplatesConfig) -> Rig {
     }
 }
 
+/// The follow-up the closer queued for request `id`.
+fn follow_up_of(rig: &Rig, id: MessageId) -> crate::message::Message {
+    rig.store
+        .get_by_reference(&follow_up_reference(id))
+        .unwrap()
+        .expect("the follow-up is stored")
+}
+
 /// Stores a request to `to` and registers it with a window that closed an hour ago.
 async fn overdue_request(rig: &Rig, to: &str, follow_up: Option<&str>) -> MessageId {
     let request = NewMessage {
@@ -85,11 +93,7 @@ async fn an_unanswered_request_gets_its_follow_up_and_an_event() {
     let id = overdue_request(&rig, ALMA, Some("Жауап мерзімі өтті, өтінім жабылды.")).await;
     assert_eq!(rig.closer.round(now_ms()).await.unwrap(), 1);
 
-    let follow_up = rig
-        .store
-        .get_by_reference(&follow_up_reference(id))
-        .unwrap()
-        .expect("the follow-up is stored");
+    let follow_up = follow_up_of(&rig, id);
     assert_eq!(follow_up.kind, Kind::Notification);
     assert_eq!(follow_up.recipient, ALMA);
     assert_eq!(follow_up.sender.as_deref(), Some("eGov"));
@@ -157,11 +161,7 @@ async fn without_a_follow_up_text_the_template_is_used() {
     let rig = rig(TemplatesConfig::from(configured));
     let id = overdue_request(&rig, ALMA, None).await;
     rig.closer.round(now_ms()).await.unwrap();
-    let follow_up = rig
-        .store
-        .get_by_reference(&follow_up_reference(id))
-        .unwrap()
-        .unwrap();
+    let follow_up = follow_up_of(&rig, id);
     assert_eq!(follow_up.text.as_deref(), Some(text));
     assert_eq!(
         follow_up.extra.template.as_deref(),
@@ -174,11 +174,7 @@ async fn the_built_in_template_needs_a_service_so_a_generic_text_goes() {
     let rig = rig(TemplatesConfig::default());
     let id = overdue_request(&rig, ALMA, None).await;
     rig.closer.round(now_ms()).await.unwrap();
-    let follow_up = rig
-        .store
-        .get_by_reference(&follow_up_reference(id))
-        .unwrap()
-        .unwrap();
+    let follow_up = follow_up_of(&rig, id);
     let text = follow_up.text.unwrap();
     assert!(!text.trim().is_empty());
     assert!(!text.contains('{'), "no unrendered placeholder: {text}");
