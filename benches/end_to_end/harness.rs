@@ -1,12 +1,12 @@
 //! A simulator on 127.0.0.1 ephemeral ports and a khabar daemon in this process, configured
-//! to use it, each in a fresh temporary directory.
+//! to use it, each in a fresh temporary directory. The daemon runs on a tokio runtime of its
+//! own, as in production, so the simulator's and the load's tasks never queue in its scheduler.
 
 use khabar::api::client::Client;
 use khabar::config::Config;
 use smpp_sim::{ReceiptConfig, SimConfig, SimHandle, Simulator};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -90,7 +90,7 @@ pub struct Daemon {
     /// Its socket.
     pub socket: PathBuf,
     stop: CancellationToken,
-    task: JoinHandle<Result<(), String>>,
+    task: std::thread::JoinHandle<Result<(), String>>,
     _dir: tempfile::TempDir,
 }
 
@@ -104,11 +104,18 @@ impl Daemon {
         let socket = config.api.socket_path.clone();
         let stop = CancellationToken::new();
         let token = stop.clone();
-        let task = tokio::spawn(async move {
-            khabar::daemon::run_with(config, token)
-                .await
-                .map_err(|e| e.to_string())
-        });
+        let task = std::thread::Builder::new()
+            .name("bench-daemon".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| e.to_string())?;
+                runtime
+                    .block_on(khabar::daemon::run_with(config, token))
+                    .map_err(|e| e.to_string())
+            })
+            .map_err(|e| e.to_string())?;
         let daemon = Daemon {
             socket,
             stop,
@@ -157,6 +164,10 @@ impl Daemon {
     /// Stops it the way SIGTERM does and waits until it has.
     pub async fn stop(self) -> Result<(), String> {
         self.stop.cancel();
-        self.task.await.map_err(|e| e.to_string())?
+        let task = self.task;
+        tokio::task::spawn_blocking(move || task.join())
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|_| "the daemon's thread panicked".to_string())?
     }
 }

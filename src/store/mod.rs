@@ -29,7 +29,6 @@ pub use writer::{EXIT_STORE_FAILED, Fired, RetentionReport};
 
 use crate::message::{MessageId, NewMessage, State, millis, now_ms};
 use serde::{Deserialize, Serialize};
-use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use tokio::sync::{oneshot, watch};
@@ -57,7 +56,7 @@ pub struct Store {
 
 struct Inner {
     db: sled::Db,
-    ops: Sender<Op>,
+    ops: writer::OpSender,
     shared: Arc<Shared>,
     writer: Mutex<Option<JoinHandle<()>>>,
     recovered: usize,

@@ -53,22 +53,17 @@ impl Writer {
                 fired.more = true;
                 break;
             }
-            let Some((key, bytes)) = self
-                .db
-                .range(from.clone()..end.clone())
-                .next()
-                .transpose()?
-            else {
+            let mut tx = self.tx();
+            let Some((key, bytes)) = tx.first_in_range(from.clone()..end.clone())? else {
                 break;
             };
-            from = key.to_vec();
+            from = key.clone();
             from.push(0);
             let bucket = keys::deadline_chunk_bucket(&key).unwrap_or(0);
             let (due, later): (Vec<DeadlineEntry>, Vec<DeadlineEntry>) =
                 codec::unpack_deadlines(&bytes)
                     .into_iter()
                     .partition(|e| e.when <= now);
-            let mut tx = self.tx();
             for entry in due {
                 fire_one(&mut tx, entry, now, &mut fired)?;
             }

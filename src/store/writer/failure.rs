@@ -91,6 +91,7 @@ impl Writer {
             Op::Verify { reply } => _ = reply.send(Err(error)),
             Op::Flush { reply } => _ = reply.send(Err(error)),
             Op::FlusherIdle => self.flusher_busy = false,
+            Op::Wake => {}
             Op::Shutdown => return true,
         }
         false
@@ -98,7 +99,9 @@ impl Writer {
 
     /// Answers every gathered accept and every answer waiting for a flush with `error`.
     pub(super) fn refuse_waiting(&mut self, error: &StoreError) {
-        for (messages, reply) in std::mem::take(&mut self.accepts) {
+        let mut gathered = std::mem::take(&mut self.accepts);
+        gathered.append(&mut self.urgent_accepts);
+        for (messages, reply) in gathered {
             let _ = reply.send(vec![Err(error.clone()); messages.len()]);
         }
         for answer in std::mem::take(&mut self.pending) {

@@ -3,9 +3,10 @@
 
 use super::super::StoreError;
 use super::super::log_sync::LogSync;
+use super::inbox::OpSender;
 use super::{Op, Shared};
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, Sender};
+use std::sync::mpsc::Receiver;
 
 /// An answer waiting for the flush that makes its change durable.
 pub type Pending = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
@@ -24,7 +25,7 @@ pub fn flusher(
     log: LogSync,
     shared: Arc<Shared>,
     jobs: Receiver<FlushJob>,
-    ops: Sender<Op>,
+    ops: OpSender,
 ) {
     while let Ok(job) = jobs.recv() {
         let flushed = match shared.failure.error() {

@@ -10,6 +10,8 @@ mod claim;
 mod deadlines;
 mod failure;
 mod flusher;
+mod inbox;
+mod layers;
 mod lifecycle;
 mod ops;
 mod recover;
@@ -19,6 +21,7 @@ mod verify;
 
 pub use deadlines::Fired;
 pub use failure::{EXIT_STORE_FAILED, Failure};
+pub use inbox::OpSender;
 pub use ops::{Change, Op};
 pub use recover::recover_in_flight;
 pub use retention::RetentionReport;
@@ -27,13 +30,19 @@ use super::StoreError;
 use super::counts::Counts;
 use crate::message::{Millis, NewMessage, now_ms};
 use flusher::{FlushJob, Pending, flusher};
+use inbox::Inbox;
+use layers::Staged;
 use ops::{AcceptReply, Reply};
 use serde::{Deserialize, Serialize};
-use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::mpsc::{Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use tokio::sync::watch;
 use tx::Tx;
+
+/// Staged keys after which the group is applied to sled even while more ops wait (a few ms of
+/// sled work, so an urgent op never queues behind a huge batch).
+const MAX_STAGED_KEYS: usize = 256;
 
 /// The writer's bookkeeping, persisted in `meta/state` with every batch.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,9 +91,14 @@ pub struct WriterConfig {
 pub struct Writer {
     db: sled::Db,
     state: WriterState,
+    staged: Staged,
+    /// True when something was staged since the last apply.
+    dirty: bool,
     config: WriterConfig,
     shared: Arc<Shared>,
     accepts: Vec<(Vec<NewMessage>, AcceptReply)>,
+    /// Accepts with an OTP among them: handed to the flusher first, without the others.
+    urgent_accepts: Vec<(Vec<NewMessage>, AcceptReply)>,
     pending: Vec<Pending>,
     new_events: Option<u64>,
     flusher_busy: bool,
@@ -97,8 +111,8 @@ pub fn spawn(
     state: WriterState,
     config: WriterConfig,
     shared: Arc<Shared>,
-) -> std::io::Result<(Sender<Op>, JoinHandle<()>)> {
-    let (op_tx, op_rx) = channel::<Op>();
+) -> std::io::Result<(OpSender, JoinHandle<()>)> {
+    let (op_tx, op_rx) = inbox::inbox();
     let (flush_tx, flush_rx) = channel::<FlushJob>();
     let flusher = {
         let (db, shared, op_tx) = (db.clone(), shared.clone(), op_tx.clone());
@@ -110,9 +124,12 @@ pub fn spawn(
     let writer = Writer {
         db,
         state,
+        staged: Staged::default(),
+        dirty: false,
         config,
         shared,
         accepts: Vec::new(),
+        urgent_accepts: Vec::new(),
         pending: Vec::new(),
         new_events: None,
         flusher_busy: false,
@@ -125,21 +142,28 @@ pub fn spawn(
 }
 
 impl Writer {
-    fn run(mut self, ops: Receiver<Op>, flusher: JoinHandle<()>) {
-        while let Ok(op) = ops.recv() {
+    fn run(mut self, mut ops: Inbox, flusher: JoinHandle<()>) {
+        while let Some(op) = ops.recv() {
             let mut stop = self.handle(op);
             // drain what is waiting, but hand off regularly even under a steady stream
             for _ in 0..self.config.max_group {
                 if stop {
                     break;
                 }
+                if !self.urgent_accepts.is_empty() && !self.flusher_busy {
+                    break; // an OTP waits for this flush
+                }
+                if self.staged.len() >= MAX_STAGED_KEYS {
+                    self.apply_staged();
+                }
                 match ops.try_recv() {
-                    Ok(op) => stop = self.handle(op),
-                    Err(_) => break,
+                    Some(op) => stop = self.handle(op),
+                    None => break,
                 }
             }
+            self.apply_staged();
             if !self.flusher_busy || stop {
-                self.hand_off();
+                self.hand_off(stop);
             }
             if stop {
                 break;
@@ -151,10 +175,16 @@ impl Writer {
 
     /// Handles one op; true when the writer should stop.
     fn handle(&mut self, op: Op) -> bool {
+        let urgent = inbox::is_urgent(&op);
+        if matches!(op, Op::TrimEvents { .. } | Op::Verify { .. }) {
+            // these read sled directly
+            self.apply_staged();
+        }
         if let Some(error) = self.shared.failure.error() {
             return self.refuse(op, error.clone());
         }
         match op {
+            Op::Accept { messages, reply } if urgent => self.urgent_accepts.push((messages, reply)),
             Op::Accept { messages, reply } => self.accepts.push((messages, reply)),
             Op::Change {
                 id,
@@ -171,7 +201,14 @@ impl Writer {
                 max,
                 reply,
             } => {
-                let _ = reply.send(self.claim_many(lane, now, max));
+                let claimed = self.claim_many(lane, now, max);
+                // answered before the flush, but readers must already see the claim
+                self.apply_staged();
+                let claimed = match self.shared.failure.error() {
+                    Some(error) => Err(error.clone()),
+                    None => claimed,
+                };
+                let _ = reply.send(claimed);
             }
             Op::Fire { now, limit, reply } => {
                 let result = self.fire_deadlines(now, limit);
@@ -200,6 +237,7 @@ impl Writer {
             }
             Op::Flush { reply } => self.answer_durable(reply, Ok(())),
             Op::FlusherIdle => self.flusher_busy = false,
+            Op::Wake => {}
             Op::Shutdown => return true,
         }
         false
@@ -225,12 +263,15 @@ impl Writer {
     }
 
     /// Applies the gathered accepts and hands everything waiting to the flusher.
-    fn hand_off(&mut self) {
+    fn hand_off(&mut self, all: bool) {
+        if self.shared.failure.error().is_none() {
+            self.apply_accepts(all);
+            self.apply_staged();
+        }
         if let Some(error) = self.shared.failure.error() {
             let error = error.clone();
             return self.refuse_waiting(&error);
         }
-        self.apply_accepts();
         if self.pending.is_empty() && self.new_events.is_none() {
             return;
         }
@@ -248,8 +289,14 @@ impl Writer {
         }
     }
 
-    fn apply_accepts(&mut self) {
-        let mut ops = std::mem::take(&mut self.accepts).into_iter().peekable();
+    /// Applies the gathered accepts: unless `all`, only those with OTPs when there are any
+    /// (the others wait for the next flush, a few ms).
+    fn apply_accepts(&mut self, all: bool) {
+        let mut gathered = std::mem::take(&mut self.urgent_accepts);
+        if all || gathered.is_empty() {
+            gathered.append(&mut self.accepts);
+        }
+        let mut ops = gathered.into_iter().peekable();
         while ops.peek().is_some() {
             // one batch of up to `max_group` messages (an op is never split)
             let mut run = Vec::new();
@@ -281,12 +328,17 @@ impl Writer {
 
     /// A new write on top of the current state.
     fn tx(&self) -> Tx {
-        Tx::new(&self.db, &self.state)
+        Tx::new(&self.db, &self.staged, &self.state)
     }
 
-    /// Applies a write and adopts its bookkeeping.
+    /// Stages a finished write and adopts its bookkeeping (applied with the group).
     fn commit(&mut self, tx: Tx) -> Result<(), StoreError> {
-        let (state, events) = tx.commit().inspect_err(|e| self.shared.failure.trip(e))?;
+        let tx::Staging {
+            changed,
+            state,
+            events,
+        } = tx.stage();
+        self.dirty |= changed;
         if state.counts != self.state.counts
             && let Ok(mut counts) = self.shared.counts.lock()
         {
@@ -297,6 +349,21 @@ impl Writer {
             self.new_events = Some(last.seq);
         }
         Ok(())
+    }
+
+    /// Applies the staged group to sled in one batch (a failure trips the fail-stop).
+    fn apply_staged(&mut self) {
+        if !std::mem::take(&mut self.dirty) {
+            return;
+        }
+        if self.shared.failure.error().is_some() {
+            // after a failure nothing more is written
+            self.staged.lock().clear();
+            return;
+        }
+        if let Err(e) = self.staged.apply(&self.db, &self.state) {
+            self.shared.failure.trip(&e);
+        }
     }
 
     fn ack_cursor(&mut self, name: &str, seq: u64) -> Result<(), StoreError> {

@@ -105,6 +105,8 @@ pub enum Op {
     Flush { reply: Reply<()> },
     /// The flusher finished a flush.
     FlusherIdle,
+    /// Nothing: wakes the writer for an op in the urgent inbox (see `inbox`).
+    Wake,
     /// Stop after making everything durable.
     Shutdown,
 }

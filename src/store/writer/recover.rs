@@ -4,6 +4,7 @@
 
 use super::super::{StoreError, keys};
 use super::WriterState;
+use super::layers::Staged;
 use super::lifecycle::{clear_parts, transition};
 use super::tx::Tx;
 use crate::message::{Millis, State};
@@ -17,7 +18,8 @@ pub fn recover_in_flight(
     state: &WriterState,
     now: Millis,
 ) -> Result<(WriterState, usize), StoreError> {
-    let mut tx = Tx::new(db, state);
+    let staged = Staged::default();
+    let mut tx = Tx::new(db, &staged, state);
     let mut requeued = 0;
     for kv in db.scan_prefix(keys::IN_FLIGHT) {
         let (key, _) = kv?;
@@ -42,7 +44,8 @@ pub fn recover_in_flight(
             _ => tx.remove(key.to_vec()),
         }
     }
-    let (state, _) = tx.commit()?;
+    let state = tx.stage().state;
+    staged.apply(db, &state)?;
     if requeued > 0 {
         db.flush()?;
     }

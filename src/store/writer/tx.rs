@@ -1,17 +1,17 @@
-//! One atomic write: the changes of one operation, readable back before they are applied
-//! (read-your-writes), then applied as a single sled batch together with the writer's
-//! bookkeeping, so records, indexes, counters and events never disagree after a crash.
+//! One operation's write: its changes, readable back before they are applied (read-your-writes),
+//! then staged with the rest of the writer's group, which is applied as a single sled batch
+//! together with the writer's bookkeeping, so records, indexes, counters and events never
+//! disagree after a crash. An operation that fails drops its own changes and nothing else.
 
 use super::super::codec::{self, IntakeChunk};
 use super::super::event::{Event, StoredEvent};
 use super::super::{StoreError, keys};
 use super::WriterState;
+use super::layers::{self, KeyRange, Overlay, Staged, prefix_range};
 use crate::message::{Message, MessageId};
-use std::collections::{BTreeMap, btree_map};
 use std::ops::Bound;
 
-/// A stored key and its value.
-pub type Entry = (Vec<u8>, Vec<u8>);
+pub use super::layers::Entry;
 
 /// Where a loaded record lives.
 pub enum Home {
@@ -24,7 +24,8 @@ pub enum Home {
 /// Pending changes of one operation.
 pub struct Tx {
     db: sled::Db,
-    writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    staged: Staged,
+    writes: Overlay,
     base: WriterState,
     /// The writer's bookkeeping as this operation leaves it.
     pub state: WriterState,
@@ -32,12 +33,23 @@ pub struct Tx {
     pub events: Vec<StoredEvent>,
 }
 
+/// What a finished operation leaves to the writer.
+pub struct Staging {
+    /// False when the operation changed nothing at all.
+    pub changed: bool,
+    /// The bookkeeping as the operation left it.
+    pub state: WriterState,
+    /// The events it appended.
+    pub events: Vec<StoredEvent>,
+}
+
 impl Tx {
-    /// Starts a write on top of the current store and bookkeeping.
-    pub fn new(db: &sled::Db, state: &WriterState) -> Self {
+    /// Starts a write on top of the staged changes, the store and the bookkeeping.
+    pub fn new(db: &sled::Db, staged: &Staged, state: &WriterState) -> Self {
         Tx {
             db: db.clone(),
-            writes: BTreeMap::new(),
+            staged: staged.clone(),
+            writes: Overlay::new(),
             base: state.clone(),
             state: state.clone(),
             events: Vec::new(),
@@ -49,12 +61,15 @@ impl Tx {
         self.writes.is_empty() && self.events.is_empty()
     }
 
-    /// Reads a key, seeing this operation's own changes.
+    /// Reads a key, seeing this operation's own changes and the staged ones.
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        match self.writes.get(key) {
-            Some(v) => Ok(v.clone()),
-            None => Ok(self.db.get(key)?.map(|v| v.to_vec())),
+        if let Some(v) = self.writes.get(key) {
+            return Ok(v.clone());
         }
+        if let Some(v) = self.staged.lock().get(key) {
+            return Ok(v.clone());
+        }
+        Ok(self.db.get(key)?.map(|v| v.to_vec()))
     }
 
     /// Sets a key.
@@ -67,97 +82,71 @@ impl Tx {
         self.writes.insert(key, None);
     }
 
-    /// The first key under a prefix, seeing this operation's changes, without scanning it all.
-    pub fn first_in_prefix(&self, prefix: &[u8]) -> Result<Option<Entry>, StoreError> {
-        let mut from_db = None;
-        for kv in self.db.scan_prefix(prefix) {
-            let (k, v) = kv?;
-            match self.writes.get(k.as_ref()) {
-                Some(None) => continue,
-                Some(Some(v)) => from_db = Some((k.to_vec(), v.clone())),
-                None => from_db = Some((k.to_vec(), v.to_vec())),
-            }
-            break;
-        }
-        let from_overlay = self
-            .overlay_range(prefix)
-            .find_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.clone())));
-        Ok(match (from_db, from_overlay) {
-            (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
-            (a, b) => a.or(b),
-        })
-    }
-
-    /// The last key under a prefix, seeing this operation's changes, without scanning it all.
-    pub fn last_in_prefix(&self, prefix: &[u8]) -> Result<Option<Entry>, StoreError> {
-        let mut from_db = None;
-        let mut iter = self.db.scan_prefix(prefix);
-        while let Some(kv) = iter.next_back() {
-            let (k, v) = kv?;
-            match self.writes.get(k.as_ref()) {
-                Some(None) => continue,
-                Some(Some(v)) => from_db = Some((k.to_vec(), v.clone())),
-                None => from_db = Some((k.to_vec(), v.to_vec())),
-            }
-            break;
-        }
-        let from_overlay = self
-            .overlay_range(prefix)
-            .rev()
-            .find_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.clone())));
-        Ok(match (from_db, from_overlay) {
-            (Some(a), Some(b)) => Some(if a.0 >= b.0 { a } else { b }),
-            (a, b) => a.or(b),
-        })
-    }
-
-    /// Finds the first key under a prefix whose value satisfies `pred`, visiting keys lazily
-    /// (this operation's changed keys first, then the store's) and stopping at the first match.
-    pub fn find_in_prefix(
+    /// The first live entry of a range (reverse: the last), seeing every layer; with `own`
+    /// false, without this operation's own changes.
+    fn first_live(
         &self,
-        prefix: &[u8],
+        range: &KeyRange,
+        rev: bool,
+        own: bool,
         mut pred: impl FnMut(&[u8]) -> bool,
     ) -> Result<Option<Entry>, StoreError> {
-        for (k, v) in self.overlay_range(prefix) {
-            if let Some(v) = v
-                && pred(v)
-            {
-                return Ok(Some((k.clone(), v.clone())));
-            }
-        }
-        for kv in self.db.scan_prefix(prefix) {
-            let (k, v) = kv?;
-            if self.writes.contains_key(k.as_ref()) {
-                continue;
-            }
+        let staged = self.staged.lock();
+        let layers: Vec<&Overlay> = if own {
+            vec![&self.writes, &staged]
+        } else {
+            vec![&staged]
+        };
+        for entry in layers::live(&layers, &self.db, range, rev) {
+            let (k, v) = entry?;
             if pred(&v) {
-                return Ok(Some((k.to_vec(), v.to_vec())));
+                return Ok(Some((k, v)));
             }
         }
         Ok(None)
     }
 
-    /// Up to `limit` stored entries of a key range, as the store holds them (without this
-    /// operation's own changes: call it before making any).
+    /// The first key under a prefix, seeing this operation's changes, without scanning it all.
+    pub fn first_in_prefix(&self, prefix: &[u8]) -> Result<Option<Entry>, StoreError> {
+        self.first_live(&prefix_range(prefix), false, true, |_| true)
+    }
+
+    /// The first key of a range, seeing this operation's changes.
+    pub fn first_in_range(
+        &self,
+        range: std::ops::Range<Vec<u8>>,
+    ) -> Result<Option<Entry>, StoreError> {
+        let range = (Bound::Included(range.start), Bound::Excluded(range.end));
+        self.first_live(&range, false, true, |_| true)
+    }
+
+    /// The last key under a prefix, seeing this operation's changes, without scanning it all.
+    pub fn last_in_prefix(&self, prefix: &[u8]) -> Result<Option<Entry>, StoreError> {
+        self.first_live(&prefix_range(prefix), true, true, |_| true)
+    }
+
+    /// Finds the first key under a prefix whose value satisfies `pred`, visiting keys lazily
+    /// and stopping at the first match.
+    pub fn find_in_prefix(
+        &self,
+        prefix: &[u8],
+        pred: impl FnMut(&[u8]) -> bool,
+    ) -> Result<Option<Entry>, StoreError> {
+        self.first_live(&prefix_range(prefix), false, true, pred)
+    }
+
+    /// Up to `limit` entries of a key range as the store holds them with the staged changes
+    /// (without this operation's own changes: call it before making any).
     pub fn db_range(
         &self,
         range: std::ops::Range<Vec<u8>>,
         limit: usize,
     ) -> Result<Vec<Entry>, StoreError> {
-        self.db
-            .range(range)
+        let range = (Bound::Included(range.start), Bound::Excluded(range.end));
+        let staged = self.staged.lock();
+        layers::live(&[&staged], &self.db, &range, false)
             .take(limit)
-            .map(|kv| {
-                kv.map(|(k, v)| (k.to_vec(), v.to_vec()))
-                    .map_err(StoreError::from)
-            })
             .collect()
-    }
-
-    fn overlay_range(&self, prefix: &[u8]) -> btree_map::Range<'_, Vec<u8>, Option<Vec<u8>>> {
-        let end = keys::prefix_end(prefix);
-        self.writes
-            .range::<[u8], _>((Bound::Included(prefix), Bound::Excluded(end.as_slice())))
     }
 
     /// Loads a record wherever it lives.
@@ -201,20 +190,11 @@ impl Tx {
 
     /// The intake chunk whose id range could hold `id` (the last chunk starting at or before it).
     fn intake_chunk_of(&self, id: MessageId) -> Result<Option<Entry>, StoreError> {
-        let upper = keys::intake(id);
-        let found = self
-            .db
-            .range(keys::INTAKE.to_vec()..=upper)
-            .next_back()
-            .transpose()?;
-        let Some((key, value)) = found else {
-            return Ok(None);
-        };
-        match self.writes.get(key.as_ref()) {
-            Some(None) => Ok(None),
-            Some(Some(v)) => Ok(Some((key.to_vec(), v.clone()))),
-            None => Ok(Some((key.to_vec(), value.to_vec()))),
-        }
+        let range = (
+            Bound::Included(keys::INTAKE.to_vec()),
+            Bound::Included(keys::intake(id)),
+        );
+        self.first_live(&range, true, true, |_| true)
     }
 
     /// Writes a record to its own key.
@@ -242,22 +222,14 @@ impl Tx {
         self.state.chunk_seq
     }
 
-    /// Applies everything as one atomic batch; returns the new bookkeeping and the events.
-    pub fn commit(mut self) -> Result<(WriterState, Vec<StoredEvent>), StoreError> {
-        if self.is_empty() && self.state == self.base {
-            return Ok((self.state, self.events));
+    /// Ends the operation: its changes join the staged group (applied to sled with it).
+    pub fn stage(self) -> Staging {
+        let changed = !(self.is_empty() && self.state == self.base);
+        self.staged.add(self.writes);
+        Staging {
+            changed,
+            state: self.state,
+            events: self.events,
         }
-        let state_bytes = codec::encode(codec::STATE_VERSION, &self.state)?;
-        self.writes
-            .insert(keys::WRITER_STATE.to_vec(), Some(state_bytes));
-        let mut batch = sled::Batch::default();
-        for (k, v) in self.writes {
-            match v {
-                Some(v) => batch.insert(k, v),
-                None => batch.remove(k),
-            }
-        }
-        self.db.apply_batch(batch)?;
-        Ok((self.state, self.events))
     }
 }
