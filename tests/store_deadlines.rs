@@ -67,7 +67,11 @@ async fn a_retry_after_send_by_expires_instead() {
     let mut otp = message(Kind::Otp, None);
     otp.send_by = Some(now + 10_000);
     let id = store.accept(otp).await.unwrap().id;
-    store.claim_next(Kind::Otp, now_ms()).await.unwrap().unwrap();
+    store
+        .claim_next(Kind::Otp, now_ms())
+        .await
+        .unwrap()
+        .unwrap();
     let m = store
         .requeue(id, now + 20_000, "ESME_RSYSERR", now)
         .await

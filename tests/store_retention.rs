@@ -113,3 +113,51 @@ async fn events_are_trimmed_behind_the_slowest_consumer_or_when_too_old() {
     assert!(store.read_events(0, 10).unwrap().is_empty());
     assert_consistent(&store).await;
 }
+
+#[tokio::test]
+async fn events_written_together_are_trimmed_and_read_one_by_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_with(dir.path(), |c| {
+        c.keep_events_for = Duration::from_secs(86_400)
+    });
+    let now = now_ms();
+    let ids: Vec<_> = store
+        .accept_batch((0..6).map(|_| message(Kind::Bulk, None)).collect())
+        .await
+        .into_iter()
+        .map(|a| a.unwrap().id)
+        .collect();
+    // concurrent changes usually land in one writer group, whose events share one key
+    let cancels = ids.iter().map(|id| store.cancel(*id, "test"));
+    for cancelled in futures::future::join_all(cancels).await {
+        cancelled.unwrap();
+    }
+    let seqs: Vec<u64> = store
+        .read_events(0, 10)
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(seqs.len(), 6);
+    let after_third: Vec<u64> = store
+        .read_events(seqs[2], 2)
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(after_third, seqs[3..5].to_vec());
+    store.ack_cursor("only", seqs[2]).await.unwrap();
+    assert_eq!(store.trim_events(now, 100).await.unwrap(), 3);
+    let left: Vec<u64> = store
+        .read_events(0, 10)
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(left, seqs[3..].to_vec());
+    assert_consistent(&store).await;
+    store.ack_cursor("only", seqs[5]).await.unwrap();
+    assert_eq!(store.trim_events(now, 100).await.unwrap(), 3);
+    assert!(store.read_events(0, 10).unwrap().is_empty());
+    assert_consistent(&store).await;
+}

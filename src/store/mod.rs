@@ -12,6 +12,7 @@ pub mod counts;
 pub mod disk;
 pub mod error;
 pub mod event;
+pub mod event_run;
 pub mod keys;
 mod lifecycle_api;
 pub mod log_sync;

@@ -2,8 +2,8 @@
 //! every applied batch whole.
 
 use super::codec::{self, IntakeChunk};
-use super::event::{Event, StoredEvent};
-use super::{Store, StoreError, keys};
+use super::event::StoredEvent;
+use super::{Store, StoreError, event_run, keys};
 use crate::message::{Kind, Message, MessageId, Millis};
 
 /// Loads a record wherever it lives (its own key, or the intake chunk covering its id).
@@ -90,19 +90,29 @@ impl Store {
 
     /// Up to `limit` events with a seq greater than `after`, oldest first.
     pub fn read_events(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
-        let from = keys::event(after.saturating_add(1));
-        let end = keys::prefix_end(keys::EVENT);
-        self.inner
+        let wanted = keys::event(after.saturating_add(1));
+        // the run holding the first wanted event starts at or before it
+        let from = match self
+            .inner
             .db
-            .range(from..end)
-            .take(limit)
-            .map(|kv| {
-                let (k, v) = kv?;
-                let seq = keys::event_seq(&k).unwrap_or(0);
-                let event: Event = codec::decode(codec::EVENT_VERSION, &v, "event")?;
-                Ok(StoredEvent { seq, event })
-            })
-            .collect()
+            .range(keys::EVENT.to_vec()..=wanted.clone())
+            .next_back()
+        {
+            Some(kv) => kv?.0.to_vec(),
+            None => wanted,
+        };
+        let mut out = Vec::new();
+        for kv in self.inner.db.range(from..keys::prefix_end(keys::EVENT)) {
+            let (k, v) = kv?;
+            let first = keys::event_seq(&k).unwrap_or(0);
+            let events = event_run::decode(first, &v)?;
+            out.extend(events.into_iter().filter(|e| e.seq > after));
+            if out.len() >= limit {
+                out.truncate(limit);
+                break;
+            }
+        }
+        Ok(out)
     }
 
     /// The last event seq the named consumer acknowledged (0 if it never did).

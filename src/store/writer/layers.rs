@@ -4,7 +4,7 @@
 //! batches cost ~22 µs a key, 16 messages' worth ~8 µs a key).
 
 use super::super::keys;
-use super::super::{StoreError, codec};
+use super::super::{StoreError, codec, event_run};
 use super::WriterState;
 use std::collections::BTreeMap;
 use std::iter::Peekable;
@@ -56,11 +56,23 @@ impl Staged {
     pub fn apply(&self, db: &sled::Db, state: &WriterState) -> Result<(), StoreError> {
         let writes = std::mem::take(&mut *self.lock());
         let mut batch = sled::Batch::default();
+        let mut new_events: Vec<(u64, Vec<u8>)> = Vec::new();
         for (k, v) in writes {
             match v {
+                Some(v)
+                    if k.starts_with(keys::EVENT) && v.first() == Some(&codec::EVENT_VERSION) =>
+                {
+                    new_events.push((keys::event_seq(&k).unwrap_or(0), v));
+                }
                 Some(v) => batch.insert(k, v),
                 None => batch.remove(k),
             }
+        }
+        if let Some((first, _)) = new_events.first() {
+            // the group's events as one run under the first one's key
+            let refs: Vec<(u64, &[u8])> =
+                new_events.iter().map(|(s, v)| (*s, v.as_slice())).collect();
+            batch.insert(keys::event(*first), event_run::pack(&refs));
         }
         let state_bytes = codec::encode(codec::STATE_VERSION, state)?;
         batch.insert(keys::WRITER_STATE, state_bytes);

@@ -6,7 +6,7 @@
 
 use super::super::codec;
 use super::super::event::Event;
-use super::super::{StoreError, keys};
+use super::super::{StoreError, event_run, keys};
 use super::Writer;
 use super::tx::Tx;
 use crate::message::{Message, MessageId, Millis};
@@ -79,16 +79,30 @@ impl Writer {
         let mut trimmed = 0;
         for kv in self.db.scan_prefix(keys::EVENT).take(limit) {
             let (k, v) = kv?;
-            let seq = keys::event_seq(&k).unwrap_or(0);
-            let acknowledged = slowest.is_some_and(|s| seq <= s);
-            let expired = codec::decode::<Event>(codec::EVENT_VERSION, &v, "event")
-                .map(|e| e.at() < too_old)
-                .unwrap_or(true);
-            if !acknowledged && !expired {
+            let first = keys::event_seq(&k).unwrap_or(0);
+            let Ok(events) = event_run::split(first, &v) else {
+                tx.remove(k.to_vec()); // unreadable: nobody can consume it
+                trimmed += 1;
+                continue;
+            };
+            let done = |(seq, raw): &(u64, &[u8])| {
+                let acknowledged = slowest.is_some_and(|s| *seq <= s);
+                let expired = codec::decode::<Event>(codec::EVENT_VERSION, raw, "event")
+                    .map(|e| e.at() < too_old)
+                    .unwrap_or(true);
+                acknowledged || expired
+            };
+            let gone = events.iter().take_while(|e| done(e)).count();
+            if gone == 0 {
                 break;
             }
             tx.remove(k.to_vec());
-            trimmed += 1;
+            trimmed += gone;
+            if let Some((next, _)) = events.get(gone) {
+                // the rest of the run stays, under its new first seq
+                tx.put(keys::event(*next), event_run::pack_run(&events[gone..]));
+                break;
+            }
         }
         self.commit(tx)?;
         Ok(trimmed)

@@ -4,9 +4,8 @@
 
 use super::super::codec::{self, DeadlineKind, IntakeChunk};
 use super::super::counts::Counts;
-use super::super::event::Event;
 use super::super::read::load;
-use super::super::{StoreError, keys};
+use super::super::{StoreError, event_run, keys};
 use super::WriterState;
 use crate::message::{Message, MessageId, Millis, State};
 use std::collections::{HashMap, HashSet};
@@ -301,15 +300,21 @@ impl Checker<'_> {
         }
         for kv in self.db.scan_prefix(keys::EVENT) {
             let (k, v) = kv?;
-            let seq = keys::event_seq(&k).unwrap_or(u64::MAX);
-            if seq > self.state.event_seq {
-                self.problem(format!(
-                    "event {seq} is beyond the last issued {}",
-                    self.state.event_seq
-                ));
-            }
-            if let Err(e) = codec::decode::<Event>(codec::EVENT_VERSION, &v, "event") {
-                self.problem(format!("event {seq}: {e}"));
+            let first = keys::event_seq(&k).unwrap_or(u64::MAX);
+            match event_run::decode(first, &v) {
+                Ok(events) => {
+                    let last = events.last().map_or(first, |e| e.seq);
+                    if events.first().is_some_and(|e| e.seq != first) {
+                        self.problem(format!("event run {first} starts at another seq"));
+                    }
+                    if last > self.state.event_seq {
+                        self.problem(format!(
+                            "event {last} is beyond the last issued {}",
+                            self.state.event_seq
+                        ));
+                    }
+                }
+                Err(e) => self.problem(format!("event {first}: {e}")),
             }
         }
         for kv in self.db.scan_prefix(keys::CURSOR) {
