@@ -12,7 +12,7 @@
 //! | `o/` | operator length, operator, operator message id | id and part index |
 //! | `r/` | hash bucket | sorted (reference hash, id) pairs |
 //! | `d/` | second, seq | deadline chunk: (when, deadline kind, id) entries |
-//! | `e/` | seq | one event |
+//! | `e/` | seq | one event, or a run of events starting at that seq (see `event_run.rs`) |
 //! | `c/` | cursor name | the last event seq that consumer acknowledged |
 //! | `meta/` | name | format version and the writer's bookkeeping |
 //!
@@ -36,7 +36,7 @@ pub const OPERATOR_ID: &[u8] = b"o/";
 pub const REFERENCE: &[u8] = b"r/";
 /// Deadline chunks.
 pub const DEADLINE: &[u8] = b"d/";
-/// The event log.
+/// The event log (single events and runs).
 pub const EVENT: &[u8] = b"e/";
 /// Durable consumer cursors.
 pub const CURSOR: &[u8] = b"c/";
