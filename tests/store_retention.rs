@@ -5,7 +5,7 @@ mod store_support;
 
 use khabar::message::{Kind, State, now_ms};
 use std::time::Duration;
-use store_support::{assert_consistent, message, open_with};
+use store_support::{accept_bulk, assert_consistent, event_seqs, message, open_with};
 
 const DAY: i64 = 86_400_000;
 
@@ -79,31 +79,16 @@ async fn events_are_trimmed_behind_the_slowest_consumer_or_when_too_old() {
         c.keep_events_for = Duration::from_secs(86_400)
     });
     let now = now_ms();
-    let ids: Vec<_> = store
-        .accept_batch((0..4).map(|_| message(Kind::Bulk, None)).collect())
-        .await
-        .into_iter()
-        .map(|a| a.unwrap().id)
-        .collect();
+    let ids = accept_bulk(&store, 4).await;
     for id in &ids {
         store.cancel(*id, "test").await.unwrap();
     }
-    let seqs: Vec<u64> = store
-        .read_events(0, 10)
-        .unwrap()
-        .iter()
-        .map(|e| e.seq)
-        .collect();
+    let seqs = event_seqs(&store, 0, 10);
     assert_eq!(seqs.len(), 4);
     store.ack_cursor("fast", seqs[3]).await.unwrap();
     store.ack_cursor("slow", seqs[1]).await.unwrap();
     assert_eq!(store.trim_events(now, 100).await.unwrap(), 2);
-    let left: Vec<u64> = store
-        .read_events(0, 10)
-        .unwrap()
-        .iter()
-        .map(|e| e.seq)
-        .collect();
+    let left = event_seqs(&store, 0, 10);
     assert_eq!(left, seqs[2..].to_vec());
     assert_eq!(
         store.trim_events(now + 2 * 86_400_000, 100).await.unwrap(),
@@ -121,39 +106,19 @@ async fn events_written_together_are_trimmed_and_read_one_by_one() {
         c.keep_events_for = Duration::from_secs(86_400)
     });
     let now = now_ms();
-    let ids: Vec<_> = store
-        .accept_batch((0..6).map(|_| message(Kind::Bulk, None)).collect())
-        .await
-        .into_iter()
-        .map(|a| a.unwrap().id)
-        .collect();
+    let ids = accept_bulk(&store, 6).await;
     // concurrent changes usually land in one writer group, whose events share one key
     let cancels = ids.iter().map(|id| store.cancel(*id, "test"));
     for cancelled in futures::future::join_all(cancels).await {
         cancelled.unwrap();
     }
-    let seqs: Vec<u64> = store
-        .read_events(0, 10)
-        .unwrap()
-        .iter()
-        .map(|e| e.seq)
-        .collect();
+    let seqs = event_seqs(&store, 0, 10);
     assert_eq!(seqs.len(), 6);
-    let after_third: Vec<u64> = store
-        .read_events(seqs[2], 2)
-        .unwrap()
-        .iter()
-        .map(|e| e.seq)
-        .collect();
+    let after_third = event_seqs(&store, seqs[2], 2);
     assert_eq!(after_third, seqs[3..5].to_vec());
     store.ack_cursor("only", seqs[2]).await.unwrap();
     assert_eq!(store.trim_events(now, 100).await.unwrap(), 3);
-    let left: Vec<u64> = store
-        .read_events(0, 10)
-        .unwrap()
-        .iter()
-        .map(|e| e.seq)
-        .collect();
+    let left = event_seqs(&store, 0, 10);
     assert_eq!(left, seqs[3..].to_vec());
     assert_consistent(&store).await;
     store.ack_cursor("only", seqs[5]).await.unwrap();

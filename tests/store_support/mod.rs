@@ -1,7 +1,7 @@
 //! Helpers shared by the store and scheduler tests.
 #![allow(dead_code)] // each test file uses a different subset
 
-use khabar::message::{Extra, Kind, NewMessage};
+use khabar::message::{Extra, Kind, MessageId, NewMessage};
 use khabar::store::{Store, StoreConfig};
 use std::path::Path;
 
@@ -35,4 +35,20 @@ pub fn open_with(dir: &Path, change: impl FnOnce(&mut StoreConfig)) -> Store {
 pub async fn assert_consistent(store: &Store) {
     let problems = store.verify_integrity().await.expect("verify");
     assert!(problems.is_empty(), "integrity problems: {problems:#?}");
+}
+
+/// Accepts `n` bulk messages in one batch; their ids.
+pub async fn accept_bulk(store: &Store, n: usize) -> Vec<MessageId> {
+    store
+        .accept_batch((0..n).map(|_| message(Kind::Bulk, None)).collect())
+        .await
+        .into_iter()
+        .map(|a| a.expect("accepted").id)
+        .collect()
+}
+
+/// The seqs of up to `limit` events after `after`.
+pub fn event_seqs(store: &Store, after: u64, limit: usize) -> Vec<u64> {
+    let events = store.read_events(after, limit).expect("read events");
+    events.iter().map(|e| e.seq).collect()
 }
