@@ -14,15 +14,9 @@ pub const EVENT_RUN_VERSION: u8 = 2;
 /// Packs single encoded events (as `codec::encode(EVENT_VERSION, ..)` wrote them), in seq
 /// order, into one value; a lone event stays as it is.
 pub fn pack(events: &[(u64, &[u8])]) -> Vec<u8> {
-    match events {
-        [(_, only)] => only.to_vec(),
-        _ => pack_run(events),
+    if let [(_, only)] = events {
+        return only.to_vec();
     }
-}
-
-/// Packs events as a run even when there is only one (a run's remnant after trimming must
-/// not look like a new event to the writer, which packs new ones together).
-pub fn pack_run(events: &[(u64, &[u8])]) -> Vec<u8> {
     let size = events.iter().map(|(_, e)| 12 + e.len()).sum::<usize>();
     let mut out = Vec::with_capacity(1 + size);
     out.push(EVENT_RUN_VERSION);
@@ -93,7 +87,6 @@ mod tests {
         let seqs: Vec<u64> = decode(7, &run).unwrap().iter().map(|e| e.seq).collect();
         assert_eq!(seqs, vec![7, 8, 9]);
         assert_eq!(pack(&refs[..1]), raw[0].1);
-        assert_eq!(decode(8, &pack_run(&refs[1..2])).unwrap()[0].seq, 8);
         assert_eq!(decode(7, &raw[0].1).unwrap()[0].seq, 7);
         assert!(decode(7, &run[..run.len() - 1]).is_err());
     }

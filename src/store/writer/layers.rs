@@ -28,51 +28,59 @@ pub fn prefix_range(prefix: &[u8]) -> KeyRange {
     )
 }
 
+/// The changes of a group's finished operations.
+#[derive(Default)]
+pub struct Group {
+    /// Changed keys.
+    pub writes: Overlay,
+    /// New events, encoded, in seq order (stored as one run when the group is applied).
+    pub events: Vec<(u64, Vec<u8>)>,
+}
+
 /// Changes of finished operations not yet applied to sled (shared by the writer and its
 /// transactions, all on the writer thread).
 #[derive(Clone, Default)]
-pub struct Staged(Arc<Mutex<Overlay>>);
+pub struct Staged(Arc<Mutex<Group>>);
 
 impl Staged {
     /// The staged changes.
-    pub fn lock(&self) -> MutexGuard<'_, Overlay> {
+    pub fn lock(&self) -> MutexGuard<'_, Group> {
         self.0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// How many keys are staged.
+    /// How many keys and events are staged.
     pub fn len(&self) -> usize {
-        self.lock().len()
+        let group = self.lock();
+        group.writes.len() + group.events.len()
     }
 
-    /// Adds an operation's changes (later changes of a key replace earlier ones).
-    pub fn add(&self, writes: Overlay) {
+    /// Adds an operation's changes (later changes of a key replace earlier ones) and events.
+    pub fn add(&self, writes: Overlay, events: Vec<(u64, Vec<u8>)>) {
+        let mut group = self.lock();
         // key by key: `append` would merge-rebuild the whole staged map on every operation
-        self.lock().extend(writes);
+        group.writes.extend(writes);
+        group.events.extend(events);
     }
 
     /// Applies everything staged and the writer's bookkeeping as one atomic sled batch.
     pub fn apply(&self, db: &sled::Db, state: &WriterState) -> Result<(), StoreError> {
-        let writes = std::mem::take(&mut *self.lock());
+        let group = std::mem::take(&mut *self.lock());
         let mut batch = sled::Batch::default();
-        let mut new_events: Vec<(u64, Vec<u8>)> = Vec::new();
-        for (k, v) in writes {
+        for (k, v) in group.writes {
             match v {
-                Some(v)
-                    if k.starts_with(keys::EVENT) && v.first() == Some(&codec::EVENT_VERSION) =>
-                {
-                    new_events.push((keys::event_seq(&k).unwrap_or(0), v));
-                }
                 Some(v) => batch.insert(k, v),
                 None => batch.remove(k),
             }
         }
-        if let Some((first, _)) = new_events.first() {
-            // the group's events as one run under the first one's key
-            let refs: Vec<(u64, &[u8])> =
-                new_events.iter().map(|(s, v)| (*s, v.as_slice())).collect();
-            batch.insert(keys::event(*first), event_run::pack(&refs));
+        if let Some((first, _)) = group.events.first() {
+            let events: Vec<(u64, &[u8])> = group
+                .events
+                .iter()
+                .map(|(seq, bytes)| (*seq, bytes.as_slice()))
+                .collect();
+            batch.insert(keys::event(*first), event_run::pack(&events));
         }
         let state_bytes = codec::encode(codec::STATE_VERSION, state)?;
         batch.insert(keys::WRITER_STATE, state_bytes);

@@ -333,21 +333,17 @@ impl Writer {
 
     /// Stages a finished write and adopts its bookkeeping (applied with the group).
     fn commit(&mut self, tx: Tx) -> Result<(), StoreError> {
-        let tx::Staging {
-            changed,
-            state,
-            events,
-        } = tx.stage();
+        let tx::Staging { changed, state } = tx.stage();
         self.dirty |= changed;
         if state.counts != self.state.counts
             && let Ok(mut counts) = self.shared.counts.lock()
         {
             *counts = state.counts.clone();
         }
-        self.state = state;
-        if let Some(last) = events.last() {
-            self.new_events = Some(last.seq);
+        if state.event_seq > self.state.event_seq {
+            self.new_events = Some(state.event_seq);
         }
+        self.state = state;
         Ok(())
     }
 
@@ -358,7 +354,7 @@ impl Writer {
         }
         if self.shared.failure.error().is_some() {
             // after a failure nothing more is written
-            self.staged.lock().clear();
+            *self.staged.lock() = Default::default();
             return;
         }
         if let Err(e) = self.staged.apply(&self.db, &self.state) {

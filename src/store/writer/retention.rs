@@ -100,7 +100,7 @@ impl Writer {
             trimmed += gone;
             if let Some((next, _)) = events.get(gone) {
                 // the rest of the run stays, under its new first seq
-                tx.put(keys::event(*next), event_run::pack_run(&events[gone..]));
+                tx.put(keys::event(*next), event_run::pack(&events[gone..]));
                 break;
             }
         }

@@ -4,7 +4,7 @@
 //! disagree after a crash. An operation that fails drops its own changes and nothing else.
 
 use super::super::codec::{self, IntakeChunk};
-use super::super::event::{Event, StoredEvent};
+use super::super::event::Event;
 use super::super::{StoreError, keys};
 use super::WriterState;
 use super::layers::{self, KeyRange, Overlay, Staged, prefix_range};
@@ -29,8 +29,8 @@ pub struct Tx {
     base: WriterState,
     /// The writer's bookkeeping as this operation leaves it.
     pub state: WriterState,
-    /// Events this operation appends.
-    pub events: Vec<StoredEvent>,
+    /// Events this operation appends, encoded, with their seqs.
+    events: Vec<(u64, Vec<u8>)>,
 }
 
 /// What a finished operation leaves to the writer.
@@ -39,8 +39,6 @@ pub struct Staging {
     pub changed: bool,
     /// The bookkeeping as the operation left it.
     pub state: WriterState,
-    /// The events it appended.
-    pub events: Vec<StoredEvent>,
 }
 
 impl Tx {
@@ -66,7 +64,7 @@ impl Tx {
         if let Some(v) = self.writes.get(key) {
             return Ok(v.clone());
         }
-        if let Some(v) = self.staged.lock().get(key) {
+        if let Some(v) = self.staged.lock().writes.get(key) {
             return Ok(v.clone());
         }
         Ok(self.db.get(key)?.map(|v| v.to_vec()))
@@ -91,11 +89,11 @@ impl Tx {
         own: bool,
         mut pred: impl FnMut(&[u8]) -> bool,
     ) -> Result<Option<Entry>, StoreError> {
-        let staged = self.staged.lock();
+        let group = self.staged.lock();
         let layers: Vec<&Overlay> = if own {
-            vec![&self.writes, &staged]
+            vec![&self.writes, &group.writes]
         } else {
-            vec![&staged]
+            vec![&group.writes]
         };
         for entry in layers::live(&layers, &self.db, range, rev) {
             let (k, v) = entry?;
@@ -143,8 +141,8 @@ impl Tx {
         limit: usize,
     ) -> Result<Vec<Entry>, StoreError> {
         let range = (Bound::Included(range.start), Bound::Excluded(range.end));
-        let staged = self.staged.lock();
-        layers::live(&[&staged], &self.db, &range, false)
+        let group = self.staged.lock();
+        layers::live(&[&group.writes], &self.db, &range, false)
             .take(limit)
             .collect()
     }
@@ -208,11 +206,8 @@ impl Tx {
     pub fn emit(&mut self, event: Event) -> Result<(), StoreError> {
         self.state.event_seq += 1;
         let seq = self.state.event_seq;
-        self.put(
-            keys::event(seq),
-            codec::encode(codec::EVENT_VERSION, &event)?,
-        );
-        self.events.push(StoredEvent { seq, event });
+        self.events
+            .push((seq, codec::encode(codec::EVENT_VERSION, &event)?));
         Ok(())
     }
 
@@ -225,11 +220,10 @@ impl Tx {
     /// Ends the operation: its changes join the staged group (applied to sled with it).
     pub fn stage(self) -> Staging {
         let changed = !(self.is_empty() && self.state == self.base);
-        self.staged.add(self.writes);
+        self.staged.add(self.writes, self.events);
         Staging {
             changed,
             state: self.state,
-            events: self.events,
         }
     }
 }
