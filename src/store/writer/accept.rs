@@ -47,12 +47,10 @@ impl Writer {
         now: Millis,
     ) -> Vec<Result<Accepted, StoreError>> {
         let n = messages.len();
-        let result = self
-            .try_accept_run(messages, now)
-            .and_then(|(tx, results)| {
-                self.commit(tx)?;
-                Ok(results)
-            });
+        let result = self.try_accept_run(messages, now).map(|(tx, results)| {
+            self.commit(tx);
+            results
+        });
         match result {
             Ok(results) => results.into_iter().map(Ok).collect(),
             Err(e) => (0..n).map(|_| Err(e.clone())).collect(),

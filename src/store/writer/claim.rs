@@ -52,7 +52,7 @@ impl Writer {
                     // an entry without a record would block the lane forever
                     tracing::error!(%id, "dropping a queue entry whose record is missing");
                     chunks::dequeue(&mut tx, lane, due, id)?;
-                    self.commit(tx)?;
+                    self.commit(tx);
                     continue;
                 }
                 loaded => loaded?,
@@ -60,7 +60,7 @@ impl Writer {
             if message.state != State::Queued {
                 tracing::warn!(%id, state = %message.state, "dropping a stale queue entry");
                 chunks::dequeue(&mut tx, lane, due, id)?;
-                self.commit(tx)?;
+                self.commit(tx);
                 continue;
             }
             if message.send_by.is_some_and(|s| s <= now) {
@@ -71,12 +71,12 @@ impl Writer {
                     now,
                     Some(TOO_LATE.into()),
                 )?;
-                self.commit(tx)?;
+                self.commit(tx);
                 continue;
             }
             message.attempts += 1;
             transition(&mut tx, &mut message, State::Submitting, now, None)?;
-            self.commit(tx)?;
+            self.commit(tx);
             return Ok(Some(message));
         }
         Ok(None)

@@ -74,12 +74,12 @@ impl Writer {
             }
             // every earlier bucket is done; this one may still hold later entries
             tx.state.deadline_clock = tx.state.deadline_clock.max(bucket - 1);
-            self.commit(tx)?;
+            self.commit(tx);
         }
         if !fired.more && fired.total() > 0 {
             let mut tx = self.tx();
             tx.state.deadline_clock = tx.state.deadline_clock.max(now);
-            self.commit(tx)?;
+            self.commit(tx);
         }
         Ok(fired)
     }

@@ -191,7 +191,7 @@ impl Writer {
                 at,
             } => receipt(&mut tx, &mut m, part, stat, error, at)?,
         }
-        self.commit(tx)?;
+        self.commit(tx);
         Ok(m)
     }
 }

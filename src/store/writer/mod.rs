@@ -224,7 +224,7 @@ impl Writer {
             }
             Op::AppendEvent { event, reply } => {
                 let mut tx = self.tx();
-                let result = tx.emit(event).and_then(|()| self.commit(tx));
+                let result = tx.emit(event).map(|()| self.commit(tx));
                 let seq = self.state.event_seq;
                 self.answer_durable(reply, result.map(|()| seq));
             }
@@ -332,7 +332,7 @@ impl Writer {
     }
 
     /// Stages a finished write and adopts its bookkeeping (applied with the group).
-    fn commit(&mut self, tx: Tx) -> Result<(), StoreError> {
+    fn commit(&mut self, tx: Tx) {
         let tx::Staging { changed, state } = tx.stage();
         self.dirty |= changed;
         if state.counts != self.state.counts
@@ -344,7 +344,6 @@ impl Writer {
             self.new_events = Some(state.event_seq);
         }
         self.state = state;
-        Ok(())
     }
 
     /// Applies the staged group to sled in one batch (a failure trips the fail-stop).
@@ -376,6 +375,7 @@ impl Writer {
             .and_then(|v| super::keys::read_u64(&v, 0))
             .unwrap_or(0);
         tx.put(key, seq.max(current).to_be_bytes().to_vec());
-        self.commit(tx)
+        self.commit(tx);
+        Ok(())
     }
 }

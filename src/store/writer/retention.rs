@@ -48,7 +48,7 @@ impl Writer {
             Ok(true)
         })?;
         tx.state.erase_cursor = erase.cursor;
-        self.commit(tx)?;
+        self.commit(tx);
 
         let forget_cutoff = now - self.config.forget_after_ms;
         let mut tx = self.tx();
@@ -58,7 +58,7 @@ impl Writer {
             Ok(true)
         })?;
         tx.state.forget_cursor = forget.cursor;
-        self.commit(tx)?;
+        self.commit(tx);
         Ok(RetentionReport {
             texts_erased: erase.acted,
             forgotten: forget.acted,
@@ -104,7 +104,7 @@ impl Writer {
                 break;
             }
         }
-        self.commit(tx)?;
+        self.commit(tx);
         Ok(trimmed)
     }
 }
