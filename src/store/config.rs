@@ -28,6 +28,10 @@ pub struct StoreConfig {
     /// "the disk is full") while accepted ones keep being sent and receipted, which needs
     /// small writes. 0 turns the check off.
     pub min_free_disk_mib: u64,
+    /// Niceness (0–19) of the store's threads: the writer, its flusher and sled's I/O pool.
+    /// Above 0 they yield the CPU to the sockets and binds when the machine is saturated, so a
+    /// bulk backlog being written does not delay an OTP on its way out (see `priority.rs`).
+    pub thread_nice: i32,
     /// End the process (exit status [`EXIT_STORE_FAILED`](super::writer::EXIT_STORE_FAILED))
     /// once a storage failure has made the store unusable, so a supervisor restarts it and
     /// sled recovers from its log (see [`Failure`](super::writer::Failure)). Not a config
@@ -50,6 +54,7 @@ impl Default for StoreConfig {
             keep_events_for: Duration::from_secs(7 * 86_400),
             max_group: 8192,
             min_free_disk_mib: 256,
+            thread_nice: 10,
             exit_on_failure: exit_on_failure(),
         }
     }

@@ -17,6 +17,7 @@ pub mod keys;
 mod lifecycle_api;
 pub mod log_sync;
 mod open;
+pub mod priority;
 pub mod read;
 mod scan;
 pub mod writer;
@@ -113,6 +114,7 @@ impl Store {
             forget_after_ms: millis(config.forget_after),
             keep_events_ms: millis(config.keep_events_for),
             store_dir: config.path.clone(),
+            thread_nice: config.thread_nice,
         };
         let (ops, handle) = writer::spawn(db.clone(), state, writer_config, shared.clone())
             .map_err(|e| StoreError::Storage(format!("cannot start the writer: {e}")))?;

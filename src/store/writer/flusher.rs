@@ -3,10 +3,15 @@
 
 use super::super::StoreError;
 use super::super::log_sync::LogSync;
+use super::super::priority;
 use super::inbox::OpSender;
 use super::{Op, Shared};
 use std::sync::Arc;
 use std::sync::mpsc::Receiver;
+use std::time::{Duration, Instant};
+
+/// How often sled's I/O pool is looked over for threads started at normal priority.
+const POOL_SWEEP_EVERY: Duration = Duration::from_secs(10);
 
 /// An answer waiting for the flush that makes its change durable.
 pub type Pending = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
@@ -26,8 +31,15 @@ pub fn flusher(
     shared: Arc<Shared>,
     jobs: Receiver<FlushJob>,
     ops: OpSender,
+    nice: i32,
 ) {
+    priority::lower_this_thread(nice);
+    let mut swept: Option<Instant> = None;
     while let Ok(job) = jobs.recv() {
+        if swept.is_none_or(|at| at.elapsed() >= POOL_SWEEP_EVERY) {
+            priority::lower_sled_pool(nice);
+            swept = Some(Instant::now());
+        }
         let flushed = match shared.failure.error() {
             Some(failed) => Err(failed.clone()),
             None => db

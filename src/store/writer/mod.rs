@@ -28,6 +28,7 @@ pub use retention::RetentionReport;
 
 use super::StoreError;
 use super::counts::Counts;
+use super::priority;
 use crate::message::{Millis, NewMessage, now_ms};
 use flusher::{FlushJob, Pending, flusher};
 use inbox::Inbox;
@@ -85,6 +86,8 @@ pub struct WriterConfig {
     pub keep_events_ms: Millis,
     /// The store's directory (its log is fsynced after every flush, see [`super::log_sync`]).
     pub store_dir: std::path::PathBuf,
+    /// Niceness of the writer, the flusher and sled's I/O pool (see [`super::priority`]).
+    pub thread_nice: i32,
 }
 
 /// The writer thread's state.
@@ -117,9 +120,10 @@ pub fn spawn(
     let flusher = {
         let (db, shared, op_tx) = (db.clone(), shared.clone(), op_tx.clone());
         let log = super::log_sync::LogSync::open(&config.store_dir);
+        let nice = config.thread_nice;
         std::thread::Builder::new()
             .name("khabar-store-flush".into())
-            .spawn(move || flusher(db, log, shared, flush_rx, op_tx))?
+            .spawn(move || flusher(db, log, shared, flush_rx, op_tx, nice))?
     };
     let writer = Writer {
         db,
@@ -137,7 +141,10 @@ pub fn spawn(
     };
     let handle = std::thread::Builder::new()
         .name("khabar-store-write".into())
-        .spawn(move || writer.run(op_rx, flusher))?;
+        .spawn(move || {
+            priority::lower_this_thread(writer.config.thread_nice);
+            writer.run(op_rx, flusher)
+        })?;
     Ok((op_tx, handle))
 }
 
