@@ -16,6 +16,7 @@ use crate::otp::{OtpService, is_sealed};
 use crate::router::Router;
 use crate::scheduler::Scheduler;
 use crate::sessions::{Job, OperatorHandle};
+use crate::store::AcceptedOtps;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,13 +52,20 @@ pub struct Dispatcher {
     pub batch: usize,
     /// Opens sealed OTP texts just before they are sent.
     pub otp: Option<Arc<OtpService>>,
+    /// OTPs the store claimed as it accepted them (`Store::take_otps_at_accept`).
+    pub accepted_otps: Option<AcceptedOtps>,
 }
 
 impl Dispatcher {
     /// Runs until `shutdown`: two claim loops put due messages on operator queues. OTPs have
     /// their own loop, so they never wait behind a batch of other kinds that is waiting for
-    /// room in an operator's queue; the main loop serves the other lanes in batches.
-    pub async fn run(self, shutdown: CancellationToken) {
+    /// room in an operator's queue; the main loop serves the other lanes in batches. OTPs the
+    /// store claimed at acceptance skip the loops.
+    pub async fn run(mut self, shutdown: CancellationToken) {
+        let accepted = self.accepted_otps.take();
+        // with the store claiming OTPs at acceptance, their loop only finds retries and
+        // deferrals (at its idle poll): an accept need not send it on a trip for nothing
+        let wake_otp_loop = accepted.is_none();
         let otp_wake = Notify::new();
         let main_wake = Notify::new();
         // one accept wakes both loops (a Notify keeps one permit per waiter it is given)
@@ -65,7 +73,9 @@ impl Dispatcher {
             loop {
                 tokio::select! {
                     _ = self.wake.notified() => {
-                        otp_wake.notify_one();
+                        if wake_otp_loop {
+                            otp_wake.notify_one();
+                        }
                         main_wake.notify_one();
                     }
                     _ = shutdown.cancelled() => break,
@@ -74,7 +84,35 @@ impl Dispatcher {
         };
         let otp = self.claim_loop(&[Kind::Otp], OTP_BATCH, &otp_wake, &shutdown);
         let main = self.claim_loop(&MAIN_LANES, self.batch.max(1), &main_wake, &shutdown);
-        tokio::join!(fan_out, otp, main);
+        let direct = self.send_accepted_otps(accepted, &shutdown);
+        tokio::join!(fan_out, otp, main, direct);
+    }
+
+    /// Sends the OTPs the store claimed as it accepted them; at shutdown, hands back those
+    /// not yet sent (once it stops listening the store leaves new ones to the claim loop).
+    async fn send_accepted_otps(
+        &self,
+        accepted: Option<AcceptedOtps>,
+        shutdown: &CancellationToken,
+    ) {
+        let Some(mut accepted) = accepted else {
+            return;
+        };
+        loop {
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => break,
+                message = accepted.recv() => match message {
+                    Some(message) => self.dispatch(message).await,
+                    None => break,
+                },
+            }
+        }
+        accepted.close();
+        while let Ok(message) = accepted.try_recv() {
+            self.hand_back(&message, now_ms(), Duration::ZERO, "shutting down")
+                .await;
+        }
     }
 
     /// Claims due messages of `kinds`, up to `batch` at a time, and dispatches them in order.

@@ -27,7 +27,7 @@ pub use counts::Counts;
 pub use disk::DiskSpace;
 pub use error::StoreError;
 pub use event::{Event, StoredEvent};
-pub use writer::{EXIT_STORE_FAILED, Fired, RetentionReport};
+pub use writer::{AcceptedOtps, EXIT_STORE_FAILED, Fired, RetentionReport};
 
 use crate::message::{MessageId, NewMessage, State, millis, now_ms};
 use serde::{Deserialize, Serialize};
@@ -107,6 +107,7 @@ impl Store {
             counts: Mutex::new(state.counts.clone()),
             events,
             failure: writer::Failure::new(config.exit_on_failure),
+            direct: writer::DirectClaims::default(),
         });
         let writer_config = writer::WriterConfig {
             max_group: config.max_group.max(1),

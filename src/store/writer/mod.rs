@@ -8,6 +8,7 @@ mod accept;
 mod chunks;
 mod claim;
 mod deadlines;
+mod direct;
 mod failure;
 mod flusher;
 mod inbox;
@@ -20,6 +21,7 @@ mod tx;
 mod verify;
 
 pub use deadlines::Fired;
+pub use direct::{AcceptedOtps, DirectClaims};
 pub use failure::{EXIT_STORE_FAILED, Failure};
 pub use inbox::OpSender;
 pub use ops::{Change, Op};
@@ -29,7 +31,7 @@ pub use retention::RetentionReport;
 use super::StoreError;
 use super::counts::Counts;
 use super::priority;
-use crate::message::{Millis, NewMessage, now_ms};
+use crate::message::{Kind, Millis, NewMessage, now_ms};
 use flusher::{FlushJob, Pending, flusher};
 use inbox::Inbox;
 use layers::Staged;
@@ -72,6 +74,8 @@ pub struct Shared {
     pub events: watch::Sender<u64>,
     /// Set by the first storage failure; after it nothing more is written.
     pub failure: Failure,
+    /// Who takes OTPs claimed at acceptance.
+    pub direct: DirectClaims,
 }
 
 /// Settings the writer needs.
@@ -318,7 +322,10 @@ impl Writer {
                 replies.push((messages.len(), reply));
                 run.extend(messages);
             }
-            let mut results = self.accept_run(run, now_ms()).into_iter();
+            let otps = run.iter().filter(|m| m.kind == Kind::Otp).count();
+            let now = now_ms();
+            let mut results = self.accept_run(run, now).into_iter();
+            self.claim_accepted_otps(otps, now);
             for (n, reply) in replies {
                 let mine: Vec<_> = results.by_ref().take(n).collect();
                 self.pending
