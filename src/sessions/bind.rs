@@ -3,11 +3,11 @@
 //! Built on rusmppc's managed connection (keep-alive, response timeouts, TLS); rusmppc leaves
 //! reconnecting and window control to the caller, so both live here.
 
-use crate::sessions::job::{Incoming, Job, JobOutcome, PartResult};
+use crate::sessions::job::{Incoming, JobOutcome, PartResult};
 use crate::sessions::link::OperatorLink;
 use crate::sessions::status_codes::status_name;
-use crate::sessions::submit::SubmitTask;
-use crate::sessions::window::{Slot, Window};
+use crate::sessions::submit::Feeder;
+use crate::sessions::window::Window;
 use futures::StreamExt;
 use rand::Rng;
 use rusmpp::pdus::{BindReceiver, BindTransceiver, BindTransmitter, DeliverSmResp};
@@ -205,6 +205,18 @@ impl BindTask {
             submits.then(|| window.clone()),
         );
         let (hung_tx, mut hung_rx) = mpsc::channel::<String>(1);
+        // submits are fed by a task of their own, so a burst of deliver_sm never holds an
+        // OTP back from a free place in the window
+        let feeder = submits.then(|| {
+            let feeder = Feeder {
+                link: self.link.clone(),
+                client: client.clone(),
+                window: window.clone(),
+                outcomes: self.outcomes.clone(),
+                hung: hung_tx.clone(),
+            };
+            tokio::spawn(feeder.run())
+        });
         let ended = loop {
             tokio::select! {
                 biased;
@@ -232,18 +244,12 @@ impl BindTask {
                         }
                     }
                 },
-                (slot, job) = self.take_job(&window), if submits => {
-                    let task = SubmitTask {
-                        link: self.link.clone(),
-                        client: client.clone(),
-                        window: window.clone(),
-                        outcomes: self.outcomes.clone(),
-                        hung: hung_tx.clone(),
-                    };
-                    tokio::spawn(task.run(slot, job));
-                }
             }
         };
+        if let Some(feeder) = feeder {
+            feeder.abort();
+            let _ = feeder.await;
+        }
         self.link
             .health
             .set_bind(self.index, false, self.role.as_str(), None);
@@ -264,13 +270,6 @@ impl BindTask {
         let _ = tokio::time::timeout(self.link.config.response_timeout, client.unbind()).await;
         let _ = client.close().await;
         info!(operator = %self.link.name, bind = self.index, "unbound");
-    }
-
-    async fn take_job(&self, window: &Arc<Window>) -> (Slot, Job) {
-        let mut slot = window.reserve().await;
-        let job = self.link.next_job().await;
-        slot.count();
-        (slot, job)
     }
 
     /// Hands a deliver_sm to the receipts stage; answers it once that stage has stored it.

@@ -1,5 +1,6 @@
-//! Sending one job on a bind: each part in its own place in the window, paced by the
-//! operator's TPS cap, and the parts' results reported together.
+//! Submitting on a bind: a feeder takes jobs as the window has room, and each job's parts go
+//! out in their own places in the window, paced by the operator's TPS cap, their results
+//! reported together.
 
 use super::bind::describe;
 use crate::message::{MessageId, now_ms};
@@ -17,8 +18,36 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tracing::debug;
 
+/// Takes the operator's jobs for one bind as places in its window come free, each sent by a
+/// [`SubmitTask`] of its own; runs until aborted when the session ends.
+pub(super) struct Feeder {
+    pub(super) link: Arc<OperatorLink>,
+    pub(super) client: Client,
+    pub(super) window: Arc<Window>,
+    pub(super) outcomes: mpsc::Sender<JobOutcome>,
+    pub(super) hung: mpsc::Sender<String>,
+}
+
+impl Feeder {
+    pub(super) async fn run(self) {
+        loop {
+            let mut slot = self.window.reserve().await;
+            let job = self.link.next_job().await;
+            slot.count();
+            let task = SubmitTask {
+                link: self.link.clone(),
+                client: self.client.clone(),
+                window: self.window.clone(),
+                outcomes: self.outcomes.clone(),
+                hung: self.hung.clone(),
+            };
+            tokio::spawn(task.run(slot, job));
+        }
+    }
+}
+
 /// Sends one job's parts, each in its own place in the window, and reports the results.
-pub(super) struct SubmitTask {
+struct SubmitTask {
     pub(super) link: Arc<OperatorLink>,
     pub(super) client: Client,
     pub(super) window: Arc<Window>,
