@@ -24,9 +24,12 @@ use tokio_stream::wrappers::UnboundedReceiverStream;
 const CONN: &str = "rusmppc::connection::smpp";
 const TIMER: &str = "rusmppc::connection::smpp::timer";
 
-const ACTIONS_POLL_LIMIT: u8 = 5;
-const SINK_POLL_LIMIT: u8 = 5;
-const STREAM_POLL_LIMIT: u8 = 5;
+// khabar patch: 5 → 64. With 5, a connection with a full window of submits queued needed ~20
+// trips through the tokio run queue to write them, each behind every other runnable task; a
+// submit queued last (an OTP) waited tens of ms on a busy runtime.
+const ACTIONS_POLL_LIMIT: u8 = 64;
+const SINK_POLL_LIMIT: u8 = 64;
+const STREAM_POLL_LIMIT: u8 = 64;
 
 #[derive(Debug)]
 enum State {
