@@ -9,9 +9,10 @@
 //! An OTP's latency runs from its accept answer (the `otp_send` reply read by the client) to
 //! smpp-sim recording its submit_sm (`ReceivedMessage::received_at`); both are this process's
 //! wall clock. The daemon's own history of each OTP (`get`) splits it: `created` (stamped by
-//! the store's writer as it takes the accept, before its fsync) → `submitting` (stamped by the
-//! sending stage as it asks to claim) and `submitting` → at the simulator. With no backlog
-//! (`--bulk 0`) the same figures show what the backlog costs.
+//! the store's writer as it takes the accept, before its fsync) → `submitting` (the claim) and
+//! `submitting` → at the simulator. The store now claims an OTP in the same group as its
+//! accept, so the first is ~0 and the second includes the fsync that precedes both the answer
+//! and the hand-over. With no backlog (`--bulk 0`) the same figures show what the backlog costs.
 
 use crate::e2e;
 use crate::harness::{self, Daemon, Shape};

@@ -396,6 +396,10 @@ impl NoSpawnConnectionBuilder {
             .await
             .map_err(Error::Connect)?;
 
+        // khabar patch: SMPP PDUs are small, one write each; with Nagle's algorithm a submit
+        // written while an earlier small write waits for its (delayed) ACK sat up to 40 ms.
+        stream.set_nodelay(true).map_err(Error::Connect)?;
+
         tracing::debug!(target: "rusmppc::connection::tcp", %socket_addr, "Connected");
 
         let stream = match scheme {
