@@ -92,7 +92,14 @@ impl Inbox {
         }
         loop {
             match self.normal.try_recv().ok()? {
-                Op::Wake => continue,
+                // a wake is sent after its urgent op: that op may have arrived since the
+                // check above, and swallowing its wake would leave it there until some
+                // other op comes (a lost FlusherIdle then held every answer waiting on a flush)
+                Op::Wake => {
+                    if let Ok(op) = self.urgent.try_recv() {
+                        return Some(op);
+                    }
+                }
                 op => return Some(op),
             }
         }
