@@ -6,7 +6,7 @@
 use crate::sessions::job::{Incoming, JobOutcome, PartResult};
 use crate::sessions::link::OperatorLink;
 use crate::sessions::status_codes::status_name;
-use crate::sessions::submit::Feeder;
+use crate::sessions::submit::{SubmitTask, feed};
 use crate::sessions::window::Window;
 use futures::StreamExt;
 use rand::Rng;
@@ -208,14 +208,13 @@ impl BindTask {
         // submits are fed by a task of their own, so a burst of deliver_sm never holds an
         // OTP back from a free place in the window
         let feeder = submits.then(|| {
-            let feeder = Feeder {
+            tokio::spawn(feed(SubmitTask {
                 link: self.link.clone(),
                 client: client.clone(),
                 window: window.clone(),
                 outcomes: self.outcomes.clone(),
                 hung: hung_tx.clone(),
-            };
-            tokio::spawn(feeder.run())
+            }))
         });
         let ended = loop {
             tokio::select! {

@@ -1,4 +1,4 @@
-//! Submitting on a bind: a feeder takes jobs as the window has room, and each job's parts go
+//! Submitting on a bind: `feed` takes jobs as the window has room, and each job's parts go
 //! out in their own places in the window, paced by the operator's TPS cap, their results
 //! reported together.
 
@@ -19,35 +19,19 @@ use tokio::sync::mpsc;
 use tracing::debug;
 
 /// Takes the operator's jobs for one bind as places in its window come free, each sent by a
-/// [`SubmitTask`] of its own; runs until aborted when the session ends.
-pub(super) struct Feeder {
-    pub(super) link: Arc<OperatorLink>,
-    pub(super) client: Client,
-    pub(super) window: Arc<Window>,
-    pub(super) outcomes: mpsc::Sender<JobOutcome>,
-    pub(super) hung: mpsc::Sender<String>,
-}
-
-impl Feeder {
-    pub(super) async fn run(self) {
-        loop {
-            let mut slot = self.window.reserve().await;
-            let job = self.link.next_job().await;
-            slot.count();
-            let task = SubmitTask {
-                link: self.link.clone(),
-                client: self.client.clone(),
-                window: self.window.clone(),
-                outcomes: self.outcomes.clone(),
-                hung: self.hung.clone(),
-            };
-            tokio::spawn(task.run(slot, job));
-        }
+/// copy of `task` of its own; runs until aborted when the session ends.
+pub(super) async fn feed(task: SubmitTask) {
+    loop {
+        let mut slot = task.window.reserve().await;
+        let job = task.link.next_job().await;
+        slot.count();
+        tokio::spawn(task.clone().run(slot, job));
     }
 }
 
 /// Sends one job's parts, each in its own place in the window, and reports the results.
-struct SubmitTask {
+#[derive(Clone)]
+pub(super) struct SubmitTask {
     pub(super) link: Arc<OperatorLink>,
     pub(super) client: Client,
     pub(super) window: Arc<Window>,
