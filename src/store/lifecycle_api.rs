@@ -60,8 +60,9 @@ impl Store {
     }
 
     /// From now on OTPs are claimed in the same group as their accept and arrive here,
-    /// `submitting`, once that group is on disk: the sending stage's fast path. Claim loops still find what this does not take (OTPs due
-    /// later, retries, or all of them once the receiver is dropped). One taker at a time.
+    /// `submitting`, once that group is on disk: the sending stage's fast path. Claim loops
+    /// still find what this does not take (OTPs due later, retries, or all of them once the
+    /// receiver is dropped). One taker at a time.
     pub fn take_otps_at_accept(&self) -> super::AcceptedOtps {
         self.inner.shared.direct.register()
     }

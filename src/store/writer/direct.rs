@@ -37,7 +37,10 @@ impl Writer {
     /// so an older due one goes first) and hands them over once this group is flushed. Nothing
     /// is claimed without a listening taker; they then wait in the lane for the claim loop.
     pub(super) fn claim_accepted_otps(&mut self, otps: usize, now: Millis) {
-        let Some(taker) = self.shared.direct.taker().filter(|_| otps > 0) else {
+        if otps == 0 {
+            return;
+        }
+        let Some(taker) = self.shared.direct.taker() else {
             return;
         };
         let claimed = match self.claim_many(Kind::Otp.lane(), now, otps) {

@@ -36,10 +36,6 @@ pub fn flusher(
     priority::lower_this_thread(nice);
     let mut swept: Option<Instant> = None;
     while let Ok(job) = jobs.recv() {
-        if swept.is_none_or(|at| at.elapsed() >= POOL_SWEEP_EVERY) {
-            priority::lower_sled_pool(nice);
-            swept = Some(Instant::now());
-        }
         let flushed = match shared.failure.error() {
             Some(failed) => Err(failed.clone()),
             None => db
@@ -56,6 +52,11 @@ pub fn flusher(
         }
         for answer in job.pending {
             answer(flushed.clone());
+        }
+        // after the answers, so no one waits for the look through /proc
+        if swept.is_none_or(|at| at.elapsed() >= POOL_SWEEP_EVERY) {
+            priority::lower_sled_pool(nice);
+            swept = Some(Instant::now());
         }
         let _ = ops.send(Op::FlusherIdle);
     }
