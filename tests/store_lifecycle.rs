@@ -292,6 +292,61 @@ async fn restart_requeues_submitting_and_keeps_submitted() {
 }
 
 #[tokio::test]
+async fn a_batch_claimed_together_is_in_flight_until_each_lands() {
+    let dir = tempfile::tempdir().unwrap();
+    let (flying, landed) = {
+        let store = open(dir.path());
+        let messages = (0..4).map(|_| message(Kind::Bulk, None)).collect();
+        for accepted in store.accept_batch(messages).await {
+            accepted.unwrap();
+        }
+        let claimed: Vec<_> = store
+            .claim_batch(Kind::Bulk, now_ms(), 4)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.id)
+            .collect();
+        assert_eq!(claimed.len(), 4);
+        let (landed, flying) = claimed.split_at(2);
+        for (i, id) in landed.iter().enumerate() {
+            let op_id = format!("k-{i}");
+            store
+                .mark_submitted(*id, "kcell", vec![op_id], None)
+                .await
+                .unwrap();
+        }
+        store.flush().await.unwrap();
+        let listed: Vec<_> = store.in_flight(100).unwrap().iter().map(|m| m.id).collect();
+        assert_eq!(listed, flying, "status lists only those still submitting");
+        assert_consistent(&store).await;
+        (flying.to_vec(), landed.to_vec())
+    };
+    let store = open(dir.path());
+    assert_eq!(store.recovered_at_open(), flying.len());
+    for id in &flying {
+        assert_eq!(store.get(*id).unwrap().unwrap().state, State::Queued);
+    }
+    for id in &landed {
+        assert_eq!(store.get(*id).unwrap().unwrap().state, State::Submitted);
+    }
+    assert!(store.in_flight(100).unwrap().is_empty());
+    let again = store
+        .claim_batch(Kind::Bulk, now_ms() + 1, 10)
+        .await
+        .unwrap();
+    for m in &again {
+        store
+            .mark_submitted(m.id, "kcell", vec![format!("r-{}", m.id)], None)
+            .await
+            .unwrap();
+    }
+    assert_eq!(again.len(), flying.len());
+    assert!(store.in_flight(100).unwrap().is_empty(), "every run landed");
+    assert_consistent(&store).await;
+}
+
+#[tokio::test]
 async fn events_wait_for_their_consumer_and_wake_subscribers() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());

@@ -8,7 +8,7 @@
 //! | `m/` | id | one message record (touched since acceptance) |
 //! | `n/` | first id | intake chunk: records of untouched queued messages with consecutive ids |
 //! | `q/` | lane, due ms, seq | queue chunk: ids due at that time in that lane |
-//! | `f/` | id | in flight: the message is `submitting` |
+//! | `f/` | run seq | in flight: ids claimed together, kept until none of them is `submitting` |
 //! | `o/` | operator length, operator, operator message id | id and part index |
 //! | `r/` | hash bucket | sorted (reference hash, id) pairs |
 //! | `d/` | second, seq | deadline chunk: (when, deadline kind, id) entries |
@@ -108,9 +108,19 @@ pub fn queue_chunk_parts(key: &[u8]) -> Option<(u8, Millis)> {
     Some((lane, due))
 }
 
-/// `f/<id>`.
-pub fn in_flight(id: MessageId) -> Vec<u8> {
-    concat(&[IN_FLIGHT, &id.to_be_bytes()])
+/// `f/<run seq>`: the ids one claim took (see `writer/flights.rs`).
+pub fn in_flight_run(seq: u64) -> Vec<u8> {
+    concat(&[IN_FLIGHT, &seq.to_be_bytes()])
+}
+
+/// The ids an in-flight key names: a run's packed ids, or, in stores written before runs
+/// (an empty value), the one id in the key.
+pub fn in_flight_ids(key: &[u8], value: &[u8]) -> Vec<MessageId> {
+    if value.is_empty() {
+        id_after(IN_FLIGHT, key).into_iter().collect()
+    } else {
+        super::codec::unpack_ids(value)
+    }
 }
 
 /// The normalised form of an operator's message id: trimmed, lowercase, without leading zeros,
@@ -187,7 +197,7 @@ pub fn cursor(name: &str) -> Vec<u8> {
     concat(&[CURSOR, name.as_bytes()])
 }
 
-/// The id in a key of the form `<prefix><id>` (records, in-flight markers).
+/// The id in a key of the form `<prefix><id>` (records, old in-flight markers).
 pub fn id_after(prefix: &[u8], key: &[u8]) -> Option<MessageId> {
     read_u64(key, prefix.len()).map(MessageId)
 }

@@ -62,17 +62,17 @@ impl Store {
     pub fn in_flight(&self, limit: usize) -> Result<Vec<Message>, StoreError> {
         let mut found = Vec::new();
         for marker in self.inner.db.scan_prefix(keys::IN_FLIGHT) {
-            if found.len() >= limit {
-                break;
-            }
-            let (key, _) = marker?;
-            let Some(id) = keys::id_after(keys::IN_FLIGHT, &key) else {
-                continue;
-            };
-            if let Some(message) = load(&self.inner.db, id)?
-                && message.state == State::Submitting
-            {
-                found.push(message);
+            let (key, value) = marker?;
+            for id in keys::in_flight_ids(&key, &value) {
+                if found.len() >= limit {
+                    return Ok(found);
+                }
+                // a run still names the ids of it that have landed
+                if let Some(message) = load(&self.inner.db, id)?
+                    && message.state == State::Submitting
+                {
+                    found.push(message);
+                }
             }
         }
         Ok(found)

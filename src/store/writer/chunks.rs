@@ -56,19 +56,6 @@ pub fn dequeue(tx: &mut Tx, lane: u8, due: Millis, id: MessageId) -> Result<bool
     Ok(true)
 }
 
-/// The first queued id of a lane and its due time, if any.
-pub fn head(tx: &Tx, lane: u8) -> Result<Option<(MessageId, Millis)>, StoreError> {
-    let Some((key, bytes)) = tx.first_in_prefix(&keys::queue_lane(lane))? else {
-        return Ok(None);
-    };
-    let due = keys::queue_chunk_parts(&key).map(|(_, due)| due);
-    let id = keys::read_u64(&bytes, 0).map(MessageId);
-    match (id, due) {
-        (Some(id), Some(due)) => Ok(Some((id, due))),
-        _ => Err(StoreError::Corrupt(format!("bad queue chunk {key:?}"))),
-    }
-}
-
 /// Adds entries to the deadline index.
 pub fn add_deadlines(tx: &mut Tx, entries: &[DeadlineEntry]) -> Result<(), StoreError> {
     let mut by_bucket: BTreeMap<Millis, Vec<DeadlineEntry>> = BTreeMap::new();

@@ -18,17 +18,30 @@ pub fn transition(
     at: Millis,
     reason: Option<String>,
 ) -> Result<(), StoreError> {
-    let from = message.state;
     let lane = message.kind.lane();
-    if from == State::Queued && !chunks::dequeue(tx, lane, message.next_try, message.id)? {
+    if message.state == State::Queued && !chunks::dequeue(tx, lane, message.next_try, message.id)? {
         tracing::warn!(id = %message.id, "queued message was missing from its queue");
     }
+    transition_off_queue(tx, message, to, at, reason)
+}
+
+/// [`transition`] for a message that is in no queue chunk (any more): a claim takes a whole
+/// run of ids out of the head chunk itself instead of searching the chunk once per message.
+pub fn transition_off_queue(
+    tx: &mut Tx,
+    message: &mut Message,
+    to: State,
+    at: Millis,
+    reason: Option<String>,
+) -> Result<(), StoreError> {
+    let from = message.state;
+    let lane = message.kind.lane();
     if from == State::Submitting {
-        tx.remove(keys::in_flight(message.id));
+        tx.land(message.id);
     }
     match to {
         State::Queued => chunks::enqueue(tx, lane, message.next_try, &[message.id])?,
-        State::Submitting => tx.put(keys::in_flight(message.id), Vec::new()),
+        State::Submitting => tx.take_off(message.id),
         _ => {}
     }
     tx.state.counts.moved(message.kind, from, to);
@@ -202,7 +215,7 @@ fn defer(tx: &mut Tx, m: &mut Message, until: Millis, now: Millis) -> Result<(),
     if m.send_by.is_some_and(|s| s <= until.max(now)) {
         return transition(tx, m, State::Expired, now, Some(TOO_LATE.into()));
     }
-    tx.remove(keys::in_flight(m.id));
+    tx.land(m.id);
     tx.state
         .counts
         .moved(m.kind, State::Submitting, State::Queued);

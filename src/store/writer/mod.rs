@@ -10,6 +10,7 @@ mod claim;
 mod deadlines;
 mod direct;
 mod failure;
+mod flights;
 mod flusher;
 mod inbox;
 mod layers;
@@ -32,6 +33,7 @@ use super::StoreError;
 use super::counts::Counts;
 use super::priority;
 use crate::message::{Kind, Millis, NewMessage, now_ms};
+use flights::Flights;
 use flusher::{FlushJob, Pending, flusher};
 use inbox::Inbox;
 use layers::Staged;
@@ -110,6 +112,8 @@ pub struct Writer {
     new_events: Option<u64>,
     flusher_busy: bool,
     flush_tx: Sender<FlushJob>,
+    /// How many of each in-flight run are still `submitting`.
+    flights: Flights,
 }
 
 /// Starts the writer and flusher threads; returns the op channel and the writer's handle.
@@ -142,6 +146,7 @@ pub fn spawn(
         new_events: None,
         flusher_busy: false,
         flush_tx,
+        flights: Flights::default(),
     };
     let handle = std::thread::Builder::new()
         .name("khabar-store-write".into())
@@ -347,7 +352,11 @@ impl Writer {
 
     /// Stages a finished write and adopts its bookkeeping (applied with the group).
     fn commit(&mut self, tx: Tx) {
-        let tx::Staging { changed, state } = tx.stage();
+        let tx::Staging {
+            changed,
+            state,
+            flights,
+        } = tx.stage();
         self.dirty |= changed;
         if state.counts != self.state.counts
             && let Ok(mut counts) = self.shared.counts.lock()
@@ -358,6 +367,12 @@ impl Writer {
             self.new_events = Some(state.event_seq);
         }
         self.state = state;
+        let next_seq = || {
+            self.state.chunk_seq += 1;
+            self.state.chunk_seq
+        };
+        self.flights
+            .stage(flights, next_seq, &mut self.staged.lock());
     }
 
     /// Applies the staged group to sled in one batch (a failure trips the fail-stop).

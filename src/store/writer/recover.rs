@@ -22,26 +22,24 @@ pub fn recover_in_flight(
     let mut tx = Tx::new(db, &staged, state);
     let mut requeued = 0;
     for kv in db.scan_prefix(keys::IN_FLIGHT) {
-        let (key, _) = kv?;
-        let Some(id) = keys::id_after(keys::IN_FLIGHT, &key) else {
-            tx.remove(key.to_vec());
-            continue;
-        };
-        match tx.load(id)?.map(|(m, _)| m.state) {
-            Some(State::Submitting) => {
-                let mut message = tx.load_for_update(id)?;
-                clear_parts(&mut tx, &mut message);
-                message.next_try = now;
-                transition(
-                    &mut tx,
-                    &mut message,
-                    State::Queued,
-                    now,
-                    Some(RESTARTED.to_owned()),
-                )?;
-                requeued += 1;
+        let (key, value) = kv?;
+        // afterwards nothing is in flight: every marker goes, whatever it names
+        tx.remove(key.to_vec());
+        for id in keys::in_flight_ids(&key, &value) {
+            if tx.load(id)?.map(|(m, _)| m.state) != Some(State::Submitting) {
+                continue; // landed, or named twice
             }
-            _ => tx.remove(key.to_vec()),
+            let mut message = tx.load_for_update(id)?;
+            clear_parts(&mut tx, &mut message);
+            message.next_try = now;
+            transition(
+                &mut tx,
+                &mut message,
+                State::Queued,
+                now,
+                Some(RESTARTED.to_owned()),
+            )?;
+            requeued += 1;
         }
     }
     let state = tx.stage().state;

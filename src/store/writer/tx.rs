@@ -7,6 +7,7 @@ use super::super::codec::{self, IntakeChunk};
 use super::super::event::Event;
 use super::super::{StoreError, keys};
 use super::WriterState;
+use super::flights::FlightChanges;
 use super::layers::{self, KeyRange, Overlay, Staged, prefix_range};
 use crate::message::{Message, MessageId};
 use std::ops::Bound;
@@ -31,6 +32,8 @@ pub struct Tx {
     pub state: WriterState,
     /// Events this operation appends, encoded, with their seqs.
     events: Vec<(u64, Vec<u8>)>,
+    /// Ids this operation moved into and out of `submitting`.
+    flights: FlightChanges,
 }
 
 /// What a finished operation leaves to the writer.
@@ -39,6 +42,9 @@ pub struct Staging {
     pub changed: bool,
     /// The bookkeeping as the operation left it.
     pub state: WriterState,
+    /// Ids the operation moved into and out of `submitting` (their in-flight runs are the
+    /// writer's to keep).
+    pub flights: FlightChanges,
 }
 
 impl Tx {
@@ -51,12 +57,23 @@ impl Tx {
             base: state.clone(),
             state: state.clone(),
             events: Vec::new(),
+            flights: FlightChanges::default(),
         }
     }
 
     /// True when nothing was changed.
     pub fn is_empty(&self) -> bool {
-        self.writes.is_empty() && self.events.is_empty()
+        self.writes.is_empty() && self.events.is_empty() && self.flights.entered.is_empty()
+    }
+
+    /// Notes that a message is now `submitting`.
+    pub fn take_off(&mut self, id: MessageId) {
+        self.flights.entered.push(id);
+    }
+
+    /// Notes that a message has left `submitting`.
+    pub fn land(&mut self, id: MessageId) {
+        self.flights.left.push(id);
     }
 
     /// Reads a key, seeing this operation's own changes and the staged ones.
@@ -224,6 +241,7 @@ impl Tx {
         Staging {
             changed,
             state: self.state,
+            flights: self.flights,
         }
     }
 }
