@@ -99,6 +99,28 @@ impl Daemon {
     /// bind is up at the simulator.
     pub async fn start(sim: &SimHandle, shape: Shape) -> Result<Daemon, String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        Daemon::start_in(dir, sim, shape).await
+    }
+
+    /// Stops it and starts it again over the same store, shaped as `shape`.
+    pub async fn restart(self, sim: &SimHandle, shape: Shape) -> Result<Daemon, String> {
+        self.stop.cancel();
+        tokio::task::spawn_blocking(move || match self.task.join() {
+            Ok(Ok(())) => Ok(self._dir),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err("the daemon's thread panicked".to_string()),
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map(|dir| Daemon::start_in(dir, sim, shape))?
+        .await
+    }
+
+    async fn start_in(
+        dir: tempfile::TempDir,
+        sim: &SimHandle,
+        shape: Shape,
+    ) -> Result<Daemon, String> {
         let path = write_config(dir.path(), sim, shape)?;
         let config = Config::load(&path).map_err(|e| e.to_string())?;
         let socket = config.api.socket_path.clone();
