@@ -91,7 +91,7 @@ pub struct Daemon {
     pub socket: PathBuf,
     stop: CancellationToken,
     task: std::thread::JoinHandle<Result<(), String>>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Daemon {
@@ -104,16 +104,8 @@ impl Daemon {
 
     /// Stops it and starts it again over the same store, shaped as `shape`.
     pub async fn restart(self, sim: &SimHandle, shape: Shape) -> Result<Daemon, String> {
-        self.stop.cancel();
-        tokio::task::spawn_blocking(move || match self.task.join() {
-            Ok(Ok(())) => Ok(self._dir),
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err("the daemon's thread panicked".to_string()),
-        })
-        .await
-        .map_err(|e| e.to_string())?
-        .map(|dir| Daemon::start_in(dir, sim, shape))?
-        .await
+        let dir = self.shut_down().await?;
+        Daemon::start_in(dir, sim, shape).await
     }
 
     async fn start_in(
@@ -142,7 +134,7 @@ impl Daemon {
             socket,
             stop,
             task,
-            _dir: dir,
+            dir,
         };
         daemon.wait_ready(sim, shape).await?;
         Ok(daemon)
@@ -185,11 +177,17 @@ impl Daemon {
 
     /// Stops it the way SIGTERM does and waits until it has.
     pub async fn stop(self) -> Result<(), String> {
+        self.shut_down().await.map(drop)
+    }
+
+    /// Stops it and waits until it has; hands back its directory, store and all.
+    async fn shut_down(self) -> Result<tempfile::TempDir, String> {
         self.stop.cancel();
         let task = self.task;
         tokio::task::spawn_blocking(move || task.join())
             .await
             .map_err(|e| e.to_string())?
-            .map_err(|_| "the daemon's thread panicked".to_string())?
+            .map_err(|_| "the daemon's thread panicked".to_string())??;
+        Ok(self.dir)
     }
 }

@@ -22,6 +22,13 @@ pub struct FlightChanges {
     pub left: Vec<MessageId>,
 }
 
+impl FlightChanges {
+    /// True when the operation moved nothing into or out of `submitting`.
+    pub fn is_empty(&self) -> bool {
+        self.entered.is_empty() && self.left.is_empty()
+    }
+}
+
 /// The writer's count of live in-flight runs.
 #[derive(Default)]
 pub struct Flights {

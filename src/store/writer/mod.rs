@@ -367,6 +367,9 @@ impl Writer {
             self.new_events = Some(state.event_seq);
         }
         self.state = state;
+        if flights.is_empty() {
+            return; // most ops: no need to lock the staged group
+        }
         let next_seq = || {
             self.state.chunk_seq += 1;
             self.state.chunk_seq
