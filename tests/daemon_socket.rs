@@ -93,6 +93,7 @@ async fn a_reconnecting_subscriber_misses_nothing_and_sees_nothing_twice() {
         );
     }
     // A first subscriber takes a few events, acknowledges them and disconnects.
+    let mut delivered = BTreeSet::new();
     let mut sub = daemon
         .client()
         .await
@@ -106,6 +107,9 @@ async fn a_reconnecting_subscriber_misses_nothing_and_sees_nothing_twice() {
             .unwrap();
         sub.ack(event.seq).await.unwrap();
         seen.push(event.seq);
+        if event.state == Some(State::Delivered) {
+            delivered.insert(event.message_id.unwrap());
+        }
     }
     sub.finish().await.unwrap();
     for id in &ids {
@@ -118,7 +122,6 @@ async fn a_reconnecting_subscriber_misses_nothing_and_sees_nothing_twice() {
         .subscribe(Some("crm"), None)
         .await
         .unwrap();
-    let mut delivered = BTreeSet::new();
     while delivered.len() < ids.len() {
         let event = tokio::time::timeout(PATIENCE, sub.next_event())
             .await

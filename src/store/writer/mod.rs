@@ -16,6 +16,7 @@ mod inbox;
 mod layers;
 mod lifecycle;
 mod ops;
+mod records;
 mod recover;
 mod retention;
 mod tx;
@@ -114,6 +115,8 @@ pub struct Writer {
     flush_tx: Sender<FlushJob>,
     /// How many of each in-flight run are still `submitting`.
     flights: Flights,
+    /// Decoded copies of in-flight records.
+    records: records::RecordCache,
 }
 
 /// Starts the writer and flusher threads; returns the op channel and the writer's handle.
@@ -147,6 +150,7 @@ pub fn spawn(
         flusher_busy: false,
         flush_tx,
         flights: Flights::default(),
+        records: Default::default(),
     };
     let handle = std::thread::Builder::new()
         .name("khabar-store-write".into())
@@ -166,8 +170,8 @@ impl Writer {
                 if stop {
                     break;
                 }
-                if !self.urgent_accepts.is_empty() && !self.flusher_busy {
-                    break; // an OTP waits for this flush
+                if !self.flusher_busy && self.waits_for_flush() {
+                    break; // the flusher is free: start the next flush now
                 }
                 if self.staged.len() >= MAX_STAGED_KEYS {
                     self.apply_staged();
@@ -259,6 +263,14 @@ impl Writer {
         false
     }
 
+    /// True when an answer, an accept or an event waits for a flush.
+    fn waits_for_flush(&self) -> bool {
+        !(self.pending.is_empty()
+            && self.accepts.is_empty()
+            && self.urgent_accepts.is_empty()
+            && self.new_events.is_none())
+    }
+
     /// Queues an answer for after the next flush (failures are answered at once).
     fn answer_durable<T: Send + 'static>(
         &mut self,
@@ -347,7 +359,7 @@ impl Writer {
 
     /// A new write on top of the current state.
     fn tx(&self) -> Tx {
-        Tx::new(&self.db, &self.staged, &self.state)
+        Tx::new(&self.db, &self.staged, &self.records, &self.state)
     }
 
     /// Stages a finished write and adopts its bookkeeping (applied with the group).

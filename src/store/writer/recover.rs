@@ -19,7 +19,7 @@ pub fn recover_in_flight(
     now: Millis,
 ) -> Result<(WriterState, usize), StoreError> {
     let staged = Staged::default();
-    let mut tx = Tx::new(db, &staged, state);
+    let mut tx = Tx::new(db, &staged, &Default::default(), state);
     let mut requeued = 0;
     for kv in db.scan_prefix(keys::IN_FLIGHT) {
         let (key, value) = kv?;

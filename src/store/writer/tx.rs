@@ -9,7 +9,9 @@ use super::super::{StoreError, keys};
 use super::WriterState;
 use super::flights::FlightChanges;
 use super::layers::{self, KeyRange, Overlay, Staged, prefix_range};
+use super::records::RecordCache;
 use crate::message::{Message, MessageId};
+use std::collections::HashMap;
 use std::ops::Bound;
 
 pub use super::layers::Entry;
@@ -26,7 +28,10 @@ pub enum Home {
 pub struct Tx {
     db: sled::Db,
     staged: Staged,
+    records: RecordCache,
     writes: Overlay,
+    /// Records this operation wrote: `Some` saved in a state the cache keeps, `None` otherwise.
+    record_changes: HashMap<MessageId, Option<Message>>,
     base: WriterState,
     /// The writer's bookkeeping as this operation leaves it.
     pub state: WriterState,
@@ -49,11 +54,13 @@ pub struct Staging {
 
 impl Tx {
     /// Starts a write on top of the staged changes, the store and the bookkeeping.
-    pub fn new(db: &sled::Db, staged: &Staged, state: &WriterState) -> Self {
+    pub fn new(db: &sled::Db, staged: &Staged, records: &RecordCache, state: &WriterState) -> Self {
         Tx {
             db: db.clone(),
             staged: staged.clone(),
+            records: records.clone(),
             writes: Overlay::new(),
+            record_changes: HashMap::new(),
             base: state.clone(),
             state: state.clone(),
             events: Vec::new(),
@@ -89,12 +96,24 @@ impl Tx {
 
     /// Sets a key.
     pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.forget_cached(&key);
         self.writes.insert(key, Some(value));
     }
 
     /// Removes a key.
     pub fn remove(&mut self, key: Vec<u8>) {
+        self.forget_cached(&key);
         self.writes.insert(key, None);
+    }
+
+    /// A record written other than by [`Tx::save`] is no longer the cache's to answer.
+    fn forget_cached(&mut self, key: &[u8]) {
+        if let Some(id) = key
+            .strip_prefix(keys::RECORD)
+            .and_then(|id| keys::read_u64(id, 0))
+        {
+            self.record_changes.insert(MessageId(id), None);
+        }
     }
 
     /// The first live entry of a range (reverse: the last), seeing every layer; with `own`
@@ -166,6 +185,13 @@ impl Tx {
 
     /// Loads a record wherever it lives.
     pub fn load(&self, id: MessageId) -> Result<Option<(Message, Home)>, StoreError> {
+        let cached = match self.record_changes.get(&id) {
+            Some(change) => change.clone(), // None: read this operation's own write below
+            None => self.records.get(id),
+        };
+        if let Some(message) = cached {
+            return Ok(Some((message, Home::Own)));
+        }
         if let Some(bytes) = self.get(&keys::record(id))? {
             return Ok(Some((codec::decode_record(&bytes)?, Home::Own)));
         }
@@ -215,7 +241,9 @@ impl Tx {
     /// Writes a record to its own key.
     pub fn save(&mut self, message: &Message) -> Result<(), StoreError> {
         let bytes = codec::encode_record(message)?;
-        self.put(keys::record(message.id), bytes);
+        self.writes.insert(keys::record(message.id), Some(bytes));
+        let kept = RecordCache::keeps(message.state).then(|| message.clone());
+        self.record_changes.insert(message.id, kept);
         Ok(())
     }
 
@@ -238,6 +266,7 @@ impl Tx {
     pub fn stage(self) -> Staging {
         let changed = !(self.is_empty() && self.state == self.base);
         self.staged.add(self.writes, self.events);
+        self.records.adopt(self.record_changes);
         Staging {
             changed,
             state: self.state,
