@@ -38,7 +38,7 @@ async fn blocking<T: Send + 'static>(
 /// now. Call it *before* recording the submission in the store, so that once the request shows
 /// as submitted its window is durable: neither a quick reply nor a crash in between can miss
 /// it (a resubmission after a crash registers again, which keeps the first registration).
-/// Other kinds cost one store read.
+/// Other kinds cost one store read (the sending stage calls it for requests only).
 pub async fn on_submitted(
     registry: &Arc<RequestRegistry>,
     store: &Store,

@@ -20,7 +20,7 @@ use crate::store::AcceptedOtps;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 /// How long a message waits when no operator for its number is up.
@@ -28,6 +28,9 @@ const NO_OPERATOR_WAIT: Duration = Duration::from_secs(1);
 
 /// Most OTPs the OTP loop claims in one trip to the store.
 const OTP_BATCH: usize = 16;
+
+/// In-flight places per place in the operators' windows (see [`Dispatcher::run`]).
+const PLACES_PER_WINDOW_SLOT: usize = 2;
 
 /// The lanes of the main loop: everything but OTPs.
 const MAIN_LANES: [Kind; 3] = [Kind::Request, Kind::Notification, Kind::Bulk];
@@ -82,8 +85,18 @@ impl Dispatcher {
                 }
             }
         };
-        let otp = self.claim_loop(&[Kind::Otp], OTP_BATCH, &otp_wake, &shutdown);
-        let main = self.claim_loop(&MAIN_LANES, self.batch.max(1), &main_wake, &shutdown);
+        // The main loop claims only while fewer than this many of its messages wait for their
+        // outcome to be recorded: claims go ahead of everything else in the store, and without
+        // a bound the binds outrun the store's recording of their results, which then waits
+        // behind ever more of them (and so do accepts); after a crash every such message is
+        // sent again. OTPs are not bounded.
+        let slots: usize = (self.operators.values())
+            .map(|op| op.config.binds as usize * op.config.window as usize)
+            .sum();
+        let batch = self.batch.max(1);
+        let places = Arc::new(Semaphore::new(slots * PLACES_PER_WINDOW_SLOT + batch));
+        let otp = self.claim_loop(&[Kind::Otp], OTP_BATCH, None, &otp_wake, &shutdown);
+        let main = self.claim_loop(&MAIN_LANES, batch, Some(places), &main_wake, &shutdown);
         let direct = self.send_accepted_otps(accepted, &shutdown);
         tokio::join!(fan_out, otp, main, direct);
     }
@@ -103,7 +116,7 @@ impl Dispatcher {
                 biased;
                 _ = shutdown.cancelled() => break,
                 message = accepted.recv() => match message {
-                    Some(message) => self.dispatch(message).await,
+                    Some(message) => self.dispatch(message, None).await,
                     None => break,
                 },
             }
@@ -115,11 +128,13 @@ impl Dispatcher {
         }
     }
 
-    /// Claims due messages of `kinds`, up to `batch` at a time, and dispatches them in order.
+    /// Claims due messages of `kinds`, up to `batch` at a time, and dispatches them in order;
+    /// with `places`, each claimed message holds one until its outcome is recorded.
     async fn claim_loop(
         &self,
         kinds: &[Kind],
         batch: usize,
+        places: Option<Arc<Semaphore>>,
         wake: &Notify,
         shutdown: &CancellationToken,
     ) {
@@ -130,16 +145,25 @@ impl Dispatcher {
                 self.limits.forget_idle();
                 last_cleanup = now;
             }
+            let mut held = match &places {
+                Some(places) => tokio::select! {
+                    permit = places.clone().acquire_many_owned(batch as u32) => permit.ok(),
+                    _ = shutdown.cancelled() => break,
+                },
+                None => None,
+            };
             match self.scheduler.next_batch(now, batch, kinds).await {
                 Ok(claimed) if !claimed.is_empty() => {
                     for message in claimed {
+                        let place = held.as_mut().and_then(|held| held.split(1));
                         if shutdown.is_cancelled() {
                             self.hand_back(&message, now_ms(), Duration::ZERO, "shutting down")
                                 .await;
                         } else {
-                            self.dispatch(message).await;
+                            self.dispatch(message, place).await;
                         }
                     }
+                    drop(held); // the places of a batch not claimed in full
                 }
                 Ok(_) => {
                     tokio::select! {
@@ -159,8 +183,9 @@ impl Dispatcher {
         }
     }
 
-    /// Sends one claimed (`submitting`) message on its way, or hands it back.
-    async fn dispatch(&self, mut message: Message) {
+    /// Sends one claimed (`submitting`) message on its way with its in-flight place, or hands
+    /// it back.
+    async fn dispatch(&self, mut message: Message, place: Option<OwnedSemaphorePermit>) {
         let now = now_ms();
         if let Some(sealed) = message.text.as_deref().filter(|t| is_sealed(t)) {
             match self.otp.as_ref().map(|otp| otp.open_text(sealed)) {
@@ -203,7 +228,8 @@ impl Dispatcher {
             id,
             parts,
             send_by: message.send_by,
-            urgent: message.kind == Kind::Otp,
+            kind: message.kind,
+            place,
         };
         if operator.jobs.send(job).await.is_err() {
             let _ = self

@@ -4,7 +4,7 @@
 //! shortly without counting an attempt; a system error, timeout or lost connection → retry
 //! with backoff, or `failed` after too many attempts.
 
-use crate::message::now_ms;
+use crate::message::{Kind, now_ms};
 use crate::metrics::Latencies;
 use crate::receipts::text::normalize_operator_id;
 use crate::requests::RequestRegistry;
@@ -104,7 +104,7 @@ async fn apply(
         Verdict::Submitted(ids) => {
             // a request's reply window opens before it shows as submitted, so that neither
             // a quick reply nor a crash in between can miss it
-            if let Some(requests) = requests {
+            if let Some(requests) = requests.filter(|_| outcome.kind == Kind::Request) {
                 crate::requests::hooks::on_submitted(requests, scheduler.store(), id, now).await;
             }
             let result = scheduler

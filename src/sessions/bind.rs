@@ -119,7 +119,7 @@ impl BindTask {
                 _ = &mut sleep => return false,
                 job = self.link.next_job(), if self.role.submits() && !self.link.health.can_submit() => {
                     let results = job.parts.iter().map(|_| PartResult::NotSent("operator down".into())).collect();
-                    self.report(JobOutcome { id: job.id, operator: self.link.name.clone(), results }).await;
+                    self.report(JobOutcome { id: job.id, operator: self.link.name.clone(), kind: job.kind, place: job.place, results }).await;
                 }
             }
         }

@@ -1,10 +1,10 @@
 //! What the sending stage hands a bind, and what comes back.
 
-use crate::message::MessageId;
+use crate::message::{Kind, MessageId};
 use rusmpp::CommandStatus;
 use rusmpp::pdus::{DeliverSm, SubmitSm};
 use std::sync::Arc;
-use tokio::sync::oneshot;
+use tokio::sync::{OwnedSemaphorePermit, oneshot};
 
 /// A message ready for the wire: its SMS parts, in order.
 #[derive(Debug)]
@@ -15,8 +15,17 @@ pub struct Job {
     pub parts: Vec<SubmitSm>,
     /// Not to be written to the wire after this (it comes back `NotSent`).
     pub send_by: Option<crate::message::Millis>,
+    /// The message's kind (an OTP is urgent, see [`Job::urgent`]).
+    pub kind: Kind,
+    /// The sending stage's in-flight place it holds until its outcome is recorded.
+    pub place: Option<OwnedSemaphorePermit>,
+}
+
+impl Job {
     /// An OTP: taken by the binds before any other job and paced ahead of them.
-    pub urgent: bool,
+    pub fn urgent(&self) -> bool {
+        self.kind == Kind::Otp
+    }
 }
 
 /// What happened to one part.
@@ -41,6 +50,10 @@ pub struct JobOutcome {
     pub id: MessageId,
     /// The operator it went to.
     pub operator: Arc<str>,
+    /// The message's kind (so its outcome needs no look at the record).
+    pub kind: Kind,
+    /// The job's in-flight place, given back once the outcome is recorded.
+    pub place: Option<OwnedSemaphorePermit>,
     /// One result per part, in part order.
     pub results: Vec<PartResult>,
 }

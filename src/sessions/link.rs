@@ -51,7 +51,7 @@ pub struct JobQueue {
 impl JobQueue {
     /// Queues a job for the operator's binds; gives it back when the binds are gone.
     pub async fn send(&self, job: Job) -> Result<(), Job> {
-        let queue = if job.urgent {
+        let queue = if job.urgent() {
             &self.urgent
         } else {
             &self.normal
@@ -122,7 +122,7 @@ impl OperatorLink {
             // The sending stage is gone (shutdown): nothing will ever come.
             else => std::future::pending().await,
         };
-        queues.run = if job.urgent {
+        queues.run = if job.urgent() {
             queues.run.saturating_add(1)
         } else {
             0

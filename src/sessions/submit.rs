@@ -3,7 +3,7 @@
 //! reported together.
 
 use super::bind::describe;
-use crate::message::{MessageId, now_ms};
+use crate::message::{Kind, MessageId, now_ms};
 use crate::number::mask;
 use crate::sessions::job::{Job, JobOutcome, PartResult};
 use crate::sessions::link::OperatorLink;
@@ -15,7 +15,7 @@ use rusmpp::pdus::SubmitSm;
 use rusmppc::Client;
 use rusmppc::error::Error as SmppError;
 use std::sync::Arc;
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tracing::debug;
 
 /// Takes the operator's jobs for one bind as places in its window come free, each sent by a
@@ -39,22 +39,36 @@ pub(super) struct SubmitTask {
     pub(super) hung: mpsc::Sender<String>,
 }
 
+/// What of a job its outcome carries back.
+struct Done {
+    id: MessageId,
+    kind: Kind,
+    place: Option<OwnedSemaphorePermit>,
+}
+
 impl SubmitTask {
     pub(super) async fn run(self, first: Slot, job: Job) {
-        if job.send_by.is_some_and(|send_by| now_ms() > send_by) {
+        let urgent = job.urgent();
+        let Job {
+            id,
+            parts,
+            send_by,
+            kind,
+            place,
+        } = job;
+        let done = Done { id, kind, place };
+        if send_by.is_some_and(|send_by| now_ms() > send_by) {
             // It waited for a place too long: an OTP must never arrive late.
-            let results = job
-                .parts
+            let results = parts
                 .iter()
                 .map(|_| PartResult::NotSent("send_by passed".into()))
                 .collect();
-            self.report(job.id, results).await;
+            self.report(done, results).await;
             return;
         }
         let mut pending = FuturesOrdered::new();
         let mut slot = Some(first);
-        let urgent = job.urgent;
-        for part in job.parts {
+        for part in parts {
             let this_slot = match slot.take() {
                 Some(s) => s,
                 None => self.window.acquire().await,
@@ -69,15 +83,17 @@ impl SubmitTask {
             })
             .collect()
             .await;
-        debug!(operator = %self.link.name, id = %job.id, parts = results.len(), "job done");
-        self.report(job.id, results).await;
+        debug!(operator = %self.link.name, %id, parts = results.len(), "job done");
+        self.report(done, results).await;
     }
 
-    /// Hands the results of job `id`'s parts to the sending stage.
-    async fn report(&self, id: MessageId, results: Vec<PartResult>) {
+    /// Hands the results of a job's parts to the sending stage.
+    async fn report(&self, done: Done, results: Vec<PartResult>) {
         let outcome = JobOutcome {
-            id,
+            id: done.id,
             operator: self.link.name.clone(),
+            kind: done.kind,
+            place: done.place,
             results,
         };
         let _ = self.outcomes.send(outcome).await;

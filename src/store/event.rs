@@ -2,7 +2,7 @@
 //! They are appended to the store's log in the same atomic write as the change that caused
 //! them, so a subscriber that reconnects from its cursor misses nothing.
 
-use crate::message::{MessageId, Millis, State};
+use crate::message::{Kind, MessageId, Millis, State};
 use serde::{Deserialize, Serialize};
 
 /// Something upstream should hear about. Serialises as JSON with an `event` tag, e.g.
@@ -19,6 +19,9 @@ pub enum Event {
         reference: Option<String>,
         /// The state entered.
         state: State,
+        /// The message's kind (absent in events stored before it was recorded).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        kind: Option<Kind>,
         /// Why.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,

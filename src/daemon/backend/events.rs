@@ -16,6 +16,7 @@ pub(super) fn event_view(stored: StoredEvent) -> EventView {
             state,
             reason,
             at,
+            ..
         } => EventView {
             seq,
             kind: EventType::StateChanged,

@@ -9,7 +9,7 @@
 use crate::api::views::Outcomes;
 use crate::message::{Kind, MessageId, Millis, State, now_ms};
 use crate::store::{Event, Store, StoredEvent};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::task::AbortHandle;
@@ -212,20 +212,28 @@ fn read_page(
     after: u64,
 ) -> Result<(Vec<StoredEvent>, HashMap<MessageId, Kind>), crate::store::StoreError> {
     let events = store.read_events(after, PAGE)?;
-    let mut waiting = HashSet::new();
+    // the kind of each; None: an event stored before events carried it, read the record
+    let mut waiting = HashMap::new();
     for stored in &events {
-        if let Event::StateChanged { id, state, .. } = &stored.event {
+        if let Event::StateChanged {
+            id, state, kind, ..
+        } = &stored.event
+        {
             if *state == State::Submitted {
-                waiting.insert(*id);
+                waiting.insert(*id, *kind);
             } else if state.is_final() {
                 waiting.remove(id);
             }
         }
     }
     let mut kinds = HashMap::new();
-    for id in waiting {
-        if let Some(message) = store.get(id)? {
-            kinds.insert(id, message.kind);
+    for (id, kind) in waiting {
+        let kind = match kind {
+            Some(kind) => Some(kind),
+            None => store.get(id)?.map(|message| message.kind),
+        };
+        if let Some(kind) = kind {
+            kinds.insert(id, kind);
         }
     }
     Ok((events, kinds))
@@ -242,6 +250,7 @@ mod tests {
                 id: MessageId(id),
                 reference: None,
                 state,
+                kind: None,
                 reason: None,
                 at,
             },

@@ -136,6 +136,7 @@ impl Writer {
                     id,
                     reference: record.reference.clone(),
                     state: State::Expired,
+                    kind: Some(record.kind),
                     reason: Some(LATE_ON_ARRIVAL.to_owned()),
                     at: now,
                 })?;

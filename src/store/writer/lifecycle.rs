@@ -60,6 +60,7 @@ pub fn transition_off_queue(
             id: message.id,
             reference: message.reference.clone(),
             state: to,
+            kind: Some(message.kind),
             reason,
             at,
         })?;
