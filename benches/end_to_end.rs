@@ -32,6 +32,8 @@ mod accept;
 mod ceiling;
 #[path = "end_to_end/cold_start.rs"]
 mod cold_start;
+#[path = "end_to_end/cpu.rs"]
+mod cpu;
 #[path = "end_to_end/e2e.rs"]
 mod e2e;
 #[path = "end_to_end/harness.rs"]
@@ -130,6 +132,7 @@ impl Row {
     fn show(&self, x: f64) -> String {
         match self.unit {
             "s" | "ms" if x < 10.0 => format!("{x:.2}"),
+            "µs" => format!("{x:.0}"),
             "s" | "ms" => format!("{x:.1}"),
             "%" => format!("{:.1}", x * 100.0),
             _ => thousands(x),
@@ -222,6 +225,14 @@ async fn scenario_e2e(
     let mut ratio = Row::new(format!("B e2e {name}: khabar / ceiling"), "%");
     let mut finals = Row::new(format!("B e2e {name}: until every message final"), "s");
     let mut accepts = Row::new(format!("B e2e {name}: accepting all (while sending)"), "s");
+    let mut writer_cpu = Row::new(
+        format!("B e2e {name}: store writer thread CPU per message"),
+        "µs",
+    );
+    let mut process_cpu = Row::new(
+        format!("B e2e {name}: CPU per message, whole process (daemon + smpp-sim + clients)"),
+        "µs",
+    );
     // Generous bound: ten times a slow 2,000 parts/s, plus start-up.
     let patience = Duration::from_secs(60 + mix.parts / 200);
     for run in 0..args.runs {
@@ -241,7 +252,8 @@ async fn scenario_e2e(
         println!(
             "  run {}: {name}: {} parts/s (first submit after {:.2} s), all accepted {:.1} s, \
              all final {:.1} s, {} delivered, {} duplicates, {} throttled; ceiling {} parts/s \
-             (receipts done {:.1} s)",
+             (receipts done {:.1} s); CPU per message: store writer {:.0} µs, whole process \
+             {:.0} µs",
             run + 1,
             thousands(figures.submits_per_s),
             figures.first_submit_s,
@@ -252,7 +264,15 @@ async fn scenario_e2e(
             figures.throttled,
             thousands(raw.submits_per_s),
             raw.receipts_done.as_secs_f64(),
+            figures.writer_cpu_s * 1e6 / mix.messages as f64,
+            figures.process_cpu_s * 1e6 / mix.messages as f64,
         );
+        writer_cpu
+            .samples
+            .push(figures.writer_cpu_s * 1e6 / mix.messages as f64);
+        process_cpu
+            .samples
+            .push(figures.process_cpu_s * 1e6 / mix.messages as f64);
         submit.samples.push(figures.submits_per_s);
         ceiling.samples.push(raw.submits_per_s);
         ratio
@@ -261,7 +281,15 @@ async fn scenario_e2e(
         finals.samples.push(figures.final_s);
         accepts.samples.push(figures.accept_s);
     }
-    rows.extend([submit, ceiling, ratio, finals, accepts]);
+    rows.extend([
+        submit,
+        ceiling,
+        ratio,
+        finals,
+        accepts,
+        writer_cpu,
+        process_cpu,
+    ]);
     Ok(())
 }
 

@@ -17,6 +17,8 @@ use tokio::time::Instant;
 const SUBMITTERS: u64 = 4;
 /// Messages per `submit_batch`.
 const BATCH: u64 = 1_000;
+/// The daemon's store writer thread (named in `khabar::store::writer`).
+const WRITER_THREAD: &str = "khabar-store-write";
 /// Sampling interval of the simulator's counters.
 const SAMPLE: Duration = Duration::from_millis(10);
 
@@ -37,6 +39,10 @@ pub struct Figures {
     pub duplicates: u64,
     /// Throttled answers at the simulator.
     pub throttled: u64,
+    /// CPU seconds of the daemon's store writer thread over the run.
+    pub writer_cpu_s: f64,
+    /// CPU seconds of the whole process over the run (daemon, simulator, clients).
+    pub process_cpu_s: f64,
 }
 
 /// When the counters first moved and when they reached the targets.
@@ -117,6 +123,8 @@ pub async fn run(
 ) -> Result<Figures, String> {
     let sim = crate::harness::simulator().await?;
     let daemon = Daemon::start(&sim, shape).await?;
+    let cpu_before = crate::cpu::process_s();
+    let writer_before = crate::cpu::threads_s(WRITER_THREAD);
     let started = Instant::now();
     let deadline = started + patience;
     let watcher = tokio::spawn(watch(sim.clone(), mix.parts, deadline));
@@ -152,6 +160,8 @@ pub async fn run(
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     let final_s = started.elapsed().as_secs_f64();
+    let writer_cpu_s = crate::cpu::threads_s(WRITER_THREAD) - writer_before;
+    let process_cpu_s = crate::cpu::process_s() - cpu_before;
     daemon.stop().await?;
     sim.shutdown().await;
     let span = (last - first).as_secs_f64().max(SAMPLE.as_secs_f64());
@@ -163,5 +173,7 @@ pub async fn run(
         delivered: status.last_hour.delivered,
         duplicates: marks.duplicates,
         throttled: marks.throttled,
+        writer_cpu_s,
+        process_cpu_s,
     })
 }
