@@ -170,8 +170,8 @@ impl Writer {
                 if stop {
                     break;
                 }
-                if !self.flusher_busy && self.waits_for_flush() {
-                    break; // the flusher is free: start the next flush now
+                if !self.urgent_accepts.is_empty() && !self.flusher_busy {
+                    break; // an OTP waits for this flush
                 }
                 if self.staged.len() >= MAX_STAGED_KEYS {
                     self.apply_staged();
@@ -261,14 +261,6 @@ impl Writer {
             Op::Shutdown => return true,
         }
         false
-    }
-
-    /// True when an answer, an accept or an event waits for a flush.
-    fn waits_for_flush(&self) -> bool {
-        !(self.pending.is_empty()
-            && self.accepts.is_empty()
-            && self.urgent_accepts.is_empty()
-            && self.new_events.is_none())
     }
 
     /// Queues an answer for after the next flush (failures are answered at once).
