@@ -170,8 +170,13 @@ impl Writer {
                 if stop {
                     break;
                 }
-                if !self.urgent_accepts.is_empty() && !self.flusher_busy {
+                if !self.flusher_busy && !self.urgent_accepts.is_empty() {
                     break; // an OTP waits for this flush
+                }
+                if !self.flusher_busy && !self.pending.is_empty() {
+                    // a change waits for this flush: the sending stage holds an in-flight
+                    // place until its outcome is durable (accepts still gather, see above)
+                    break;
                 }
                 if self.staged.len() >= MAX_STAGED_KEYS {
                     self.apply_staged();
