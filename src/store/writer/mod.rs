@@ -170,12 +170,11 @@ impl Writer {
                 if stop {
                     break;
                 }
-                if !self.flusher_busy && !self.urgent_accepts.is_empty() {
-                    break; // an OTP waits for this flush
-                }
-                if !self.flusher_busy && !self.pending.is_empty() {
-                    // a change waits for this flush: the sending stage holds an in-flight
-                    // place until its outcome is durable (accepts still gather, see above)
+                if !self.flusher_busy
+                    && (!self.urgent_accepts.is_empty() || !self.pending.is_empty())
+                {
+                    // an OTP or a change waits for this flush (the sending stage holds an
+                    // in-flight place until a change is durable); other accepts gather
                     break;
                 }
                 if self.staged.len() >= MAX_STAGED_KEYS {
