@@ -132,8 +132,12 @@ async fn nothing_accepted_is_lost_across_sigkills() {
         );
     }
     let duplicates: usize = received.values().map(|n| n - 1).sum();
-    // In flight at a kill: at most every operator's windows (3 operators × 2 binds × 20).
-    let bound = kills * 3 * 2 * 20;
+    // Resent after a kill: only messages sent whose outcome was not yet recorded, which the
+    // sending stage bounds by the operators' windows (binds × window of every operator).
+    let tuning = daemon_support::Tuning::default();
+    let slots = sim.operators().len() * (tuning.binds * tuning.window) as usize;
+    let claim_batch = khabar::config::SendingConfig::default().claim_batch;
+    let bound = kills * khabar::sending::in_flight_bound(slots, claim_batch);
     eprintln!(
         "{} accepted, {} kills, {duplicates} resubmitted after a kill (bound {bound})",
         accepted.len(),

@@ -32,6 +32,13 @@ const OTP_BATCH: usize = 16;
 /// In-flight places per place in the operators' windows (see [`Dispatcher::run`]).
 const PLACES_PER_WINDOW_SLOT: usize = 2;
 
+/// Most messages of the main loop that may be claimed and not yet have their outcome
+/// recorded, for operators with `window_slots` (Σ binds × window) and a `claim_batch`.
+/// Also the most a SIGKILL can make the daemon send twice (only such messages are resent).
+pub fn in_flight_bound(window_slots: usize, claim_batch: usize) -> usize {
+    window_slots * PLACES_PER_WINDOW_SLOT + claim_batch.max(1)
+}
+
 /// The lanes of the main loop: everything but OTPs.
 const MAIN_LANES: [Kind; 3] = [Kind::Request, Kind::Notification, Kind::Bulk];
 
@@ -94,7 +101,7 @@ impl Dispatcher {
             .map(|op| op.config.binds as usize * op.config.window as usize)
             .sum();
         let batch = self.batch.max(1);
-        let places = Arc::new(Semaphore::new(slots * PLACES_PER_WINDOW_SLOT + batch));
+        let places = Arc::new(Semaphore::new(in_flight_bound(slots, batch)));
         let otp = self.claim_loop(&[Kind::Otp], OTP_BATCH, None, &otp_wake, &shutdown);
         let main = self.claim_loop(&MAIN_LANES, batch, Some(places), &main_wake, &shutdown);
         let direct = self.send_accepted_otps(accepted, &shutdown);
