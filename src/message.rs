@@ -186,7 +186,7 @@ pub struct Transition {
     /// When it was entered.
     pub at: Millis,
     /// Why, in words (operator status name, receipt stat, "no_reply", ...).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub reason: Option<String>,
 }
 
@@ -194,16 +194,16 @@ pub struct Transition {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Part {
     /// The message_id from submit_sm_resp, once acknowledged.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub operator_id: Option<String>,
     /// The receipt's `stat:` (DELIVRD, UNDELIV, ...), once a receipt came.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub receipt: Option<String>,
     /// The receipt's `err:` code, when not zero.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub error: Option<String>,
     /// When the receipt came.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub receipt_at: Option<Millis>,
 }
 
@@ -211,16 +211,16 @@ pub struct Part {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Extra {
     /// Reply window of a `request`, in milliseconds from its receipt (else its submission).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub reply_window_ms: Option<i64>,
     /// Text of the notification sent when a request's window closes unanswered.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub follow_up_text: Option<String>,
     /// The caller's identification-session id of an `otp` message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub otp_session: Option<String>,
     /// Name of the template the text was rendered from.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub template: Option<String>,
 }
 

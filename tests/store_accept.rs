@@ -191,6 +191,72 @@ async fn a_message_already_past_send_by_is_expired_not_queued() {
     assert_consistent(&store).await;
 }
 
+/// Rewrites every record of the sled database at `path` as format 1 wrote it (field names).
+fn rewrite_as_format_1(path: &std::path::Path) {
+    use khabar::store::codec::{self, IntakeChunk, NAMED_RECORD_VERSION};
+    use khabar::store::keys;
+    let named = |bytes: &[u8]| {
+        let record = codec::decode_record(bytes).unwrap();
+        codec::encode(NAMED_RECORD_VERSION, &record).unwrap()
+    };
+    let db = sled::open(path).unwrap();
+    let mut rewritten = 0;
+    for kv in db.scan_prefix(keys::RECORD) {
+        let (k, v) = kv.unwrap();
+        db.insert(k, named(&v)).unwrap();
+        rewritten += 1;
+    }
+    for kv in db.scan_prefix(keys::INTAKE) {
+        let (k, v) = kv.unwrap();
+        let mut chunk = IntakeChunk::decode(&v).unwrap();
+        for (_, record) in &mut chunk.records {
+            *record = named(record);
+            rewritten += 1;
+        }
+        db.insert(k, chunk.encode()).unwrap();
+    }
+    assert!(rewritten > 0, "no record found to rewrite");
+    db.insert(keys::FORMAT_VERSION, 1u32.to_be_bytes().to_vec())
+        .unwrap();
+    db.flush().unwrap();
+}
+
+#[tokio::test]
+async fn a_store_of_the_previous_format_opens_and_its_messages_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    // one message claimed (its own record), one still queued (in its intake chunk)
+    let ids = {
+        let store = open(dir.path());
+        let first = store
+            .accept(message(Kind::Bulk, Some("old-1")))
+            .await
+            .unwrap();
+        let second = store
+            .accept(message(Kind::Bulk, Some("old-2")))
+            .await
+            .unwrap();
+        let claimed = store.claim_next(Kind::Bulk, now_ms()).await.unwrap();
+        assert_eq!(claimed.map(|m| m.id), Some(first.id));
+        [first.id, second.id]
+    };
+    let before = {
+        let store = open(dir.path());
+        ids.map(|id| store.get(id).unwrap().expect("stored"))
+    };
+    rewrite_as_format_1(&dir.path().join("store"));
+    let store = open(dir.path());
+    let after = ids.map(|id| store.get(id).unwrap().expect("still there"));
+    assert_eq!(after, before);
+    assert_consistent(&store).await;
+    drop(store);
+    let db = sled::open(dir.path().join("store")).unwrap();
+    let format = db
+        .get(khabar::store::keys::FORMAT_VERSION)
+        .unwrap()
+        .unwrap();
+    assert_eq!(format.as_ref(), khabar::store::FORMAT_VERSION.to_be_bytes());
+}
+
 #[tokio::test]
 async fn a_store_of_another_format_is_refused() {
     let dir = tempfile::tempdir().unwrap();

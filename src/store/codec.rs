@@ -1,5 +1,8 @@
-//! Value encodings. Records and events are a version byte followed by MessagePack with field
-//! names, so fields can be added and a later release can migrate old versions. Chunks of ids,
+//! Value encodings. Events and bookkeeping are a version byte followed by MessagePack with
+//! field names, so fields can be added and a later release can migrate old versions. Message
+//! records (version 2) are MessagePack without field names: field names were over half of a
+//! record's bytes, and every record is rewritten at each step of its message; a field added
+//! later goes at the end of its struct with `#[serde(default)]`, which older records lack. Chunks of ids,
 //! deadline entries and reference pairs are packed fixed-width big-endian arrays: they are
 //! sliced, searched and spliced in place, which a self-describing format would only slow down.
 
@@ -7,8 +10,10 @@ use super::StoreError;
 use crate::message::{Message, MessageId, Millis};
 use serde::{Serialize, de::DeserializeOwned};
 
-/// Version byte of message records.
-pub const RECORD_VERSION: u8 = 1;
+/// Version byte of message records: MessagePack with fields in declaration order.
+pub const RECORD_VERSION: u8 = 2;
+/// Version byte of message records written by earlier releases (with field names; still read).
+pub const NAMED_RECORD_VERSION: u8 = 1;
 /// Version byte of events.
 pub const EVENT_VERSION: u8 = 1;
 /// Version byte of the writer's bookkeeping.
@@ -34,14 +39,20 @@ pub fn decode<T: DeserializeOwned>(version: u8, bytes: &[u8], what: &str) -> Res
     }
 }
 
-/// Encodes a message record.
+/// Encodes a message record (fields by position, see the module note).
 pub fn encode_record(message: &Message) -> Result<Vec<u8>, StoreError> {
-    encode(RECORD_VERSION, message)
+    let mut out = vec![RECORD_VERSION];
+    rmp_serde::encode::write(&mut out, message)
+        .map_err(|e| StoreError::Corrupt(format!("cannot encode: {e}")))?;
+    Ok(out)
 }
 
-/// Decodes a message record.
+/// Decodes a message record of this release or of an earlier one (with field names).
 pub fn decode_record(bytes: &[u8]) -> Result<Message, StoreError> {
-    decode(RECORD_VERSION, bytes, "message record")
+    match bytes.first() {
+        Some(&NAMED_RECORD_VERSION) => decode(NAMED_RECORD_VERSION, bytes, "message record"),
+        _ => decode(RECORD_VERSION, bytes, "message record"),
+    }
 }
 
 /// Packs ids into a queue chunk value.
@@ -240,6 +251,79 @@ mod tests {
             },
         ];
         assert_eq!(unpack_deadlines(&pack_deadlines(&entries)), entries);
+    }
+
+    fn delivered_message() -> Message {
+        use crate::message::{Extra, Kind, Part, State, Transition};
+        let step = |state, at, reason: Option<&str>| Transition {
+            state,
+            at,
+            reason: reason.map(str::to_string),
+        };
+        Message {
+            id: MessageId(42),
+            reference: Some("egov-42".into()),
+            kind: Kind::Notification,
+            recipient: "77011234567".into(),
+            sender: None,
+            text: Some("Сіздің өтінішіңіз қабылданды".into()),
+            created: 1_000,
+            send_by: Some(9_000),
+            receipt_by: None,
+            attempts: 1,
+            next_try: 1_000,
+            state: State::Delivered,
+            operator: Some("kcell".into()),
+            parts: vec![Part {
+                operator_id: Some("a1b2".into()),
+                receipt: Some("DELIVRD".into()),
+                error: None,
+                receipt_at: Some(2_000),
+            }],
+            history: vec![
+                step(State::Queued, 1_000, None),
+                step(State::Submitted, 1_100, Some("ESME_ROK")),
+                step(State::Delivered, 2_000, Some("DELIVRD")),
+            ],
+            extra: Extra {
+                template: Some("notice".into()),
+                ..Extra::default()
+            },
+        }
+    }
+
+    #[test]
+    fn records_are_written_without_field_names_and_read_back() {
+        let message = delivered_message();
+        let compact = encode_record(&message).unwrap();
+        let named = encode(NAMED_RECORD_VERSION, &message).unwrap();
+        assert!(
+            compact.len() < named.len() / 2,
+            "{} vs {}",
+            compact.len(),
+            named.len()
+        );
+        assert_eq!(decode_record(&compact).unwrap(), message);
+    }
+
+    #[test]
+    fn records_of_earlier_releases_are_still_read() {
+        let message = delivered_message();
+        // as earlier releases wrote them: field names, and absent optional fields left out
+        let named = encode(NAMED_RECORD_VERSION, &message).unwrap();
+        let mut value: serde_json::Value = rmp_serde::from_slice(&named[1..]).unwrap();
+        for field in ["parts", "history"] {
+            for item in value[field].as_array_mut().unwrap() {
+                item.as_object_mut().unwrap().retain(|_, v| !v.is_null());
+            }
+        }
+        value["extra"]
+            .as_object_mut()
+            .unwrap()
+            .retain(|_, v| !v.is_null());
+        let old = encode(NAMED_RECORD_VERSION, &value).unwrap();
+        assert!(old.len() < named.len());
+        assert_eq!(decode_record(&old).unwrap(), message);
     }
 
     #[test]

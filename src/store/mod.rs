@@ -36,8 +36,13 @@ use std::thread::JoinHandle;
 use tokio::sync::{oneshot, watch};
 use writer::{Op, Shared, WriterState};
 
-/// The store format this release writes (and the newest it reads).
-pub const FORMAT_VERSION: u32 = 1;
+/// The store format this release writes (and the newest it reads). Format 2 writes message
+/// records without field names ([`codec::RECORD_VERSION`]); a format 1 store is opened as is
+/// (its records are still read) and marked format 2, so an older release refuses it cleanly.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The oldest store format this release opens.
+const OLDEST_FORMAT_READ: u32 = 1;
 
 /// The answer to an accept.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -203,12 +208,16 @@ fn open_format(db: &sled::Db) -> Result<WriterState, StoreError> {
             let found = <[u8; 4]>::try_from(v.as_ref())
                 .map(u32::from_be_bytes)
                 .unwrap_or(u32::MAX);
-            if found != FORMAT_VERSION {
-                // the place for migrations once a second format exists
+            if !(OLDEST_FORMAT_READ..=FORMAT_VERSION).contains(&found) {
                 return Err(StoreError::UnsupportedFormat {
                     found,
                     supported: FORMAT_VERSION,
                 });
+            }
+            if found < FORMAT_VERSION {
+                // nothing to convert: records written from now on are of the new format
+                db.insert(keys::FORMAT_VERSION, FORMAT_VERSION.to_be_bytes().to_vec())?;
+                db.flush()?;
             }
             match db.get(keys::WRITER_STATE)? {
                 Some(bytes) => codec::decode(codec::STATE_VERSION, &bytes, "writer state"),
