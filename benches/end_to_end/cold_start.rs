@@ -8,11 +8,11 @@
 //! as a child process over it (`khabar --config … run`, its log in the temporary directory),
 //! against smpp-sim in this process, and the bench measures the time from spawning it to its
 //! socket answering and to the first submit_sm at the simulator, and the child's VmRSS
-//! (`/proc/PID/status`) at the first submit_sm and after 10,000 of them, and its peak (VmHWM).
+//! (`/proc/PID/status`) at the first submit_sm and after [`SUBMITS`] of them (a sustained drain), and its peak (VmHWM).
 //!
 //! The operating system's page cache still holds the files just written (dropping it needs
 //! root), so this is a cold process over a warm disk cache. With `--runs` above 1 the same
-//! store is started again; each run sends about 10,000 of its messages.
+//! store is started again; each run sends about [`SUBMITS`] of its messages.
 
 use crate::harness::{self, Shape};
 use crate::traffic;
@@ -26,7 +26,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 /// submit_sm PDUs after which the second RSS reading is taken.
-pub const SUBMITS: u64 = 10_000;
+pub const SUBMITS: u64 = 100_000;
 /// Disk a queued message takes, with room to spare (benches/store.rs measured ~1,180 bytes).
 const BYTES_PER_MESSAGE: u64 = 1_400;
 /// Free space kept beyond the store itself (the daemon's own reserve is 256 MiB).
@@ -285,9 +285,9 @@ pub async fn scenario(args: &crate::Args, rows: &mut Vec<crate::Row>) -> Result<
         row("spawn → first submit_sm at smpp-sim, first start", "s"),
         row("spawn → first submit_sm at smpp-sim, restart", "s"),
     ];
-    let mut tenk = row("spawn → 10,000 submit_sm", "s");
+    let mut tenk = row("spawn → 100,000 submit_sm", "s");
     let mut rss_first = row("RSS at the first submit_sm", "MiB");
-    let mut rss_after = row("RSS after 10,000 submit_sm", "MiB");
+    let mut rss_after = row("RSS after 100,000 submit_sm", "MiB");
     let mut peak = row("peak RSS (VmHWM) by then", "MiB");
     let mut outcome = Ok(());
     for run in 0..args.runs {
