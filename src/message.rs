@@ -245,7 +245,9 @@ pub struct NewMessage {
     pub extra: Extra,
 }
 
-/// A stored message record: the whole state of one message.
+/// A stored message record: the whole state of one message. The store writes it (with its
+/// `Part`s, `Transition`s and `Extra`) by field position (`store::codec`): add fields only at
+/// the end, with `#[serde(default)]`, and never skip one when serialising.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     /// Sortable unique id.

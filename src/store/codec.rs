@@ -2,9 +2,10 @@
 //! field names, so fields can be added and a later release can migrate old versions. Message
 //! records (version 2) are MessagePack without field names: field names were over half of a
 //! record's bytes, and every record is rewritten at each step of its message; a field added
-//! later goes at the end of its struct with `#[serde(default)]`, which older records lack. Chunks of ids,
-//! deadline entries and reference pairs are packed fixed-width big-endian arrays: they are
-//! sliced, searched and spliced in place, which a self-describing format would only slow down.
+//! later goes at the end of its struct with `#[serde(default)]`, which older records lack, and
+//! no field may skip serialising (the ones after it would shift). Chunks of ids, deadline
+//! entries and reference pairs are packed fixed-width big-endian arrays: they are sliced,
+//! searched and spliced in place, which a self-describing format would only slow down.
 
 use super::StoreError;
 use crate::message::{Message, MessageId, Millis};
