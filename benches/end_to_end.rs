@@ -249,6 +249,9 @@ async fn scenario_e2e(
         )
         .await?;
         sim.shutdown().await;
+        let per_message_us = |cpu_s: f64| cpu_s * 1e6 / mix.messages as f64;
+        let writer_us = per_message_us(figures.writer_cpu_s);
+        let process_us = per_message_us(figures.process_cpu_s);
         println!(
             "  run {}: {name}: {} parts/s (first submit after {:.2} s), all accepted {:.1} s, \
              all final {:.1} s, {} delivered, {} duplicates, {} throttled; ceiling {} parts/s \
@@ -264,15 +267,11 @@ async fn scenario_e2e(
             figures.throttled,
             thousands(raw.submits_per_s),
             raw.receipts_done.as_secs_f64(),
-            figures.writer_cpu_s * 1e6 / mix.messages as f64,
-            figures.process_cpu_s * 1e6 / mix.messages as f64,
+            writer_us,
+            process_us,
         );
-        writer_cpu
-            .samples
-            .push(figures.writer_cpu_s * 1e6 / mix.messages as f64);
-        process_cpu
-            .samples
-            .push(figures.process_cpu_s * 1e6 / mix.messages as f64);
+        writer_cpu.samples.push(writer_us);
+        process_cpu.samples.push(process_us);
         submit.samples.push(figures.submits_per_s);
         ceiling.samples.push(raw.submits_per_s);
         ratio

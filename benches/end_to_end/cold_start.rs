@@ -8,7 +8,8 @@
 //! as a child process over it (`khabar --config … run`, its log in the temporary directory),
 //! against smpp-sim in this process, and the bench measures the time from spawning it to its
 //! socket answering and to the first submit_sm at the simulator, and the child's VmRSS
-//! (`/proc/PID/status`) at the first submit_sm and after [`SUBMITS`] of them (a sustained drain), and its peak (VmHWM).
+//! (`/proc/PID/status`) at the first submit_sm and after [`SUBMITS`] of them (a sustained
+//! drain), and its peak (VmHWM).
 //!
 //! The operating system's page cache still holds the files just written (dropping it needs
 //! root), so this is a cold process over a warm disk cache. With `--runs` above 1 the same
@@ -285,7 +286,7 @@ pub async fn scenario(args: &crate::Args, rows: &mut Vec<crate::Row>) -> Result<
         row("spawn → first submit_sm at smpp-sim, first start", "s"),
         row("spawn → first submit_sm at smpp-sim, restart", "s"),
     ];
-    let mut tenk = row("spawn → 100,000 submit_sm", "s");
+    let mut drained = row("spawn → 100,000 submit_sm", "s");
     let mut rss_first = row("RSS at the first submit_sm", "MiB");
     let mut rss_after = row("RSS after 100,000 submit_sm", "MiB");
     let mut peak = row("peak RSS (VmHWM) by then", "MiB");
@@ -312,7 +313,7 @@ pub async fn scenario(args: &crate::Args, rows: &mut Vec<crate::Row>) -> Result<
         let again = usize::from(run > 0);
         ready[again].samples.push(f.ready_s);
         first[again].samples.push(f.first_submit_s);
-        tenk.samples.push(f.submits_s);
+        drained.samples.push(f.submits_s);
         rss_first.samples.push(f.rss_first_mib);
         rss_after.samples.push(f.rss_after_mib);
         peak.samples.push(f.rss_peak_mib);
@@ -321,7 +322,7 @@ pub async fn scenario(args: &crate::Args, rows: &mut Vec<crate::Row>) -> Result<
     let [ready_first, ready_again] = ready;
     let [first_first, first_again] = first;
     rows.extend([ready_first, first_first, ready_again, first_again]);
-    rows.extend([tenk, rss_first, rss_after, peak]);
+    rows.extend([drained, rss_first, rss_after, peak]);
     // The temporary directory (the store) is removed here.
     drop(filled);
     outcome
