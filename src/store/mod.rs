@@ -27,6 +27,7 @@ pub use counts::Counts;
 pub use disk::DiskSpace;
 pub use error::StoreError;
 pub use event::{Event, StoredEvent};
+pub use open::open_waiting_for_lock;
 pub use writer::{AcceptedOtps, EXIT_STORE_FAILED, Fired, RetentionReport};
 
 use crate::message::{MessageId, NewMessage, State, millis, now_ms};

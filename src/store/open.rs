@@ -10,9 +10,50 @@ use super::StoreError;
 use std::fs::File;
 use std::io::Write;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 /// The marker file in the store directory: its presence means "this store held data".
 const MARKER: &str = "khabar-store";
+
+/// How long opening waits for a database file lock that is still held.
+const LOCK_WAIT: Duration = Duration::from_secs(10);
+/// Pause between tries while it waits.
+const LOCK_RETRY_EVERY: Duration = Duration::from_millis(20);
+
+/// Opens the database `sled_config` describes, waiting out a lock left by a just-closed handle.
+///
+/// sled 0.34 releases its file lock only once the background work of a dropped handle is
+/// done (sled issues #1234, #1289), so reopening right after a close (a restart inside one
+/// process, as the tests do) can find it still held; that is retried for up to [`LOCK_WAIT`].
+/// A lock still held after that belongs to another process, and the error says so.
+pub fn open_waiting_for_lock(sled_config: &sled::Config, path: &Path) -> sled::Result<sled::Db> {
+    open_waiting_up_to(LOCK_WAIT, sled_config, path)
+}
+
+/// [`open_waiting_for_lock`] with the wait given (tests shorten it).
+fn open_waiting_up_to(
+    wait: Duration,
+    sled_config: &sled::Config,
+    path: &Path,
+) -> sled::Result<sled::Db> {
+    let started = Instant::now();
+    loop {
+        match sled_config.open() {
+            // sled reports the lock as a plain `Other` I/O error; its text is the only sign.
+            Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+                if started.elapsed() >= wait {
+                    return Err(sled::Error::Io(std::io::Error::other(format!(
+                        "{} is locked by another process (is another khabar running on the \
+                         same data_dir?): {e}",
+                        path.display()
+                    ))));
+                }
+                std::thread::sleep(LOCK_RETRY_EVERY);
+            }
+            other => return other,
+        }
+    }
+}
 
 /// Opens (or creates) the sled database of `config`.
 pub fn sled_db(config: &StoreConfig) -> Result<sled::Db, StoreError> {
@@ -21,7 +62,9 @@ pub fn sled_db(config: &StoreConfig) -> Result<sled::Db, StoreError> {
         .path(path)
         .cache_capacity(config.cache_mib.saturating_mul(1 << 20))
         .flush_every_ms(None);
-    let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sled_config.open()));
+    let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        open_waiting_for_lock(&sled_config, path)
+    }));
     match opened {
         Ok(Ok(db)) => Ok(db),
         Ok(Err(e)) => Err(match StoreError::from(e) {
@@ -94,5 +137,36 @@ mod tests {
             check_not_wiped(&config.path, &db),
             Err(StoreError::Corrupt(_))
         ));
+    }
+
+    #[test]
+    fn a_lock_released_moments_later_is_waited_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let config = sled::Config::new().path(&path).flush_every_ms(None);
+        let first = config.open().unwrap();
+        first.insert(b"k", b"v".to_vec()).unwrap();
+        first.flush().unwrap();
+        // the lock is held by the first handle when the second open starts
+        let closing = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            drop(first);
+        });
+        let second = open_waiting_for_lock(&config, &path).expect("opens once the lock is free");
+        closing.join().unwrap();
+        assert_eq!(second.get(b"k").unwrap().as_deref(), Some(&b"v"[..]));
+    }
+
+    #[test]
+    fn a_lock_held_throughout_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let config = sled::Config::new().path(&path).flush_every_ms(None);
+        let _held = config.open().unwrap();
+        let error = open_waiting_up_to(Duration::from_millis(100), &config, &path)
+            .expect_err("the lock is never released");
+        let text = error.to_string();
+        assert!(text.contains("locked by another process"), "{text}");
+        assert!(text.contains(&path.display().to_string()), "{text}");
     }
 }
