@@ -27,13 +27,14 @@ fn sample(text: &str, series: &str) -> Option<f64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn metrics_follow_what_the_daemon_does() {
+    // the simulator's listeners first, so the port picked next cannot be one of theirs
+    let sim = simulator().await;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
     let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
-    let sim = simulator().await;
     let dir = tempfile::tempdir().unwrap();
     let extra = format!("[metrics]\nlisten = \"{addr}\"\n");
     let daemon = Daemon::start(&write_config(dir.path(), &sim, &extra)).await;

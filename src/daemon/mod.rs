@@ -183,18 +183,50 @@ pub async fn run_with(config: Config, stop: CancellationToken) -> Result<(), Dae
         .await;
 
     // The socket is closed: stop claiming, let the binds drain their windows, then the rest.
+    // Each step is bounded, so SIGTERM always ends the process; a stage cut short leaves its
+    // messages `submitting`, and the next start puts them back in the queue.
     stages.cancel();
-    let _ = dispatching.await;
-    pool.shutdown().await;
-    let _ = outcomes.await;
-    let _ = receipts.await;
-    while tasks.join_next().await.is_some() {}
+    let response_timeout = config.operators.iter().map(|o| o.response_timeout).max();
+    // the binds wait for outstanding answers, then for the unbind's answer
+    let binds_limit = 2 * response_timeout.unwrap_or_default() + STOP_STEP;
+    stop_task("claiming", STOP_STEP, dispatching).await;
+    stop_within("the binds", binds_limit, pool.shutdown()).await;
+    stop_task("recording the operators' answers", STOP_STEP, outcomes).await;
+    stop_task("recording receipts", STOP_STEP, receipts).await;
+    let background = async { while tasks.join_next().await.is_some() {} };
+    stop_within("the background tasks", STOP_STEP, background).await;
+    tasks.shutdown().await; // aborts what overran
     store.flush().await?;
     if let Some(sim) = simulator {
         sim.stop().await;
     }
     tracing::info!("khabar stopped");
     Ok(())
+}
+
+/// How long one shutdown step may take before the daemon goes on without it.
+const STOP_STEP: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Waits up to `limit` for `step` of the shutdown; past that, logs which step did not finish
+/// and returns false so the caller goes on without it.
+async fn stop_within<F: Future>(what: &str, limit: std::time::Duration, step: F) -> bool {
+    let finished = tokio::time::timeout(limit, step).await.is_ok();
+    if !finished {
+        tracing::warn!(
+            step = what,
+            limit_s = limit.as_secs(),
+            "a shutdown step did not finish in time; going on without it"
+        );
+    }
+    finished
+}
+
+/// [`stop_within`] for a spawned stage, aborted if it overruns.
+async fn stop_task(what: &str, limit: std::time::Duration, task: tokio::task::JoinHandle<()>) {
+    let abort = task.abort_handle();
+    if !stop_within(what, limit, task).await {
+        abort.abort();
+    }
 }
 
 /// Forgets long-expired OTP sessions and old send times every ten minutes.

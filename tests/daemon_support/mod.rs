@@ -128,12 +128,19 @@ impl Daemon {
         let socket = config.api.socket_path.clone();
         let stop = CancellationToken::new();
         let token = stop.clone();
-        let task = tokio::spawn(async move {
+        let mut task = tokio::spawn(async move {
             khabar::daemon::run_with(config, token)
                 .await
                 .expect("the daemon runs");
         });
-        wait_for_socket(&socket).await;
+        // a daemon that failed to start says why at once rather than after `PATIENCE`
+        tokio::select! {
+            () = wait_for_socket(&socket) => {}
+            ended = &mut task => {
+                ended.expect("the daemon starts");
+                panic!("the daemon stopped before it answered");
+            }
+        }
         Daemon { socket, stop, task }
     }
 
