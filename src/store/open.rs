@@ -139,12 +139,23 @@ mod tests {
         ));
     }
 
-    #[test]
-    fn a_lock_released_moments_later_is_waited_out() {
+    /// A new database in a temporary directory, open (so locked): what reopening it needs.
+    fn opened() -> (
+        tempfile::TempDir,
+        std::path::PathBuf,
+        sled::Config,
+        sled::Db,
+    ) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db");
         let config = sled::Config::new().path(&path).flush_every_ms(None);
-        let first = config.open().unwrap();
+        let db = config.open().unwrap();
+        (dir, path, config, db)
+    }
+
+    #[test]
+    fn a_lock_released_moments_later_is_waited_out() {
+        let (_dir, path, config, first) = opened();
         first.insert(b"k", b"v".to_vec()).unwrap();
         first.flush().unwrap();
         // the lock is held by the first handle when the second open starts
@@ -159,10 +170,7 @@ mod tests {
 
     #[test]
     fn a_lock_held_throughout_is_a_clear_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("db");
-        let config = sled::Config::new().path(&path).flush_every_ms(None);
-        let _held = config.open().unwrap();
+        let (_dir, path, config, _held) = opened();
         let error = open_waiting_up_to(Duration::from_millis(100), &config, &path)
             .expect_err("the lock is never released");
         let text = error.to_string();
