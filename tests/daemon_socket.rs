@@ -200,3 +200,24 @@ async fn status_and_show_tell_what_happens() {
     assert!(line.contains("0/2"), "kcell's binds shown down: {line}");
     daemon.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_second_daemon_on_the_same_config_refuses_and_the_first_keeps_serving() {
+    let sim = simulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &sim, "");
+    let daemon = Daemon::start(&config).await;
+    let second = Command::new(env!("CARGO_BIN_EXE_khabar"))
+        .arg("--config")
+        .arg(&config)
+        .arg("run")
+        .output()
+        .expect("run khabar");
+    let said = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "the second daemon ran: {said}");
+    assert!(said.contains("already running"), "{said}");
+    let mut client = daemon.client().await;
+    let id = submit(&mut client, "+77011234567", "still here", "notification").await;
+    assert_eq!(wait_final(&mut client, id).await.state, State::Delivered);
+    daemon.stop().await;
+}
