@@ -58,13 +58,7 @@ pub async fn run_with(config: Config, stop: CancellationToken) -> Result<(), Dae
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| format!("cannot create {}: {e}", config.data_dir.display()))?;
     // before the store, which would wait (10 s) for the running daemon's lock
-    if std::os::unix::net::UnixStream::connect(&config.api.socket_path).is_ok() {
-        return Err(format!(
-            "khabar is already running: {} answers; stop it first",
-            config.api.socket_path.display()
-        )
-        .into());
-    }
+    crate::api::server::refuse_if_running(&config.api.socket_path)?;
     let store_config = config.store.clone();
     let store = tokio::task::spawn_blocking(move || Store::open(&store_config)).await??;
     tracing::info!(path = %config.store.path.display(), queued = store.counts().queued.iter().sum::<u64>(), "store open");

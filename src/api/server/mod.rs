@@ -75,7 +75,7 @@ impl Default for ServerConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     /// Another process answers on the socket path.
-    #[error("another daemon is already listening on {0}")]
+    #[error("khabar is already running: {0} answers; stop it first")]
     AlreadyRunning(PathBuf),
     /// Something other than a socket sits at the path; it is left alone.
     #[error("{0} exists and is not a socket; refusing to replace it")]
@@ -211,14 +211,21 @@ fn remove_stale(path: &Path) -> Result<(), ServerError> {
     if !meta.file_type().is_socket() {
         return Err(ServerError::NotASocket(path.to_path_buf()));
     }
-    if std::os::unix::net::UnixStream::connect(path).is_ok() {
-        return Err(ServerError::AlreadyRunning(path.to_path_buf()));
-    }
+    refuse_if_running(path)?;
     debug!(socket = %path.display(), "removing a stale socket file");
     std::fs::remove_file(path).map_err(|source| ServerError::Io {
         path: path.to_path_buf(),
         source,
     })
+}
+
+/// [`ServerError::AlreadyRunning`] when a daemon answers on `path` (the daemon asks before it
+/// opens its store, whose lock it would otherwise wait for).
+pub fn refuse_if_running(path: &Path) -> Result<(), ServerError> {
+    if std::os::unix::net::UnixStream::connect(path).is_ok() {
+        return Err(ServerError::AlreadyRunning(path.to_path_buf()));
+    }
+    Ok(())
 }
 
 /// Checks the peer and the connection cap, then hands the connection to its own task.
