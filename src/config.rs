@@ -108,7 +108,9 @@ pub struct SendingConfig {
     /// How long the sending stage sleeps when nothing is due and nothing woke it.
     #[serde(with = "humantime_serde")]
     pub idle_poll: Duration,
-    /// How long a receipt that arrived before its submit_sm_resp is kept for matching.
+    /// How long a receipt that matches no message yet (it came before its submit_sm_resp was
+    /// recorded, or names an id never stored) stays parked in the store for matching. It is
+    /// answered at once either way; after the hold it is dropped.
     #[serde(with = "humantime_serde")]
     pub early_receipt_hold: Duration,
     /// Most messages the sending stage claims from the store in one trip (OTPs have their

@@ -6,6 +6,7 @@
 //! replies) → events back to upstream. The remaining modules are shared rules.
 
 pub mod message;
+pub mod operator_id;
 pub mod otp;
 
 pub mod scheduler;
@@ -29,6 +30,7 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod log_gate;
 pub mod metrics;
 
 /// The process allocator for the daemon, its tools, tests and benchmarks: sled 0.34 copies a

@@ -282,4 +282,8 @@ pub struct Message {
     pub history: Vec<Transition>,
     /// Kind-specific data.
     pub extra: Extra,
+    /// The concatenation reference its parts carry, once the operator acknowledged one of
+    /// them (a resend of the other parts must carry the same).
+    #[serde(default)]
+    pub concat_ref: Option<u16>,
 }

@@ -84,7 +84,6 @@ pub async fn run_with(config: Config, stop: CancellationToken) -> Result<(), Dae
         .collect::<Result<Vec<Endpoint>, String>>()?;
     let (outcomes_tx, outcomes_rx) = mpsc::channel(4096);
     let (incoming_tx, incoming_rx) = mpsc::channel(4096);
-    let (submitted_tx, submitted_rx) = mpsc::unbounded_channel();
     let pool = SessionPool::start(endpoints, outcomes_tx, incoming_tx)?;
     let operators: std::collections::BTreeMap<_, _> = pool
         .operators()
@@ -133,6 +132,7 @@ pub async fn run_with(config: Config, stop: CancellationToken) -> Result<(), Dae
         batch: config.sending.claim_batch,
         otp: Some(otp.clone()),
         accepted_otps: Some(scheduler.store().take_otps_at_accept()),
+        concat_refs: Default::default(),
     };
     let dispatching = tokio::spawn(dispatcher.run(stages.clone()));
     let latencies = crate::metrics::Latencies::default();
@@ -140,14 +140,13 @@ pub async fn run_with(config: Config, stop: CancellationToken) -> Result<(), Dae
         scheduler.clone(),
         Some(requests.clone()),
         outcomes_rx,
-        submitted_tx,
         latencies.clone(),
     ));
     let hold = config.sending.early_receipt_hold;
     let receipts = tokio::spawn(
         ReceiptStage::new(store.clone(), hold, latencies.clone())
             .with_requests(requests.clone())
-            .run(incoming_rx, submitted_rx),
+            .run(incoming_rx),
     );
     let tick = config.scheduler.watcher_tick;
     tasks.spawn(run_deadline_watcher(store.clone(), tick, stages.clone()));
@@ -164,6 +163,7 @@ pub async fn run_with(config: Config, stop: CancellationToken) -> Result<(), Dae
     tasks.spawn(run_housekeeping(store.clone(), every, stages.clone()));
 
     tasks.spawn(prune_otp_sessions(otp, stages.clone()));
+    let log_summaries = tokio::spawn(crate::log_gate::run_flusher());
     if let Some(addr) = config.metrics.listen {
         let listener = crate::metrics::bind(addr).await?;
         tracing::info!(%addr, "metrics at http://{addr}/metrics");
@@ -199,6 +199,8 @@ pub async fn run_with(config: Config, stop: CancellationToken) -> Result<(), Dae
     stop_within("the background tasks", STOP_STEP, background).await;
     tasks.shutdown().await; // aborts what overran
     store.flush().await?;
+    log_summaries.abort();
+    crate::log_gate::flush(true);
     if let Some(sim) = simulator {
         sim.stop().await;
     }

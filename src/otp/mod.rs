@@ -19,6 +19,7 @@ mod tests;
 pub use codes::{MAX_LENGTH, MIN_LENGTH};
 
 use crate::api::protocol::{OtpResult, OtpVerdict};
+use crate::log_gate::{Repeated, note};
 use crate::message::Millis;
 use crate::number::Msisdn;
 use checks::{check_config, check_length, check_session, check_ttl};
@@ -33,6 +34,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
+
+const ISSUED: Repeated = Repeated::info("otp issued");
+const REFUSED: Repeated = Repeated::info("otp refused: resend limit");
 
 /// Shortest TTL a code may have.
 pub const MIN_TTL: Duration = Duration::from_secs(30);
@@ -207,7 +211,10 @@ impl OtpService {
         };
         log.forget_before(now);
         if let Err(retry_after_s) = log.check(now, policy) {
-            tracing::info!(to = %to.masked(), retry_after_s, "otp refused: resend limit");
+            note(
+                &REFUSED,
+                || tracing::info!(to = %to.masked(), retry_after_s, "{}", REFUSED.what),
+            );
             return Err(OtpError::RateLimited { retry_after_s });
         }
         log.record(now);
@@ -228,7 +235,10 @@ impl OtpService {
                 TransactionError::Abort(()) => OtpError::Storage("write aborted".into()),
             })?;
         self.flush()?;
-        tracing::info!(to = %to.masked(), length, ttl_s = ttl.as_secs(), "otp issued");
+        note(
+            &ISSUED,
+            || tracing::info!(to = %to.masked(), length, ttl_s = ttl.as_secs(), "{}", ISSUED.what),
+        );
         Ok(IssuedCode { code, expires_at })
     }
 

@@ -1,30 +1,44 @@
 //! The receipts stage: every deliver_sm from an operator is either a delivery receipt,
 //! matched to its message part and recorded, or a mobile-originated message, stored as a
-//! reply event. The operator gets deliver_sm_resp only once that is on disk.
+//! reply event. The operator gets deliver_sm_resp as soon as that is on disk.
 //!
 //! A receipt can overtake its submit_sm_resp (the operator answers the submit, the receipt
-//! comes on another bind, and our store write of the submission is still in flight). Such
-//! receipts are held, unanswered, until the sending stage reports the submission.
+//! comes on another bind, and our store write of the submission is still in flight), or name
+//! an id we never stored. Such a receipt is parked in the store and answered at once; the
+//! store applies it when the submit result lands. Receipts still parked after
+//! `early_receipt_hold` match nothing of ours: a sweep drops them, one log line per sweep.
 
 use super::text::{ReceiptStat, id_candidates, parse_receipt};
 use crate::encoding::decode_short_message;
+use crate::log_gate::{Repeated, note};
+use crate::message::Message;
 use crate::message::{Millis, State, now_ms};
 use crate::metrics::Latencies;
 use crate::number::normalize_any;
 use crate::requests::RequestRegistry;
-use crate::sending::Submitted;
 use crate::sessions::Incoming;
-use crate::store::{Event, Store, receipt_outcome};
+use crate::store::{Event, ReceiptLanding, Store, StoreError, receipt_outcome};
 use rusmpp::pdus::DeliverSm;
 use rusmpp::tlvs::TlvValue;
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 /// esm_class message-type bits that mark a receipt (SMSC delivery receipt, intermediate
 /// notification) rather than a mobile-originated message.
 const RECEIPT_TYPES: [u8; 2] = [0x04, 0x20];
+
+/// How often receipts parked past their hold are dropped.
+const SWEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// Most parked receipts dropped in one store change.
+const SWEEP_BATCH: usize = 10_000;
+
+const NO_ID: Repeated = Repeated::warn("a receipt without a message id; acknowledged and ignored");
+const NOT_RECORDED: Repeated =
+    Repeated::warn("cannot record a receipt; the SMSC will send it again");
+const MO_NOT_STORED: Repeated =
+    Repeated::warn("cannot store a mobile-originated message; the SMSC will send it again");
 
 /// A receipt as read from a deliver_sm.
 #[derive(Debug, Clone)]
@@ -65,37 +79,22 @@ pub fn read_receipt(pdu: &DeliverSm) -> Option<Receipt> {
     Some(Receipt { id, stat, error })
 }
 
-struct Held {
-    operator: Arc<str>,
-    receipt: Receipt,
-    at: Millis,
-    since: Instant,
-    stored: oneshot::Sender<bool>,
-    keys: Vec<String>,
-}
-
-/// The stage's state: the store and receipts waiting for their submission.
+/// The stage's state: where receipts and replies go.
 pub struct ReceiptStage {
     store: Store,
     requests: Option<Arc<RequestRegistry>>,
     latencies: Latencies,
     hold: Duration,
-    held: HashMap<u64, Held>,
-    by_id: HashMap<(Arc<str>, String), u64>,
-    next: u64,
 }
 
 impl ReceiptStage {
-    /// A stage writing to `store`, holding early receipts at most `hold`.
+    /// A stage writing to `store`, keeping receipts that match nothing yet at most `hold`.
     pub fn new(store: Store, hold: Duration, latencies: Latencies) -> Self {
         ReceiptStage {
             store,
             requests: None,
             latencies,
             hold,
-            held: HashMap::new(),
-            by_id: HashMap::new(),
-            next: 0,
         }
     }
 
@@ -107,83 +106,37 @@ impl ReceiptStage {
     }
 
     /// Runs until the sessions are gone.
-    pub async fn run(
-        mut self,
-        mut incoming: mpsc::Receiver<Incoming>,
-        mut submitted: mpsc::UnboundedReceiver<Submitted>,
-    ) {
-        let mut sweep = tokio::time::interval(Duration::from_secs(1));
+    pub async fn run(self, mut incoming: mpsc::Receiver<Incoming>) {
+        let mut sweep = tokio::time::interval(SWEEP_EVERY);
+        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                biased;
-                Some(notice) = submitted.recv() => self.on_submitted(notice),
                 maybe = incoming.recv() => match maybe {
                     Some(pdu) => self.on_incoming(pdu),
                     None => break,
                 },
-                _ = sweep.tick() => self.sweep(),
+                _ = sweep.tick() => self.sweep().await,
             }
-        }
-        for (_, held) in self.held.drain() {
-            let _ = held.stored.send(false);
         }
     }
 
-    fn on_incoming(&mut self, incoming: Incoming) {
+    fn on_incoming(&self, incoming: Incoming) {
         let at = now_ms();
         match read_receipt(&incoming.pdu) {
             Some(receipt) => self.on_receipt(incoming.operator, receipt, at, incoming.stored),
             None if is_receipt_type(&incoming.pdu) => {
-                tracing::warn!(operator = %incoming.operator, "a receipt without a message id; acknowledged and ignored");
+                let operator = &incoming.operator;
+                note(&NO_ID, || tracing::warn!(%operator, "{}", NO_ID.what));
                 let _ = incoming.stored.send(true);
             }
             None => self.on_mobile_originated(incoming, at),
         }
     }
 
+    /// Records the receipt on its part, or parks it; answers once either is on disk.
     fn on_receipt(
-        &mut self,
-        operator: Arc<str>,
-        receipt: Receipt,
-        at: Millis,
-        stored: oneshot::Sender<bool>,
-    ) {
-        let keys = id_candidates(&receipt.id);
-        for key in &keys {
-            match self.store.find_by_operator_id(&operator, key) {
-                Ok(Some((id, part))) => {
-                    self.record(id, part, receipt, at, stored);
-                    return;
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot look up a receipt's message");
-                    let _ = stored.send(false);
-                    return;
-                }
-            }
-        }
-        let slot = self.next;
-        self.next += 1;
-        for key in &keys {
-            self.by_id.insert((operator.clone(), key.clone()), slot);
-        }
-        let since = Instant::now();
-        let held = Held {
-            operator,
-            receipt,
-            at,
-            since,
-            stored,
-            keys,
-        };
-        self.held.insert(slot, held);
-    }
-
-    fn record(
         &self,
-        id: crate::message::MessageId,
-        part: u32,
+        operator: Arc<str>,
         receipt: Receipt,
         at: Millis,
         stored: oneshot::Sender<bool>,
@@ -192,72 +145,71 @@ impl ReceiptStage {
         let latencies = self.latencies.clone();
         let requests = self.requests.clone();
         tokio::spawn(async move {
-            let result = store
-                .record_receipt(
-                    id,
-                    part,
-                    receipt.stat.as_str(),
-                    receipt.error.as_deref(),
-                    at,
-                )
-                .await;
-            // a request's reply window starts again from its delivery
-            if let (Some(requests), Ok(message)) = (&requests, &result)
-                && receipt_outcome(receipt.stat.as_str()) == Some(State::Delivered)
-            {
-                crate::requests::hooks::on_delivered(requests, message, at).await;
-            }
+            let result = record(&store, &operator, &receipt, at).await;
             match &result {
-                Ok(message) => latencies.receipt(message, at),
-                Err(e) => tracing::error!(%id, error = %e, "cannot record a receipt"),
+                Ok(Some(message)) => {
+                    // a request's reply window starts again from its delivery
+                    if let Some(requests) = &requests
+                        && receipt_outcome(receipt.stat.as_str()) == Some(State::Delivered)
+                    {
+                        crate::requests::hooks::on_delivered(requests, message, at).await;
+                    }
+                    latencies.receipt(message, at);
+                }
+                Ok(None) => {} // parked
+                Err(e) => note(
+                    &NOT_RECORDED,
+                    || tracing::error!(%operator, error = %e, "{}", NOT_RECORDED.what),
+                ),
             }
             let _ = stored.send(result.is_ok());
         });
     }
 
-    /// The sending stage recorded a submission: match receipts that came before it.
-    fn on_submitted(&mut self, notice: Submitted) {
-        if self.held.is_empty() {
-            return;
-        }
-        for id in notice.ids {
-            if let Some(slot) = self.by_id.get(&(notice.operator.clone(), id)).copied()
-                && let Some(held) = self.take(slot)
-            {
-                self.on_receipt(held.operator, held.receipt, held.at, held.stored);
+    /// Drops the receipts parked longer than the hold; says how many in one line.
+    async fn sweep(&self) {
+        let before = now_ms() - crate::message::millis(self.hold);
+        let mut by_operator = std::collections::BTreeMap::<String, u64>::new();
+        loop {
+            match self.store.drop_parked_receipts(before, SWEEP_BATCH).await {
+                Ok(dropped) => {
+                    for (operator, n) in dropped.by_operator.iter() {
+                        *by_operator.entry(operator.clone()).or_default() += n;
+                    }
+                    if !dropped.more {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot drop receipts that matched nothing");
+                    break;
+                }
             }
         }
-    }
-
-    fn take(&mut self, slot: u64) -> Option<Held> {
-        let held = self.held.remove(&slot)?;
-        for key in &held.keys {
-            self.by_id.remove(&(held.operator.clone(), key.clone()));
-        }
-        Some(held)
-    }
-
-    /// Receipts held too long match nothing of ours: acknowledge them so the operator stops.
-    fn sweep(&mut self) {
-        let expired: Vec<u64> = self
-            .held
-            .iter()
-            .filter(|(_, h)| h.since.elapsed() > self.hold)
-            .map(|(slot, _)| *slot)
-            .collect();
-        for slot in expired {
-            if let Some(held) = self.take(slot) {
-                tracing::warn!(operator = %held.operator, operator_id = %held.receipt.id, "a receipt for no known message; acknowledged and dropped");
-                let _ = held.stored.send(true);
-            }
+        let total: u64 = by_operator.values().sum();
+        if total > 0 {
+            let hold_s = self.hold.as_secs();
+            tracing::warn!(
+                total,
+                operators = ?by_operator,
+                "{total} receipts matched no message of ours within {hold_s} s (early_receipt_hold) and were dropped"
+            );
         }
     }
 
     fn on_mobile_originated(&self, incoming: Incoming, at: Millis) {
         let pdu = &incoming.pdu;
         let udh = u8::from(pdu.esm_class) & 0x40 != 0;
-        let text =
-            decode_short_message(u8::from(pdu.data_coding), pdu.short_message().as_ref(), udh);
+        // a long MO may carry its text in message_payload instead of short_message
+        let payload = pdu.tlvs().iter().find_map(|tlv| match tlv.value() {
+            Some(TlvValue::MessagePayload(p)) => Some(p.value.as_ref()),
+            _ => None,
+        });
+        let octets = match payload {
+            Some(payload) if pdu.short_message().as_ref().is_empty() => payload,
+            _ => pdu.short_message().as_ref(),
+        };
+        let text = decode_short_message(u8::from(pdu.data_coding), octets, udh);
         let raw_from = pdu.source_addr.to_string();
         let from = normalize_any(&raw_from)
             .map(|n| n.as_str().to_owned())
@@ -285,7 +237,10 @@ impl ReceiptStage {
             };
             let result = store.append_event(event).await;
             if let Err(e) = &result {
-                tracing::error!(error = %e, "cannot store a mobile-originated message");
+                note(
+                    &MO_NOT_STORED,
+                    || tracing::error!(error = %e, "{}", MO_NOT_STORED.what),
+                );
             }
             let _ = incoming.stored.send(result.is_ok());
         });
@@ -294,4 +249,36 @@ impl ReceiptStage {
 
 fn is_receipt_type(pdu: &DeliverSm) -> bool {
     RECEIPT_TYPES.contains(&(u8::from(pdu.esm_class) & 0x3c))
+}
+
+/// Records a receipt: on the part found by its id outside the writer (the usual case), else
+/// through the writer, which parks it when no part has that id yet. The message as it now is
+/// when recorded, None when parked (or when its id is blank and can match nothing).
+async fn record(
+    store: &Store,
+    operator: &str,
+    receipt: &Receipt,
+    at: Millis,
+) -> Result<Option<Message>, StoreError> {
+    let candidates = id_candidates(&receipt.id);
+    let stat = receipt.stat.as_str();
+    let error = receipt.error.as_deref();
+    for key in &candidates {
+        if let Some((id, part)) = store.find_by_operator_id(operator, key)? {
+            return store
+                .record_receipt(id, part, stat, error, at)
+                .await
+                .map(Some);
+        }
+    }
+    if candidates.is_empty() {
+        return Ok(None);
+    }
+    match store
+        .record_or_park_receipt(operator, candidates, stat, error, at)
+        .await?
+    {
+        ReceiptLanding::Recorded { message, .. } => Ok(Some(*message)),
+        ReceiptLanding::Parked => Ok(None),
+    }
 }

@@ -14,9 +14,7 @@
 //! Because the `text:` of an OTP's receipt holds the code, `ReceiptText`'s `Debug` shows only
 //! its length and parse errors never quote the input.
 
-mod operator_id;
-
-pub use operator_id::{id_candidates, normalize_operator_id};
+pub use crate::operator_id::{id_candidates, normalize_operator_id};
 
 use crate::message::State;
 use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};

@@ -3,11 +3,15 @@
 //! registry error is logged (numbers masked) and the message or reply goes on without it.
 
 use super::{RequestError, RequestRegistry};
+use crate::log_gate::{Repeated, note};
 use crate::message::{Kind, Message, MessageId, Millis};
 use crate::number::mask;
 use crate::replies::{ReplyClass, classify};
 use crate::store::Store;
 use std::sync::Arc;
+
+const MATCHED: Repeated = Repeated::info("reply to a request");
+const UNMATCHED: Repeated = Repeated::info("a reply that matches no open request");
 
 /// The reply window of a request that carries none (the scheduler normally fills it in).
 pub const DEFAULT_WINDOW_MS: i64 = 24 * 3600 * 1000;
@@ -113,8 +117,14 @@ pub async fn on_reply(
         None => None,
     };
     match id {
-        Some(id) => tracing::info!(%id, from = %mask(from), ?class, "reply to a request"),
-        None => tracing::info!(from = %mask(from), ?class, "a reply that matches no open request"),
+        Some(id) => note(
+            &MATCHED,
+            || tracing::info!(%id, from = %mask(from), ?class, "{}", MATCHED.what),
+        ),
+        None => note(
+            &UNMATCHED,
+            || tracing::info!(from = %mask(from), ?class, "{}", UNMATCHED.what),
+        ),
     }
     MatchedReply {
         id,

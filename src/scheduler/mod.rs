@@ -154,19 +154,21 @@ impl Scheduler {
             .await
     }
 
-    /// Records the operator's acknowledgement of one part of a multi-part message.
-    pub async fn part_submitted(
+    /// Records the parts of a message the operator acknowledged (`accepted`: part index and
+    /// its id, of `parts` in all); once every part has an id the message is `submitted` and
+    /// its final-receipt timeout armed (see [`Store::record_accepted`]).
+    pub async fn accepted(
         &self,
         id: MessageId,
-        part: u32,
-        parts: u32,
         operator: &str,
-        operator_id: &str,
+        parts: u32,
+        accepted: Vec<(u32, String)>,
+        concat_ref: Option<u16>,
         now: Millis,
     ) -> Result<Message, StoreError> {
         let give_up_at = now.saturating_add(millis(self.config.final_receipt_timeout));
         self.store
-            .record_part_ack(id, part, parts, operator, operator_id, Some(give_up_at))
+            .record_accepted(id, operator, parts, accepted, concat_ref, Some(give_up_at))
             .await
     }
 

@@ -2,14 +2,17 @@
 //! its number (falling back when a route is down), paces each recipient, builds the parts and
 //! hands them to that operator's binds; then turns the binds' answers into state changes.
 
+pub mod concat;
 pub mod limits;
 pub mod outcomes;
 pub mod pdu;
 
+pub use concat::ConcatRefs;
 pub use limits::RecipientLimits;
-pub use outcomes::{Submitted, run_outcomes};
+pub use outcomes::run_outcomes;
 
 use crate::encoding::EncodingConfig;
+use crate::log_gate::{Repeated, note};
 use crate::message::{Kind, Message, Millis, millis, now_ms};
 use crate::number::Msisdn;
 use crate::otp::{OtpService, is_sealed};
@@ -22,6 +25,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
+
+/// A message that cannot be put on the wire (it is rejected).
+const UNBUILDABLE: Repeated = Repeated::warn("cannot build the SMS; rejected");
 
 /// How long a message waits when no operator for its number is up.
 const NO_OPERATOR_WAIT: Duration = Duration::from_secs(1);
@@ -64,6 +70,8 @@ pub struct Dispatcher {
     pub otp: Option<Arc<OtpService>>,
     /// OTPs the store claimed as it accepted them (`Store::take_otps_at_accept`).
     pub accepted_otps: Option<AcceptedOtps>,
+    /// Concatenation references of long messages.
+    pub concat_refs: ConcatRefs,
 }
 
 impl Dispatcher {
@@ -222,28 +230,73 @@ impl Dispatcher {
             self.hand_back(&message, now, wait, "recipient limit").await;
             return;
         }
-        let parts = match pdu::parts_for(&message, &operator.config, &self.encoding, now) {
-            Ok(parts) => parts,
+        let job = match self.job_for(&message, operator, place, now) {
+            Ok(job) => job,
             Err(e) => {
-                tracing::warn!(%id, error = %e, "cannot build the SMS; rejected");
+                note(
+                    &UNBUILDABLE,
+                    || tracing::warn!(%id, error = %e, "{}", UNBUILDABLE.what),
+                );
                 let _ = self.scheduler.reject(id, &e.to_string(), now).await;
                 return;
             }
         };
-        tracing::debug!(%id, to = ?number, operator = %operator.config.name, parts = parts.len(), "submitting");
-        let job = Job {
-            id,
-            parts,
-            send_by: message.send_by,
-            kind: message.kind,
-            place,
-        };
+        tracing::debug!(%id, to = ?number, operator = %operator.config.name, parts = job.parts.len(), of = job.total_parts, "submitting");
         if operator.jobs.send(job).await.is_err() {
             let _ = self
                 .scheduler
                 .retry(id, "the operator's sessions are shutting down", now_ms())
                 .await;
         }
+    }
+
+    /// The job for `message` on `operator`: every part, or, when that operator already
+    /// acknowledged some of them, only the others (with the same concatenation reference).
+    fn job_for(
+        &self,
+        message: &Message,
+        operator: &OperatorHandle,
+        place: Option<OwnedSemaphorePermit>,
+        now: Millis,
+    ) -> Result<Job, pdu::PduError> {
+        let config = &operator.config;
+        let acknowledged = |i: usize| {
+            message
+                .parts
+                .get(i)
+                .is_some_and(|p| p.operator_id.is_some())
+        };
+        let resuming = message.operator.as_deref() == Some(config.name.as_str())
+            && (0..message.parts.len()).any(acknowledged);
+        let reference = message.concat_ref.filter(|_| resuming).unwrap_or(0);
+        let mut parts = pdu::parts_for(message, config, &self.encoding, now, reference)?;
+        // the acknowledged parts stand only for the same split with the same reference
+        let fresh = !resuming
+            || parts.len() != message.parts.len()
+            || (parts.len() > 1 && message.concat_ref.is_none());
+        let concat_ref = if parts.len() < 2 {
+            None
+        } else if fresh {
+            let reference = self.concat_refs.next(&message.recipient);
+            parts = pdu::parts_for(message, config, &self.encoding, now, reference)?;
+            Some(reference)
+        } else {
+            Some(reference)
+        };
+        let total_parts = u32::try_from(parts.len()).unwrap_or(u32::MAX);
+        let parts = (0u32..)
+            .zip(parts)
+            .filter(|(i, _)| fresh || !acknowledged(*i as usize))
+            .collect();
+        Ok(Job {
+            id: message.id,
+            parts,
+            total_parts,
+            concat_ref,
+            send_by: message.send_by,
+            kind: message.kind,
+            place,
+        })
     }
 
     /// The first operator for the number whose binds can take submits.

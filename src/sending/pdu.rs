@@ -30,12 +30,13 @@ pub enum PduError {
 
 /// The submit_sm of every part of `message` for `operator`: registered delivery, validity
 /// from the message's deadline (so an OTP never arrives after it expired), the OTP lane's
-/// priority, the operator's sender and concatenation.
+/// priority, the operator's sender and concatenation with `reference` (see [`super::concat`]).
 pub fn parts_for(
     message: &Message,
     operator: &OperatorConfig,
     encoding: &EncodingConfig,
     now: Millis,
+    reference: u16,
 ) -> Result<Vec<SubmitSm>, PduError> {
     let text = message.text.as_deref().ok_or(PduError::NoText)?;
     let source = message.sender.as_deref().unwrap_or(&operator.source_addr);
@@ -64,8 +65,6 @@ pub fn parts_for(
         concatenation: operator.concatenation,
         ..*encoding
     };
-    // The low bits of the id differ between messages accepted close together.
-    let reference = (message.id.0 & 0xffff) as u16;
     build_submits(base.build(), text, reference, &config)
         .map_err(|e| PduError::Encoding(e.to_string()))
 }

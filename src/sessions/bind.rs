@@ -3,14 +3,15 @@
 //! Built on rusmppc's managed connection (keep-alive, response timeouts, TLS); rusmppc leaves
 //! reconnecting and window control to the caller, so both live here.
 
-use crate::sessions::job::{Incoming, JobOutcome, PartResult};
+use crate::log_gate::{Repeated, note};
+use crate::sessions::job::{Incoming, JobOutcome};
 use crate::sessions::link::OperatorLink;
 use crate::sessions::status_codes::status_name;
 use crate::sessions::submit::{SubmitTask, feed};
 use crate::sessions::window::Window;
 use futures::StreamExt;
 use rand::Rng;
-use rusmpp::pdus::{BindReceiver, BindTransceiver, BindTransmitter, DeliverSmResp};
+use rusmpp::pdus::{BindReceiver, BindTransceiver, BindTransmitter, DeliverSm, DeliverSmResp};
 use rusmpp::types::COctetString;
 use rusmpp::values::InterfaceVersion;
 use rusmpp::{CommandId, CommandStatus, Pdu};
@@ -22,6 +23,20 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
+
+/// The largest PDU read: room for a 64 KB `message_payload` with every other field (SMPP's
+/// limit; rusmppc's default of 4,096 octets dropped the bind on a legal long deliver_sm).
+pub const MAX_PDU_OCTETS: usize = 72 * 1024;
+
+/// A session up this long is healthy again: the reconnect backoff starts over after it.
+const STABLE_SESSION: Duration = Duration::from_secs(30);
+
+const UNEXPECTED_RESPONSE: Repeated =
+    Repeated::warn("a response no request waits for (late or unsolicited); dropped unanswered");
+const MALFORMED: Repeated =
+    Repeated::warn("a PDU whose body does not decode; answered generic_nack ESME_RINVCMDLEN");
+const UNKNOWN_COMMAND: Repeated =
+    Repeated::warn("an unknown or unsupported command; answered generic_nack ESME_RINVCMDID");
 
 /// What a bind does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,8 +98,14 @@ impl BindTask {
             match self.connect().await {
                 Ok((client, events)) => {
                     info!(operator = %cfg.name, bind = self.index, role = self.role.as_str(), "bound");
-                    delay = cfg.reconnect_min;
-                    match self.serve(client, events).await {
+                    let bound_at = tokio::time::Instant::now();
+                    let ended = self.serve(client, events).await;
+                    // A bind that dies soon after coming up (an SMSC that drops us at once,
+                    // or a PDU that kills every session) keeps backing off further.
+                    if bound_at.elapsed() >= STABLE_SESSION {
+                        delay = cfg.reconnect_min;
+                    }
+                    match ended {
                         Ended::Shutdown => break,
                         Ended::Reconnect(why) => {
                             warn!(operator = %cfg.name, bind = self.index, %why, "session lost; reconnecting");
@@ -118,8 +139,7 @@ impl BindTask {
                 _ = self.shutdown.cancelled() => return true,
                 _ = &mut sleep => return false,
                 job = self.link.next_job(), if self.role.submits() && !self.link.health.can_submit() => {
-                    let results = job.parts.iter().map(|_| PartResult::NotSent("operator down".into())).collect();
-                    self.report(JobOutcome { id: job.id, operator: self.link.name.clone(), kind: job.kind, place: job.place, results }).await;
+                    self.report(JobOutcome::not_sent(job, &self.link.name, "operator down")).await;
                 }
             }
         }
@@ -130,6 +150,7 @@ impl BindTask {
     ) -> Result<(Client, impl futures::Stream<Item = Event> + Unpin), String> {
         let cfg = &self.link.config;
         let builder = ConnectionBuilder::new()
+            .max_command_length(MAX_PDU_OCTETS)
             .enquire_link_interval(cfg.enquire_link_interval)
             .enquire_link_response_timeout(cfg.response_timeout)
             .response_timeout(cfg.response_timeout)
@@ -228,18 +249,8 @@ impl BindTask {
                         self.link.health.record_error(describe(&e));
                     }
                     Some(Event::Incoming(command)) => {
-                        let seq = command.sequence_number();
-                        match command.id() {
-                            CommandId::DeliverSm => self.on_deliver_sm(&client, seq, command.into_parts().raw().3).await,
-                            CommandId::Unbind => {
-                                let _ = client.unbind_resp(seq).await;
-                                break Ended::Reconnect("the operator unbound".into());
-                            }
-                            CommandId::EnquireLink | CommandId::EnquireLinkResp | CommandId::GenericNack => {}
-                            other => {
-                                debug!(operator = %self.link.name, ?other, "unexpected command; generic_nack");
-                                let _ = client.generic_nack(seq).await;
-                            }
+                        if let Some(ended) = self.on_incoming(&client, command).await {
+                            break ended;
                         }
                     }
                 },
@@ -271,12 +282,64 @@ impl BindTask {
         info!(operator = %self.link.name, bind = self.index, "unbound");
     }
 
+    /// Answers one PDU the SMSC sent (other than the responses rusmppc matched to our
+    /// requests); `Some` when the session ends with it.
+    async fn on_incoming(&self, client: &Client, command: rusmpp::Command) -> Option<Ended> {
+        let seq = command.sequence_number();
+        let id = command.id();
+        let (_, status, _, pdu) = command.into_parts().raw();
+        match (id, pdu) {
+            (CommandId::DeliverSm, Some(Pdu::DeliverSm(pdu))) => {
+                self.on_deliver_sm(client, seq, pdu).await
+            }
+            (CommandId::Unbind, _) => {
+                let _ = client.unbind_resp(seq).await;
+                return Some(Ended::Reconnect("the operator unbound".into()));
+            }
+            // the connection answers enquire_link itself
+            (CommandId::EnquireLink, _) => {}
+            (CommandId::GenericNack, _) => {
+                let why = format!("generic_nack {} from the SMSC", status_name(status));
+                self.link.health.record_error(why);
+            }
+            // SMPP never answers a response: one nobody waits for (late, or unsolicited) is
+            // dropped.
+            (id, _) if id.is_response() => {
+                let name = &self.link.name;
+                note(
+                    &UNEXPECTED_RESPONSE,
+                    || warn!(operator = %name, ?id, seq, "{}", UNEXPECTED_RESPONSE.what),
+                );
+            }
+            // framing intact, body not decodable (rusmppc hands it on as `Other`)
+            (id, Some(Pdu::Other { .. })) if !matches!(id, CommandId::Other(_)) => {
+                let name = &self.link.name;
+                note(
+                    &MALFORMED,
+                    || warn!(operator = %name, ?id, seq, "{}", MALFORMED.what),
+                );
+                let _ = client
+                    .status(CommandStatus::EsmeRinvcmdlen)
+                    .generic_nack(seq)
+                    .await;
+            }
+            _ => {
+                let name = &self.link.name;
+                note(
+                    &UNKNOWN_COMMAND,
+                    || warn!(operator = %name, ?id, seq, "{}", UNKNOWN_COMMAND.what),
+                );
+                let _ = client
+                    .status(CommandStatus::EsmeRinvcmdid)
+                    .generic_nack(seq)
+                    .await;
+            }
+        }
+        None
+    }
+
     /// Hands a deliver_sm to the receipts stage; answers it once that stage has stored it.
-    async fn on_deliver_sm(&self, client: &Client, seq: u32, pdu: Option<Pdu>) {
-        let Some(Pdu::DeliverSm(pdu)) = pdu else {
-            let _ = client.generic_nack(seq).await;
-            return;
-        };
+    async fn on_deliver_sm(&self, client: &Client, seq: u32, pdu: DeliverSm) {
         let (stored_tx, stored_rx) = tokio::sync::oneshot::channel();
         let incoming = Incoming {
             operator: self.link.name.clone(),

@@ -76,6 +76,9 @@ pub struct OperatorHealth {
     pub parts_accepted: AtomicU64,
     /// Throttled and queue-full answers.
     pub throttled: AtomicU64,
+    /// Parts sent without an answer (response timeout, connection lost): they are sent
+    /// again, so the operator may have them twice.
+    pub unanswered: AtomicU64,
     /// Parts sent per second.
     pub rate: RateMeter,
 }
@@ -112,6 +115,8 @@ pub struct OperatorSnapshot {
     pub parts_accepted: u64,
     /// Throttled/queue-full answers since start.
     pub throttled: u64,
+    /// Parts sent again after no answer came (timeout, lost connection) since start.
+    pub unanswered: u64,
     /// The last error and when.
     pub last_error: Option<(Millis, String)>,
 }
@@ -134,6 +139,7 @@ impl OperatorHealth {
             last_error: Mutex::new(None),
             parts_accepted: AtomicU64::new(0),
             throttled: AtomicU64::new(0),
+            unanswered: AtomicU64::new(0),
             rate: RateMeter::default(),
         })
     }
@@ -206,6 +212,7 @@ impl OperatorHealth {
             tps_cap: self.tps_cap,
             parts_accepted: self.parts_accepted.load(Ordering::Relaxed),
             throttled: self.throttled.load(Ordering::Relaxed),
+            unanswered: self.unanswered.load(Ordering::Relaxed),
             last_error: self
                 .last_error
                 .lock()

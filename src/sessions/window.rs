@@ -73,13 +73,7 @@ impl Window {
     /// Like [`Window::acquire`], but the place is not shown as in use until
     /// [`Slot::count`] (a bind holds one while it waits for the next job).
     pub async fn reserve(self: &Arc<Self>) -> Slot {
-        loop {
-            let pause = self.lock().pause_until;
-            match pause {
-                Some(until) if until > Instant::now() => tokio::time::sleep_until(until).await,
-                _ => break,
-            }
-        }
+        self.wait_pause().await;
         let permit = self
             .permits
             .clone()
@@ -90,6 +84,17 @@ impl Window {
             window: self.clone(),
             permit: Some(permit),
             counted: false,
+        }
+    }
+
+    /// Waits until a throttle pause (if any) has ended.
+    pub async fn wait_pause(&self) {
+        loop {
+            let pause = self.lock().pause_until;
+            match pause {
+                Some(until) if until > Instant::now() => tokio::time::sleep_until(until).await,
+                _ => return,
+            }
         }
     }
 

@@ -10,6 +10,7 @@
 //! | `q/` | lane, due ms, seq | queue chunk: ids due at that time in that lane |
 //! | `f/` | run seq | in flight: ids claimed together, kept until none of them is `submitting` |
 //! | `o/` | operator length, operator, operator message id | id and part index |
+//! | `p/` | operator length, operator, operator message id | a receipt that matched nothing yet |
 //! | `r/` | hash bucket | sorted (reference hash, id) pairs |
 //! | `d/` | second, seq | deadline chunk: (when, deadline kind, id) entries |
 //! | `e/` | seq | one event, or a run of events starting at that seq (see `event_run.rs`) |
@@ -21,6 +22,7 @@
 //! many to a key; a message gets a key of its own (`m/`) only once something happens to it.
 
 use crate::message::{MessageId, Millis};
+use crate::operator_id::normalize_operator_id;
 
 /// Message records touched since acceptance.
 pub const RECORD: &[u8] = b"m/";
@@ -32,6 +34,9 @@ pub const QUEUE: &[u8] = b"q/";
 pub const IN_FLIGHT: &[u8] = b"f/";
 /// Operator message id → (message, part).
 pub const OPERATOR_ID: &[u8] = b"o/";
+/// Parked receipts: operator message id → a receipt that came before its submit_sm_resp was
+/// recorded (or for an id never stored), kept until it matches or its hold ends.
+pub const PARKED: &[u8] = b"p/";
 /// Reference hash buckets.
 pub const REFERENCE: &[u8] = b"r/";
 /// Deadline chunks.
@@ -123,28 +128,27 @@ pub fn in_flight_ids(key: &[u8], value: &[u8]) -> Vec<MessageId> {
     }
 }
 
-/// The normalised form of an operator's message id: trimmed, lowercase, without leading zeros,
-/// so that `00AB12` in a submit_sm_resp matches `ab12` in a receipt.
-pub fn normalise_operator_id(raw: &str) -> String {
-    let lower = raw.trim().to_ascii_lowercase();
-    let stripped = lower.trim_start_matches('0');
-    if stripped.is_empty() && !lower.is_empty() {
-        "0".to_owned()
-    } else {
-        stripped.to_owned()
-    }
-}
-
 /// `o/<operator len><operator><normalised operator message id>`.
 pub fn operator_id(operator: &str, raw_id: &str) -> Vec<u8> {
+    scoped_to_operator(OPERATOR_ID, operator, &normalize_operator_id(raw_id))
+}
+
+/// `p/<operator len><operator><normalised operator message id>`.
+pub fn parked(operator: &str, normalized_id: &str) -> Vec<u8> {
+    scoped_to_operator(PARKED, operator, normalized_id)
+}
+
+/// The operator of a `p/` key.
+pub fn parked_operator(key: &[u8]) -> Option<String> {
+    let len = *key.get(PARKED.len())? as usize;
+    let start = PARKED.len() + 1;
+    let name = key.get(start..start + len)?;
+    Some(String::from_utf8_lossy(name).into_owned())
+}
+
+fn scoped_to_operator(prefix: &[u8], operator: &str, id: &str) -> Vec<u8> {
     let operator = &operator.as_bytes()[..operator.len().min(255)];
-    let id = normalise_operator_id(raw_id);
-    concat(&[
-        OPERATOR_ID,
-        &[operator.len() as u8],
-        operator,
-        id.as_bytes(),
-    ])
+    concat(&[prefix, &[operator.len() as u8], operator, id.as_bytes()])
 }
 
 /// The stable 64-bit hash of a reference (the first 8 bytes of its SHA-256).
@@ -239,7 +243,6 @@ mod tests {
             operator_id("kcell", " ab12 ")
         );
         assert_ne!(operator_id("kcell", "ab12"), operator_id("beeline", "ab12"));
-        assert_eq!(normalise_operator_id("000"), "0");
     }
 
     #[test]

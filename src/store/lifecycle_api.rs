@@ -2,8 +2,9 @@
 //! stage and the housekeeping tasks call. Each call is one atomic change, durable when it
 //! returns (except claims, which the next durable change or flush makes durable).
 
+use super::codec::ParkedReceipt;
 use super::writer::{Change, Op};
-use super::{Event, Fired, RetentionReport, Store, StoreError};
+use super::{DroppedReceipts, Event, Fired, ReceiptLanding, RetentionReport, Store, StoreError};
 use crate::message::{Kind, Message, MessageId, Millis, State, now_ms};
 
 impl Store {
@@ -76,12 +77,15 @@ impl Store {
         part_ids: Vec<String>,
         give_up_at: Option<Millis>,
     ) -> Result<Message, StoreError> {
-        let change = Change::Submitted {
-            operator: operator.to_owned(),
-            part_ids,
-            give_up_at,
-        };
-        self.change(id, change, now_ms()).await
+        let parts = u32::try_from(part_ids.len()).unwrap_or(u32::MAX);
+        if parts == 0 {
+            return Err(StoreError::Invalid(
+                "a submitted message has at least one part".into(),
+            ));
+        }
+        let accepted = (0..parts).zip(part_ids).collect();
+        self.record_accepted(id, operator, parts, accepted, None, give_up_at)
+            .await
     }
 
     /// Records the operator's acknowledgement of one part of `parts`; the message becomes
@@ -95,11 +99,30 @@ impl Store {
         operator_id: &str,
         give_up_at: Option<Millis>,
     ) -> Result<Message, StoreError> {
-        let change = Change::PartAck {
-            part,
-            parts,
+        let accepted = vec![(part, operator_id.to_owned())];
+        self.record_accepted(id, operator, parts, accepted, None, give_up_at)
+            .await
+    }
+
+    /// Records the parts of a `submitting` message the operator acknowledged (part index and
+    /// its message id, of `parts` in all, with the concatenation reference they carried). Once
+    /// every part has an id the message is `submitted` and the final-receipt timeout is armed;
+    /// until then it stays `submitting`, and a later send (to the same operator) sends only
+    /// the parts still without an id. A receipt parked for one of the ids is applied.
+    pub async fn record_accepted(
+        &self,
+        id: MessageId,
+        operator: &str,
+        parts: u32,
+        accepted: Vec<(u32, String)>,
+        concat_ref: Option<u16>,
+        give_up_at: Option<Millis>,
+    ) -> Result<Message, StoreError> {
+        let change = Change::Accepted {
             operator: operator.to_owned(),
-            operator_id: operator_id.to_owned(),
+            parts,
+            accepted,
+            concat_ref,
             give_up_at,
         };
         self.change(id, change, now_ms()).await
@@ -209,6 +232,49 @@ impl Store {
             at,
         };
         self.change(id, change, at).await
+    }
+
+    /// Records a receipt for the part whose operator message id (from `operator`) is one of
+    /// `candidates` (in order, first hit wins: see [`crate::operator_id::id_candidates`]), or,
+    /// when none is known yet, parks it under the first candidate until a submit result
+    /// brings that id. Durable when it returns either way, so the deliver_sm can be answered.
+    pub async fn record_or_park_receipt(
+        &self,
+        operator: &str,
+        candidates: Vec<String>,
+        stat: &str,
+        error: Option<&str>,
+        at: Millis,
+    ) -> Result<ReceiptLanding, StoreError> {
+        let receipt = ParkedReceipt {
+            stat: stat.to_owned(),
+            error: error.map(str::to_owned),
+            at,
+            parked_at: now_ms(),
+        };
+        let operator = operator.to_owned();
+        self.ask(|reply| Op::Receipt {
+            operator,
+            candidates,
+            receipt,
+            reply,
+        })
+        .await?
+    }
+
+    /// Drops up to `limit` receipts parked before `before`: they matched no message within
+    /// their hold.
+    pub async fn drop_parked_receipts(
+        &self,
+        before: Millis,
+        limit: usize,
+    ) -> Result<DroppedReceipts, StoreError> {
+        self.ask(|reply| Op::DropParked {
+            before,
+            limit,
+            reply,
+        })
+        .await?
     }
 
     /// Appends an event (e.g. a reply) to the log; returns its seq.

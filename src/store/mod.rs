@@ -28,7 +28,9 @@ pub use disk::DiskSpace;
 pub use error::StoreError;
 pub use event::{Event, StoredEvent};
 pub use open::open_waiting_for_lock;
-pub use writer::{AcceptedOtps, EXIT_STORE_FAILED, Fired, RetentionReport};
+pub use writer::{
+    AcceptedOtps, DroppedReceipts, EXIT_STORE_FAILED, Fired, ReceiptLanding, RetentionReport,
+};
 
 use crate::message::{MessageId, NewMessage, State, millis, now_ms};
 use serde::{Deserialize, Serialize};

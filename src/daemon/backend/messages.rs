@@ -5,8 +5,11 @@ use super::errors::{not_changed, not_read};
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::protocol::MessageRef;
 use crate::api::views::MessageView;
+use crate::log_gate::{Repeated, note};
 use crate::message::{Message, State};
 use crate::store::StoreError;
+
+const CANCELLED: Repeated = Repeated::info("cancelled by upstream");
 
 /// The reason recorded when upstream cancels a message.
 const CANCELLED_BY_UPSTREAM: &str = "by upstream";
@@ -55,7 +58,8 @@ impl GatewayBackend {
         }
         match self.store().cancel(message.id, CANCELLED_BY_UPSTREAM).await {
             Ok(cancelled) => {
-                tracing::info!(id = %cancelled.id, "cancelled by upstream");
+                let id = cancelled.id;
+                note(&CANCELLED, || tracing::info!(%id, "{}", CANCELLED.what));
                 Ok(MessageView::from(&cancelled))
             }
             // claimed by the sending stage between the read and the cancel

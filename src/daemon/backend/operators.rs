@@ -147,6 +147,7 @@ mod tests {
             tps_cap: 50,
             parts_accepted: 0,
             throttled,
+            unanswered: 0,
             last_error: None,
         }
     }

@@ -7,10 +7,13 @@ use super::checks::template_language;
 use super::errors::{not_accepted, task_failed};
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::protocol::{OtpSendRequest, OtpSent, OtpVerdict, OtpVerifyRequest};
+use crate::log_gate::{Repeated, note};
 use crate::message::{Extra, Kind, NewMessage, now_ms};
 use crate::otp::{IssuedCode, OtpError, OtpService};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+
+const QUEUED: Repeated = Repeated::info("one-time password queued");
 
 /// The template an OTP's text is rendered from; its field `code` holds the digits.
 const OTP_TEMPLATE: &str = "otp";
@@ -99,7 +102,11 @@ impl GatewayBackend {
             .map_err(|e| not_accepted(&e))?;
         drop(room);
         self.accepted(&[&accepted], now);
-        tracing::info!(id = %accepted.id, to = %number.masked(), "one-time password queued");
+        let id = accepted.id;
+        note(
+            &QUEUED,
+            || tracing::info!(%id, to = %number.masked(), "{}", QUEUED.what),
+        );
         Ok(OtpSent {
             message_id: accepted.id,
             expires_at,

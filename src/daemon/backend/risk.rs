@@ -117,6 +117,7 @@ mod tests {
             parts: Vec::new(),
             history: Vec::new(),
             extra: Extra::default(),
+            concat_ref: None,
         }
     }
 

@@ -234,6 +234,7 @@ fn new_record(id: MessageId, new: NewMessage, now: Millis) -> Message {
             reason: None,
         }],
         extra: new.extra,
+        concat_ref: None,
     }
 }
 

@@ -86,6 +86,8 @@ impl Writer {
             Op::Fire { reply, .. } => _ = reply.send(Err(error)),
             Op::Retention { reply, .. } => _ = reply.send(Err(error)),
             Op::TrimEvents { reply, .. } => _ = reply.send(Err(error)),
+            Op::Receipt { reply, .. } => _ = reply.send(Err(error)),
+            Op::DropParked { reply, .. } => _ = reply.send(Err(error)),
             Op::AppendEvent { reply, .. } => _ = reply.send(Err(error)),
             Op::AckCursor { reply, .. } => _ = reply.send(Err(error)),
             Op::Verify { reply } => _ = reply.send(Err(error)),

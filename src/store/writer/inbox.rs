@@ -47,6 +47,12 @@ pub fn is_urgent(op: &Op) -> bool {
     match op {
         Op::Accept { messages, .. } => messages.iter().any(|m| m.kind == Kind::Otp),
         Op::Claim { .. } => true,
+        // the SMSC waits for the deliver_sm_resp, sent once the receipt is on disk
+        Op::Receipt { .. }
+        | Op::Change {
+            change: super::Change::Receipt { .. },
+            ..
+        } => true,
         Op::FlusherIdle => true,
         _ => false,
     }

@@ -113,7 +113,7 @@ impl Writer {
                 if m.state != State::Submitting {
                     return Err(wrong(&m, "submitting"));
                 }
-                clear_parts(&mut tx, &mut m);
+                // parts the operator acknowledged keep their ids: only the others go again
                 if refund {
                     m.attempts = m.attempts.saturating_sub(1);
                 }
@@ -150,53 +150,23 @@ impl Writer {
                 }
                 transition(&mut tx, &mut m, state, now, Some(reason))?;
             }
-            Change::Submitted {
+            Change::Accepted {
                 operator,
-                part_ids,
+                parts,
+                accepted,
+                concat_ref,
                 give_up_at,
             } => {
                 if m.state != State::Submitting {
                     return Err(wrong(&m, "submitting"));
                 }
-                if part_ids.is_empty() {
-                    return Err(StoreError::Invalid(
-                        "a submitted message has at least one part".into(),
-                    ));
-                }
-                clear_parts(&mut tx, &mut m);
-                for (i, op_id) in part_ids.iter().enumerate() {
-                    tx.put(
-                        keys::operator_id(&operator, op_id),
-                        super::super::codec::pack_part_ref(id, i as u32),
-                    );
-                }
-                m.parts = part_ids
-                    .into_iter()
-                    .map(|op_id| Part {
-                        operator_id: Some(op_id),
-                        ..Part::default()
-                    })
-                    .collect();
-                m.operator = Some(operator);
-                submitted(&mut tx, &mut m, now, give_up_at)?;
-            }
-            Change::PartAck {
-                part,
-                parts,
-                operator,
-                operator_id,
-                give_up_at,
-            } => {
-                part_ack(
-                    &mut tx,
-                    &mut m,
-                    part,
-                    parts,
+                let acks = Acks {
                     operator,
-                    operator_id,
-                    now,
-                    give_up_at,
-                )?;
+                    parts,
+                    accepted,
+                    concat_ref,
+                };
+                accepted_parts(&mut tx, &mut m, acks, now, give_up_at)?;
             }
             Change::Receipt {
                 part,
@@ -212,7 +182,6 @@ impl Writer {
 
 /// Undoes a claim: back to the queue at `until`, the attempt not counted.
 fn defer(tx: &mut Tx, m: &mut Message, until: Millis, now: Millis) -> Result<(), StoreError> {
-    clear_parts(tx, m);
     if m.send_by.is_some_and(|s| s <= until.max(now)) {
         return transition(tx, m, State::Expired, now, Some(TOO_LATE.into()));
     }
@@ -254,47 +223,71 @@ fn submitted(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)] // one field per piece of a submit_sm_resp
-fn part_ack(
+/// What the operator acknowledged of one job (see [`Change::Accepted`]).
+struct Acks {
+    operator: String,
+    parts: u32,
+    accepted: Vec<(u32, String)>,
+    concat_ref: Option<u16>,
+}
+
+/// Records acknowledged parts; `submitted` once every part has its operator id. A receipt
+/// parked for one of the new ids is applied at once.
+fn accepted_parts(
     tx: &mut Tx,
     m: &mut Message,
-    part: u32,
-    parts: u32,
-    operator: String,
-    operator_id: String,
+    acks: Acks,
     now: Millis,
     give_up_at: Option<Millis>,
 ) -> Result<(), StoreError> {
-    if m.state != State::Submitting {
-        return Err(wrong(m, "submitting"));
-    }
-    if parts == 0 || part >= parts || (!m.parts.is_empty() && m.parts.len() != parts as usize) {
+    let Acks {
+        operator,
+        parts,
+        accepted,
+        concat_ref,
+    } = acks;
+    if parts == 0 || accepted.iter().any(|(part, _)| *part >= parts) {
         return Err(StoreError::Invalid(format!(
-            "part {part} of {parts} does not fit message {}",
+            "acknowledged parts {:?} do not fit the {parts} parts of message {}",
+            accepted.iter().map(|(part, _)| part).collect::<Vec<_>>(),
             m.id
         )));
     }
-    if m.operator.as_deref().is_some_and(|o| o != operator) {
+    // ids another operator gave, or of another split of the text, mean nothing any more
+    if m.operator.as_deref().is_some_and(|o| o != operator) || m.parts.len() != parts as usize {
         clear_parts(tx, m);
     }
     m.parts.resize(parts as usize, Part::default());
-    let slot = &mut m.parts[part as usize];
-    if let Some(old) = slot.operator_id.replace(operator_id.clone()) {
-        tx.remove(keys::operator_id(&operator, &old));
+    let mut new_ids = Vec::with_capacity(accepted.len());
+    for (part, operator_id) in accepted {
+        let slot = &mut m.parts[part as usize];
+        if let Some(old) = slot.operator_id.replace(operator_id.clone()) {
+            tx.remove(keys::operator_id(&operator, &old));
+        }
+        tx.put(
+            keys::operator_id(&operator, &operator_id),
+            super::super::codec::pack_part_ref(m.id, part),
+        );
+        new_ids.push((part, operator_id));
     }
-    tx.put(
-        keys::operator_id(&operator, &operator_id),
-        super::super::codec::pack_part_ref(m.id, part),
-    );
     m.operator = Some(operator);
-    if m.parts.iter().all(|p| p.operator_id.is_some()) {
-        submitted(tx, m, now, give_up_at)
-    } else {
-        tx.save(m)
+    if concat_ref.is_some() {
+        m.concat_ref = concat_ref;
     }
+    let all = m.parts.iter().all(|p| p.operator_id.is_some());
+    if all {
+        submitted(tx, m, now, give_up_at)?;
+    }
+    let matched = super::parked::apply_parked(tx, m, &new_ids)?;
+    if !all && !matched {
+        tx.save(m)?;
+    }
+    Ok(())
 }
 
-fn receipt(
+/// Records a receipt for one part; the message becomes final once every part has a final
+/// receipt.
+pub(super) fn receipt(
     tx: &mut Tx,
     m: &mut Message,
     part: u32,
@@ -302,9 +295,7 @@ fn receipt(
     error: Option<String>,
     at: Millis,
 ) -> Result<(), StoreError> {
-    if m.state == State::Queued {
-        return Err(wrong(m, "sent"));
-    }
+    // a part the operator acknowledged may hear back while others are still to be sent
     let Some(slot) = m.parts.get_mut(part as usize) else {
         return Err(StoreError::Invalid(format!(
             "message {} has no part {part}",
@@ -331,7 +322,7 @@ fn receipt(
         .map(|p| p.receipt.as_deref().and_then(receipt_outcome))
         .collect();
     match outcomes {
-        Some(all) if !m.state.is_final() => {
+        Some(all) if m.state == State::Submitted => {
             let state = [State::Undeliverable, State::Expired, State::Unknown]
                 .into_iter()
                 .find(|s| all.contains(s))

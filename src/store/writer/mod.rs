@@ -16,6 +16,7 @@ mod inbox;
 mod layers;
 mod lifecycle;
 mod ops;
+mod parked;
 mod records;
 mod recover;
 mod retention;
@@ -27,6 +28,7 @@ pub use direct::{AcceptedOtps, DirectClaims};
 pub use failure::{EXIT_STORE_FAILED, Failure};
 pub use inbox::OpSender;
 pub use ops::{Change, Op};
+pub use parked::{DroppedReceipts, ReceiptLanding};
 pub use recover::recover_in_flight;
 pub use retention::RetentionReport;
 
@@ -67,6 +69,9 @@ pub struct WriterState {
     pub erase_cursor: u64,
     /// Every record below this id has been forgotten (or never needs to be).
     pub forget_cursor: u64,
+    /// Receipts parked under `p/` (none: a submit result need not look for one).
+    #[serde(default)]
+    pub parked: u64,
 }
 
 /// What the readers share with the writer.
@@ -244,6 +249,23 @@ impl Writer {
             }
             Op::TrimEvents { now, limit, reply } => {
                 let result = self.trim_events(now, limit);
+                self.answer_durable(reply, result);
+            }
+            Op::Receipt {
+                operator,
+                candidates,
+                receipt,
+                reply,
+            } => {
+                let result = self.receipt_or_park(&operator, &candidates, receipt);
+                self.answer_durable(reply, result);
+            }
+            Op::DropParked {
+                before,
+                limit,
+                reply,
+            } => {
+                let result = self.drop_parked(before, limit);
                 self.answer_durable(reply, result);
             }
             Op::AppendEvent { event, reply } => {

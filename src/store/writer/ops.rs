@@ -1,7 +1,8 @@
 //! The requests the writer serves.
 
+use super::super::codec::ParkedReceipt;
 use super::super::event::Event;
-use super::super::{Accepted, StoreError};
+use super::super::{Accepted, DroppedReceipts, ReceiptLanding, StoreError};
 use super::{Fired, RetentionReport};
 use crate::message::{Message, MessageId, Millis, NewMessage, State};
 use tokio::sync::oneshot;
@@ -23,18 +24,14 @@ pub enum Change {
     /// A request whose reply window closed unanswered becomes `cancelled`, even when its SMS
     /// was already `delivered` (the offer lapsed); other states are left as they are.
     CloseRequest { reason: String },
-    /// Every part acknowledged at once.
-    Submitted {
+    /// The operator acknowledged these parts (index, its message id); the message becomes
+    /// `submitted` once every one of its `parts` is acknowledged. Parts acknowledged before
+    /// by the same operator keep their ids; another operator's are forgotten.
+    Accepted {
         operator: String,
-        part_ids: Vec<String>,
-        give_up_at: Option<Millis>,
-    },
-    /// One part acknowledged.
-    PartAck {
-        part: u32,
         parts: u32,
-        operator: String,
-        operator_id: String,
+        accepted: Vec<(u32, String)>,
+        concat_ref: Option<u16>,
         give_up_at: Option<Millis>,
     },
     /// A delivery receipt for one part.
@@ -90,6 +87,20 @@ pub enum Op {
         now: Millis,
         limit: usize,
         reply: Reply<usize>,
+    },
+    /// Record a receipt for the part with one of these operator ids, or park it under the
+    /// first until its submit result lands (durable).
+    Receipt {
+        operator: String,
+        candidates: Vec<String>,
+        receipt: ParkedReceipt,
+        reply: Reply<ReceiptLanding>,
+    },
+    /// Drop receipts parked before `before` (at most `limit`); durable.
+    DropParked {
+        before: Millis,
+        limit: usize,
+        reply: Reply<DroppedReceipts>,
     },
     /// Append an event (durable).
     AppendEvent { event: Event, reply: Reply<u64> },

@@ -1,11 +1,11 @@
 //! Restart recovery: messages caught in `submitting` (handed to a session, no submit_sm_resp
-//! recorded) go back to the queue, so they are sent again; nothing acknowledged by the
-//! operator (`submitted`) is touched.
+//! recorded for some part) go back to the queue, so those parts are sent again; nothing the
+//! operator acknowledged (a part with its id, a `submitted` message) is sent again.
 
 use super::super::{StoreError, keys};
 use super::WriterState;
 use super::layers::Staged;
-use super::lifecycle::{clear_parts, transition};
+use super::lifecycle::transition;
 use super::tx::Tx;
 use crate::message::{Millis, State};
 
@@ -30,7 +30,7 @@ pub fn recover_in_flight(
                 continue; // landed, or named twice
             }
             let mut message = tx.load_for_update(id)?;
-            clear_parts(&mut tx, &mut message);
+            // parts whose acknowledgement is on disk keep it: only the others are resent
             message.next_try = now;
             transition(
                 &mut tx,

@@ -1,7 +1,6 @@
 use std::{net::SocketAddr, time::Duration};
 
 use futures::Stream;
-use rusmpp::tokio_codec::CommandCodec;
 use tokio::{
     io::{AsyncRead, AsyncWrite},
     net::TcpStream,
@@ -452,9 +451,10 @@ impl NoSpawnConnectionBuilder {
     where
         S: AsyncRead + AsyncWrite + Send + 'static,
     {
+        // khabar patch: a PDU whose body does not decode no longer ends the stream.
         let framed = Framed::new(
             stream,
-            CommandCodec::new().with_max_length(self.builder.max_command_length),
+            crate::codec::TolerantCodec::new(self.builder.max_command_length),
         );
 
         self.raw(framed, TokioDelay::new(), TokioDelay::new())

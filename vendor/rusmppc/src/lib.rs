@@ -103,6 +103,8 @@
 mod action;
 pub(crate) use action::Action;
 
+mod codec;
+
 mod connection;
 
 mod builder;

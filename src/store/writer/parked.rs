@@ -1,0 +1,153 @@
+//! Receipts that match no message part yet: one that overtook its submit_sm_resp (the result
+//! is not recorded yet), or one for an id never stored. The SMSC gets its deliver_sm_resp as
+//! soon as the receipt is parked on disk; the receipt waits under `p/` until the submit
+//! result lands (applied in that same change), or until the receipts stage drops it after its
+//! hold.
+
+use super::super::codec::{self, PARKED_VERSION, ParkedReceipt};
+use super::super::{StoreError, keys};
+use super::Writer;
+use super::lifecycle::receipt;
+use super::tx::Tx;
+use crate::message::{Message, Millis};
+use crate::operator_id::id_candidates;
+use std::collections::BTreeMap;
+
+/// Where a receipt went.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReceiptLanding {
+    /// Recorded on this part of the message (as it now is).
+    Recorded {
+        /// The message after the receipt.
+        message: Box<Message>,
+        /// The part it reported.
+        part: u32,
+    },
+    /// No part has its id yet: parked until one does.
+    Parked,
+}
+
+/// Parked receipts dropped because their hold ended, per operator.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DroppedReceipts {
+    /// How many per operator.
+    pub by_operator: BTreeMap<String, u64>,
+    /// True when `limit` stopped the sweep (call again).
+    pub more: bool,
+}
+
+impl DroppedReceipts {
+    /// How many in all.
+    pub fn total(&self) -> u64 {
+        self.by_operator.values().sum()
+    }
+}
+
+/// Applies receipts parked for the parts that just got their operator ids (`new_ids`: part
+/// index, operator id); true when one was found (the record is then saved).
+pub(super) fn apply_parked(
+    tx: &mut Tx,
+    m: &mut Message,
+    new_ids: &[(u32, String)],
+) -> Result<bool, StoreError> {
+    if tx.state.parked == 0 {
+        return Ok(false); // the usual case: no lookups at all
+    }
+    let Some(operator) = m.operator.clone() else {
+        return Ok(false);
+    };
+    let mut matched = false;
+    for (part, operator_id) in new_ids {
+        // the receipt was parked under the canonical form of its own id, which is one of
+        // this id's candidates (the relation is symmetric: see `operator_id`)
+        for candidate in id_candidates(operator_id) {
+            let key = keys::parked(&operator, &candidate);
+            let Some(bytes) = tx.get(&key)? else {
+                continue;
+            };
+            let parked: ParkedReceipt = codec::decode(PARKED_VERSION, &bytes, "parked receipt")?;
+            tx.remove(key);
+            tx.state.parked = tx.state.parked.saturating_sub(1);
+            receipt(tx, m, *part, parked.stat, parked.error, parked.at)?;
+            matched = true;
+            break;
+        }
+    }
+    Ok(matched)
+}
+
+impl Writer {
+    /// Records `receipt` on the part whose operator id is the first of `candidates` found,
+    /// or parks it under the first candidate.
+    pub(super) fn receipt_or_park(
+        &mut self,
+        operator: &str,
+        candidates: &[String],
+        parked: ParkedReceipt,
+    ) -> Result<ReceiptLanding, StoreError> {
+        let mut tx = self.tx();
+        for candidate in candidates {
+            let found = tx.get(&keys::operator_id(operator, candidate))?;
+            let Some((id, part)) = found.as_deref().and_then(codec::unpack_part_ref) else {
+                continue;
+            };
+            let mut message = tx.load_for_update(id)?;
+            receipt(
+                &mut tx,
+                &mut message,
+                part,
+                parked.stat,
+                parked.error,
+                parked.at,
+            )?;
+            self.commit(tx);
+            return Ok(ReceiptLanding::Recorded {
+                message: Box::new(message),
+                part,
+            });
+        }
+        let first = candidates
+            .first()
+            .ok_or_else(|| StoreError::Invalid("a receipt without a message id".into()))?;
+        let key = keys::parked(operator, first);
+        if tx.get(&key)?.is_none() {
+            tx.state.parked += 1;
+        }
+        // a repeated receipt (the SMSC redelivering) replaces the parked one
+        tx.put(key, codec::encode(PARKED_VERSION, &parked)?);
+        self.commit(tx);
+        Ok(ReceiptLanding::Parked)
+    }
+
+    /// Drops up to `limit` receipts parked before `before`.
+    pub(super) fn drop_parked(
+        &mut self,
+        before: Millis,
+        limit: usize,
+    ) -> Result<DroppedReceipts, StoreError> {
+        let mut dropped = DroppedReceipts::default();
+        if self.state.parked == 0 {
+            return Ok(dropped);
+        }
+        let mut tx = self.tx();
+        let range = keys::PARKED.to_vec()..keys::prefix_end(keys::PARKED);
+        let mut n = 0;
+        for (key, bytes) in tx.db_range(range, usize::MAX)? {
+            let parked: ParkedReceipt = codec::decode(PARKED_VERSION, &bytes, "parked receipt")?;
+            if parked.parked_at >= before {
+                continue;
+            }
+            if n == limit {
+                dropped.more = true;
+                break;
+            }
+            let operator = keys::parked_operator(&key).unwrap_or_default();
+            *dropped.by_operator.entry(operator).or_default() += 1;
+            tx.remove(key);
+            tx.state.parked = tx.state.parked.saturating_sub(1);
+            n += 1;
+        }
+        self.commit(tx);
+        Ok(dropped)
+    }
+}
