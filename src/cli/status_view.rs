@@ -39,6 +39,7 @@ fn operators(out: &mut String, r: &StatusReport) {
             ("tps now/cap", Align::Right),
             ("throttled 1m/1h", Align::Right),
             ("last throttled", Align::Left),
+            ("resent unanswered", Align::Right),
         ],
         &rows,
     ));
@@ -79,6 +80,7 @@ fn operator_row(op: &OperatorStatus) -> Vec<String> {
         format!("{:.0}/{:.0}", op.tps_now, op.tps_cap),
         format!("{}/{}", op.throttled_last_minute, op.throttled_last_hour),
         time_or_dash(op.last_throttled_at),
+        op.resent_unanswered.to_string(),
     ]
 }
 

@@ -168,6 +168,12 @@ pub fn render(status: &StatusReport, counts: &Counts, latencies: &Latencies) -> 
         "Throttled answers in the last hour",
         per_op(|o| o.throttled_last_hour as f64),
     );
+    family(
+        &mut registry,
+        "operator_resent_unanswered",
+        "SMS parts sent again since start because no submit_sm_resp came (timeout, lost connection)",
+        per_op(|o| o.resent_unanswered as f64),
+    );
     for (window, outcomes) in [("minute", &status.last_minute), ("hour", &status.last_hour)] {
         let o = outcomes;
         let values = [

@@ -75,6 +75,10 @@ pub struct OperatorStatus {
         skip_serializing_if = "Option::is_none"
     )]
     pub last_throttled_at: Option<Millis>,
+    /// SMS parts sent again since start because no submit_sm_resp came for them (response
+    /// timeout, connection lost): the operator may have delivered these twice.
+    #[serde(default)]
+    pub resent_unanswered: u64,
     /// The last error seen on any bind.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<LastError>,

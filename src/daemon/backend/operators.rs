@@ -118,6 +118,7 @@ pub fn operator_status(snapshot: &OperatorSnapshot, throttling: Throttling) -> O
         throttled_last_minute: throttling.last_minute,
         throttled_last_hour: throttling.last_hour,
         last_throttled_at: throttling.last_at,
+        resent_unanswered: snapshot.unanswered,
         last_error: snapshot.last_error.as_ref().map(|(at, message)| LastError {
             at: *at,
             message: message.clone(),

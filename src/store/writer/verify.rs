@@ -319,6 +319,13 @@ impl Checker<'_> {
                 self.problem(format!("cursor {k:?} points beyond the event log"));
             }
         }
+        let parked = self.db.scan_prefix(keys::PARKED).count() as u64;
+        if parked != self.state.parked {
+            self.problem(format!(
+                "{parked} receipts are parked, the bookkeeping says {}",
+                self.state.parked
+            ));
+        }
         Ok(())
     }
 }
