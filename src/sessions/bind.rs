@@ -86,6 +86,14 @@ enum Ended {
     Reconnect(String),
 }
 
+/// Why a session stops serving.
+enum Stop {
+    Shutdown,
+    /// The SMSC sent unbind with this sequence number (not answered yet).
+    Unbound(u32),
+    Lost(String),
+}
+
 impl BindTask {
     /// Keeps the bind up until shutdown, reconnecting with jittered exponential backoff.
     pub async fn run(self) {
@@ -228,6 +236,7 @@ impl BindTask {
         let (hung_tx, mut hung_rx) = mpsc::channel::<String>(1);
         // submits are fed by a task of their own, so a burst of deliver_sm never holds an
         // OTP back from a free place in the window
+        let ending = CancellationToken::new();
         let feeder = submits.then(|| {
             tokio::spawn(feed(SubmitTask {
                 link: self.link.clone(),
@@ -235,27 +244,29 @@ impl BindTask {
                 window: window.clone(),
                 outcomes: self.outcomes.clone(),
                 hung: hung_tx.clone(),
+                ending: ending.clone(),
             }))
         });
-        let ended = loop {
+        let stop = loop {
             tokio::select! {
                 biased;
-                _ = self.shutdown.cancelled() => break Ended::Shutdown,
-                Some(why) = hung_rx.recv() => break Ended::Reconnect(why),
+                _ = self.shutdown.cancelled() => break Stop::Shutdown,
+                Some(why) = hung_rx.recv() => break Stop::Lost(why),
                 event = events.next() => match event {
-                    None => break Ended::Reconnect("connection closed".into()),
+                    None => break Stop::Lost("connection closed".into()),
                     Some(Event::Error(e)) => {
                         debug!(operator = %self.link.name, error = %e, "connection event");
                         self.link.health.record_error(describe(&e));
                     }
                     Some(Event::Incoming(command)) => {
-                        if let Some(ended) = self.on_incoming(&client, command).await {
-                            break ended;
+                        if let Some(stop) = self.on_incoming(&client, command).await {
+                            break stop;
                         }
                     }
                 },
             }
         };
+        ending.cancel();
         if let Some(feeder) = feeder {
             feeder.abort();
             let _ = feeder.await;
@@ -263,28 +274,62 @@ impl BindTask {
         self.link
             .health
             .set_bind(self.index, false, self.role.as_str(), None);
-        if let Ended::Shutdown = ended {
-            self.drain(&client, &window).await;
-        } else {
-            let _ = client.close().await;
-        }
+        let ended = match stop {
+            Stop::Shutdown => {
+                let unbound = self.drain(&client, &window, &mut events).await;
+                if unbound.is_none() {
+                    let limit = self.link.config.response_timeout;
+                    let _ = tokio::time::timeout(limit, client.unbind()).await;
+                }
+                info!(operator = %self.link.name, bind = self.index, "unbound");
+                Ended::Shutdown
+            }
+            // The SMSC unbinds: the answers to what is outstanding still come (a part it
+            // accepted must not go again), then it gets its unbind_resp.
+            Stop::Unbound(seq) => {
+                let _ = self.drain(&client, &window, &mut events).await;
+                let _ = client.unbind_resp(seq).await;
+                Ended::Reconnect("the operator unbound".into())
+            }
+            Stop::Lost(why) => Ended::Reconnect(why),
+        };
+        let _ = client.close().await;
         ended
     }
 
-    /// Waits (bounded by the response timeout) for outstanding answers, then unbinds.
-    async fn drain(&self, client: &Client, window: &Arc<Window>) {
+    /// Waits, bounded by the response timeout, for the answers to the submits outstanding,
+    /// answering deliver_sm meanwhile. Returns the sequence number of an unbind the SMSC
+    /// sent in that time (already answered).
+    async fn drain(
+        &self,
+        client: &Client,
+        window: &Arc<Window>,
+        events: &mut (impl futures::Stream<Item = Event> + Unpin),
+    ) -> Option<u32> {
         let deadline = tokio::time::Instant::now() + self.link.config.response_timeout;
-        while window.outstanding() > 0 && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        while window.outstanding() > 0 {
+            let tick = tokio::time::sleep(Duration::from_millis(20));
+            tokio::select! {
+                _ = tokio::time::sleep_until(deadline) => return None,
+                _ = tick => {}
+                event = events.next() => match event {
+                    None => return None,
+                    Some(Event::Incoming(command)) => {
+                        if let Some(Stop::Unbound(seq)) = self.on_incoming(client, command).await {
+                            let _ = client.unbind_resp(seq).await;
+                            return Some(seq);
+                        }
+                    }
+                    Some(Event::Error(_)) => {}
+                },
+            }
         }
-        let _ = tokio::time::timeout(self.link.config.response_timeout, client.unbind()).await;
-        let _ = client.close().await;
-        info!(operator = %self.link.name, bind = self.index, "unbound");
+        None
     }
 
     /// Answers one PDU the SMSC sent (other than the responses rusmppc matched to our
     /// requests); `Some` when the session ends with it.
-    async fn on_incoming(&self, client: &Client, command: rusmpp::Command) -> Option<Ended> {
+    async fn on_incoming(&self, client: &Client, command: rusmpp::Command) -> Option<Stop> {
         let seq = command.sequence_number();
         let id = command.id();
         let (_, status, _, pdu) = command.into_parts().raw();
@@ -292,10 +337,7 @@ impl BindTask {
             (CommandId::DeliverSm, Some(Pdu::DeliverSm(pdu))) => {
                 self.on_deliver_sm(client, seq, pdu).await
             }
-            (CommandId::Unbind, _) => {
-                let _ = client.unbind_resp(seq).await;
-                return Some(Ended::Reconnect("the operator unbound".into()));
-            }
+            (CommandId::Unbind, _) => return Some(Stop::Unbound(seq)),
             // the connection answers enquire_link itself
             (CommandId::EnquireLink, _) => {}
             (CommandId::GenericNack, _) => {

@@ -20,6 +20,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
 /// Takes the operator's jobs for one bind as places in its window come free, each sent by a
@@ -41,6 +42,8 @@ pub(super) struct SubmitTask {
     pub(super) window: Arc<Window>,
     pub(super) outcomes: mpsc::Sender<JobOutcome>,
     pub(super) hung: mpsc::Sender<String>,
+    /// Cancelled when the session stops taking work: parts not yet on the wire stay unsent.
+    pub(super) ending: CancellationToken,
 }
 
 /// How long one part may keep being retried on its bind while the operator says "slower"
@@ -86,12 +89,27 @@ impl SubmitTask {
         }
         let mut pending = FuturesOrdered::new();
         let mut slot = Some(first);
+        let mut unsent = Vec::new();
         for (index, part) in parts {
             let this_slot = match slot.take() {
-                Some(s) => s,
-                None => self.window.acquire().await,
+                Some(s) => Some(s),
+                None => tokio::select! {
+                    s = self.window.acquire() => Some(s),
+                    _ = self.ending.cancelled() => None,
+                },
             };
-            self.link.pace(1, urgent).await;
+            let paced = match this_slot {
+                Some(s) => tokio::select! {
+                    _ = self.link.pace(1, urgent) => Some(s),
+                    _ = self.ending.cancelled() => None,
+                },
+                None => None,
+            };
+            let Some(this_slot) = paced.filter(|_| !self.ending.is_cancelled()) else {
+                // the session is ending (an unbind, shutdown): no new part goes on the wire
+                unsent.push((index, PartResult::NotSent("the session ended".into())));
+                continue;
+            };
             // Spawned so each part goes on the wire as soon as it has its token (no bursts).
             let sending = tokio::spawn(self.submit_part(this_slot, part, urgent, send_by));
             pending.push_back(async move {
@@ -101,7 +119,8 @@ impl SubmitTask {
                 (index, result)
             });
         }
-        let results: Vec<(u32, PartResult)> = pending.collect().await;
+        let mut results: Vec<(u32, PartResult)> = pending.collect().await;
+        results.extend(unsent);
         debug!(operator = %self.link.name, %id, parts = results.len(), "job done");
         self.report(done, results).await;
     }
@@ -135,6 +154,7 @@ impl SubmitTask {
         let window = self.window.clone();
         let link = self.link.clone();
         let hung = self.hung.clone();
+        let ending = self.ending.clone();
         let to = mask(&part.destination_addr.to_string());
         async move {
             let health = &link.health;
@@ -157,7 +177,7 @@ impl SubmitTask {
                         health.throttled.fetch_add(1, Ordering::Relaxed);
                         window.wait_pause().await;
                         let late = send_by.is_some_and(|send_by| now_ms() > send_by);
-                        if late || Instant::now() >= give_up {
+                        if late || Instant::now() >= give_up || ending.is_cancelled() {
                             break PartResult::Refused(status);
                         }
                         link.pace(1, urgent).await;

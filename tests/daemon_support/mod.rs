@@ -52,6 +52,10 @@ pub struct Tuning {
     pub tps: u32,
     /// Lines added to every `[[operator]]` table (e.g. `response_timeout = "1s"`).
     pub operator: String,
+    /// `reconnect_min` of every operator.
+    pub reconnect_min: &'static str,
+    /// `reconnect_max` of every operator.
+    pub reconnect_max: &'static str,
 }
 
 impl Default for Tuning {
@@ -63,6 +67,8 @@ impl Default for Tuning {
             window: 20,
             tps: 500,
             operator: String::new(),
+            reconnect_min: "50ms",
+            reconnect_max: "500ms",
         }
     }
 }
@@ -78,13 +84,15 @@ pub fn tuned_config_text(dir: &Path, sim: &SimHandle, tuning: &Tuning) -> String
     text.push_str(&tuning.extra);
     for op in sim.operators() {
         text.push_str(&format!(
-            "\n[[operator]]\nname = {:?}\nhost = \"127.0.0.1\"\nport = {}\nsystem_id = {:?}\npassword = \"secret\"\nbinds = {}\nwindow = {}\ntps = {}\nreconnect_min = \"50ms\"\nreconnect_max = \"500ms\"\n",
+            "\n[[operator]]\nname = {:?}\nhost = \"127.0.0.1\"\nport = {}\nsystem_id = {:?}\npassword = \"secret\"\nbinds = {}\nwindow = {}\ntps = {}\nreconnect_min = {:?}\nreconnect_max = {:?}\n",
             op.name,
             op.addr.port(),
             op.system_id,
             tuning.binds,
             tuning.window,
             tuning.tps,
+            tuning.reconnect_min,
+            tuning.reconnect_max,
         ));
         push_lines(&mut text, &tuning.operator);
     }
