@@ -28,6 +28,7 @@ pub mod faults;
 pub mod message_id;
 mod mo;
 mod operator;
+mod rate;
 pub mod receipt;
 mod session;
 mod simulator;

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::faults::RateWindow;
+use crate::rate::RateWindow;
 
 /// Live counters of one operator (relaxed atomics: cheap on the submit path).
 #[derive(Debug, Default)]

@@ -18,8 +18,9 @@ use tracing::debug;
 
 use crate::codec::{Frame, FrameCodec, FrameError, OutFrame};
 use crate::delivery::Outbound;
-use crate::faults::{FaultSettings, RateWindow};
+use crate::faults::FaultSettings;
 use crate::operator::Operator;
+use crate::rate::RateWindow;
 use crate::stats::Counters;
 use writer::Outgoing;
 
