@@ -5,7 +5,7 @@
 //! unacknowledged items back, so nothing is lost while no receiver is bound.
 
 use std::collections::VecDeque;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -34,6 +34,9 @@ pub(crate) struct Outbound {
     pub kind: Kind,
     pub body: Bytes,
     pub refusals: u32,
+    /// Notified each time this deliver_sm has been written (a submit_sm_resp held until its
+    /// receipt went out waits on it).
+    pub written: Option<Arc<Notify>>,
 }
 
 impl Outbound {
@@ -42,10 +45,16 @@ impl Outbound {
         let mut body = vec![0u8; pdu.length()];
         let written = pdu.encode(&mut body);
         body.truncate(written);
+        Self::raw(kind, Bytes::from(body))
+    }
+
+    /// A deliver_sm whose body is already encoded.
+    pub fn raw(kind: Kind, body: Bytes) -> Self {
         Self {
             kind,
-            body: Bytes::from(body),
+            body,
             refusals: 0,
+            written: None,
         }
     }
 }
@@ -55,15 +64,28 @@ impl Outbound {
 #[derive(Debug)]
 pub(crate) enum Pending {
     Ready(Outbound),
-    Receipt(Box<ReceiptJob>),
+    Receipt {
+        job: Box<ReceiptJob>,
+        /// Whether it carries the receipted_message_id TLV.
+        receipted_id: bool,
+        /// Notified when it has been written.
+        written: Option<Arc<Notify>>,
+    },
 }
 
 impl Pending {
     fn into_outbound(self) -> Option<Outbound> {
         match self {
             Self::Ready(item) => Some(item),
-            Self::Receipt(job) => match receipt::build_receipt(&job) {
-                Ok(pdu) => Some(Outbound::new(Kind::Receipt, &pdu)),
+            Self::Receipt {
+                job,
+                receipted_id,
+                written,
+            } => match receipt::build(&job, receipted_id) {
+                Ok(pdu) => Some(Outbound {
+                    written,
+                    ..Outbound::new(Kind::Receipt, &pdu)
+                }),
                 Err(e) => {
                     warn!(error = %e, "cannot build a receipt");
                     None
@@ -83,14 +105,14 @@ pub(crate) struct Delivery {
 
 impl Delivery {
     /// Creates the queues and starts the timer task (it stops on `stop`).
-    pub fn start(tracker: &TaskTracker, stop: CancellationToken) -> std::sync::Arc<Self> {
+    pub fn start(tracker: &TaskTracker, stop: CancellationToken) -> Arc<Self> {
         let (timers, rx) = mpsc::unbounded_channel();
-        let delivery = std::sync::Arc::new(Self {
+        let delivery = Arc::new(Self {
             ready: Mutex::new(VecDeque::new()),
             notify: Notify::new(),
             timers,
         });
-        tracker.spawn(run_timers(std::sync::Arc::downgrade(&delivery), rx, stop));
+        tracker.spawn(run_timers(Arc::downgrade(&delivery), rx, stop));
         delivery
     }
 

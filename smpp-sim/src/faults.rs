@@ -1,11 +1,13 @@
-//! Faults an operator can be switched into at runtime: throttling, full queue, slow answers,
-//! dropped connections, a hang, or being down altogether.
+//! Faults an operator can be switched into at runtime: throttling, full queue, generic_nack,
+//! slow answers, dropped connections, a hang, a write pause, refused binds, a large deliver_sm
+//! or a close after every bind, or being down altogether.
 
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::SimError;
+pub use crate::inject::{LARGE_DELIVER_MAX, LARGE_DELIVER_MIN};
 
 /// The fault switches of one operator. All off by default.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -29,15 +31,34 @@ pub struct FaultSettings {
     /// Until this instant nothing is read or answered on any connection (a hang).
     #[serde(skip)]
     pub hang_until: Option<Instant>,
+    /// Share (0..=1) of submit_sm answered with generic_nack ESME_RSYSERR (0x08) and the
+    /// submit's sequence_number; the message is not accepted (not stored, no receipt).
+    pub nack_share: f64,
+    /// Until this instant the operator writes nothing on any connection (answers, deliver_sm,
+    /// enquire_link_resp) but goes on reading and accepting; what was held is written in
+    /// order when the pause ends, or dropped if its connection closes first.
+    #[serde(skip)]
+    pub pause_until: Option<Instant>,
+    /// The next this many bind attempts are refused with ESME_RBINDFAIL (0x0D); each refusal
+    /// takes one off.
+    pub refuse_binds: u32,
+    /// After every successful receiver or transceiver bind, send that connection at once one
+    /// legal mobile-originated deliver_sm of exactly this many octets (command_length), its
+    /// text in message_payload. From [`LARGE_DELIVER_MIN`] to [`LARGE_DELIVER_MAX`].
+    pub large_deliver_after_bind: Option<usize>,
+    /// Close every successfully bound connection this many milliseconds after its bind_resp
+    /// (no unbind, a plain close).
+    pub close_after_bind_ms: Option<u64>,
 }
 
 impl FaultSettings {
-    /// Checks shares and probabilities are within 0..=1.
+    /// Checks shares and probabilities are within 0..=1 and sizes are possible.
     pub fn validate(&self) -> Result<(), SimError> {
         for (name, value) in [
             ("throttle_share", self.throttle_share),
             ("queue_full_share", self.queue_full_share),
             ("drop_probability", self.drop_probability),
+            ("nack_share", self.nack_share),
         ] {
             if !(0.0..=1.0).contains(&value) {
                 return Err(SimError::InvalidFault(format!(
@@ -55,12 +76,22 @@ impl FaultSettings {
                 "drop_after_submits must be at least 1".into(),
             ));
         }
+        if let Some(octets) = self.large_deliver_after_bind {
+            crate::inject::check_large(octets)?;
+        }
         Ok(())
     }
 
     /// How long from now the hang lasts, if one is on.
     pub fn hang_remaining(&self) -> Option<Duration> {
         let until = self.hang_until?;
+        let now = Instant::now();
+        (until > now).then(|| until - now)
+    }
+
+    /// How long from now the write pause lasts, if one is on.
+    pub fn pause_remaining(&self) -> Option<Duration> {
+        let until = self.pause_until?;
         let now = Instant::now();
         (until > now).then(|| until - now)
     }
@@ -76,9 +107,14 @@ impl FaultSettings {
             }
             Fault::DropAfter(n) => self.drop_after_submits = n,
             Fault::DropProbability(p) => self.drop_probability = p,
-            Fault::Hang(duration) => {
-                let capped = duration.min(Duration::from_secs(10 * 365 * 86_400));
-                self.hang_until = Some(Instant::now() + capped);
+            Fault::Hang(duration) => self.hang_until = Some(Instant::now() + capped(duration)),
+            Fault::Nack(share) => self.nack_share = share,
+            Fault::Pause(duration) => self.pause_until = Some(Instant::now() + capped(duration)),
+            Fault::RefuseBinds(n) => self.refuse_binds = n,
+            Fault::LargeAfterBind(octets) => self.large_deliver_after_bind = octets,
+            Fault::CloseAfterBind(after) => {
+                self.close_after_bind_ms =
+                    after.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
             }
             Fault::Down => self.down = true,
             Fault::Up => self.down = false,
@@ -87,9 +123,15 @@ impl FaultSettings {
     }
 }
 
+/// Hang and pause lengths are capped at ten years (an `Instant` cannot hold much more).
+fn capped(duration: Duration) -> Duration {
+    duration.min(Duration::from_secs(10 * 365 * 86_400))
+}
+
 /// One fault switch, as named on the command line: `throttle 0.1`, `throttle-tps 50`,
-/// `queue-full 0.2`, `delay 300`, `drop-after 10`, `drop-probability 0.01`, `hang 5000`, `down`,
-/// `up`, `clear`. Values in milliseconds; `off` (or 0) turns an optional switch off.
+/// `queue-full 0.2`, `nack 0.05`, `delay 300`, `drop-after 10`, `drop-probability 0.01`,
+/// `hang 5000`, `pause 5000`, `refuse-binds 2`, `large-after-bind 5000`, `close-after-bind 200`,
+/// `down`, `up`, `clear`. Values in milliseconds; `off` (or 0) turns an optional switch off.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Fault {
     /// Share of submits throttled.
@@ -104,8 +146,18 @@ pub enum Fault {
     DropAfter(Option<u64>),
     /// Probability of dropping the connection on a submit.
     DropProbability(f64),
-    /// Stop answering for this long.
+    /// Stop reading and answering for this long.
     Hang(Duration),
+    /// Share of submits answered generic_nack ESME_RSYSERR (not accepted).
+    Nack(f64),
+    /// Write nothing for this long (reading and accepting go on; held PDUs follow in order).
+    Pause(Duration),
+    /// Refuse the next N binds with ESME_RBINDFAIL.
+    RefuseBinds(u32),
+    /// A deliver_sm of this many octets after every receiving bind (`None` = off).
+    LargeAfterBind(Option<usize>),
+    /// Close every connection this long after its bind (`None` = off).
+    CloseAfterBind(Option<Duration>),
     /// Close all connections and refuse new ones.
     Down,
     /// Back up after `Down`.
@@ -148,13 +200,28 @@ impl Fault {
             "drop-after" => Self::DropAfter(optional(need()?)?),
             "drop-probability" => Self::DropProbability(share(need()?)?),
             "hang" => Self::Hang(millis(need()?)?),
+            "nack" => Self::Nack(share(need()?)?),
+            "pause" => Self::Pause(millis(need()?)?),
+            "refuse-binds" => {
+                let v = need()?;
+                Self::RefuseBinds(v.parse::<u32>().map_err(|_| {
+                    SimError::InvalidFault(format!("{v:?} is not a count of binds"))
+                })?)
+            }
+            "large-after-bind" => Self::LargeAfterBind(
+                optional(need()?)?.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+            ),
+            "close-after-bind" => {
+                Self::CloseAfterBind(optional(need()?)?.map(Duration::from_millis))
+            }
             "down" => Self::Down,
             "up" => Self::Up,
             "clear" => Self::Clear,
             other => {
                 return Err(SimError::InvalidFault(format!(
-                    "unknown fault {other:?} (throttle, throttle-tps, queue-full, delay, \
-                     drop-after, drop-probability, hang, down, up, clear)"
+                    "unknown fault {other:?} (throttle, throttle-tps, queue-full, nack, delay, \
+                     drop-after, drop-probability, hang, pause, refuse-binds, large-after-bind, \
+                     close-after-bind, down, up, clear)"
                 )));
             }
         })
@@ -182,6 +249,42 @@ mod tests {
         assert!(Fault::parse("throttle", Some("2")).is_err());
         assert!(Fault::parse("throttle", None).is_err());
         assert!(Fault::parse("explode", None).is_err());
+        assert_eq!(
+            Fault::parse("nack", Some("0.05")).unwrap(),
+            Fault::Nack(0.05)
+        );
+        assert_eq!(
+            Fault::parse("pause", Some("250")).unwrap(),
+            Fault::Pause(Duration::from_millis(250))
+        );
+        assert_eq!(
+            Fault::parse("refuse-binds", Some("2")).unwrap(),
+            Fault::RefuseBinds(2)
+        );
+        assert_eq!(
+            Fault::parse("large-after-bind", Some("5000")).unwrap(),
+            Fault::LargeAfterBind(Some(5000))
+        );
+        assert_eq!(
+            Fault::parse("large-after-bind", Some("off")).unwrap(),
+            Fault::LargeAfterBind(None)
+        );
+        assert_eq!(
+            Fault::parse("close-after-bind", Some("200")).unwrap(),
+            Fault::CloseAfterBind(Some(Duration::from_millis(200)))
+        );
+        assert!(Fault::parse("refuse-binds", Some("-1")).is_err());
+    }
+
+    #[test]
+    fn large_deliver_sizes_are_checked() {
+        let mut f = FaultSettings::default();
+        f.apply(&Fault::LargeAfterBind(Some(LARGE_DELIVER_MAX)));
+        f.validate().unwrap();
+        f.apply(&Fault::LargeAfterBind(Some(LARGE_DELIVER_MIN - 1)));
+        assert!(f.validate().is_err());
+        f.apply(&Fault::LargeAfterBind(Some(LARGE_DELIVER_MAX + 1)));
+        assert!(f.validate().is_err());
     }
 
     #[test]
@@ -189,6 +292,11 @@ mod tests {
         let mut f = FaultSettings::default();
         f.apply(&Fault::Down);
         f.apply(&Fault::Throttle(0.5));
+        f.apply(&Fault::Pause(Duration::from_secs(5)));
+        f.apply(&Fault::RefuseBinds(3));
+        f.apply(&Fault::Nack(0.5));
+        f.apply(&Fault::LargeAfterBind(Some(1000)));
+        f.apply(&Fault::CloseAfterBind(Some(Duration::from_millis(5))));
         f.apply(&Fault::Clear);
         assert_eq!(f, FaultSettings::default());
     }

@@ -19,12 +19,15 @@
 
 #![warn(missing_docs)]
 
+mod actions;
 pub mod codec;
 pub mod config;
 pub mod control;
 mod delivery;
 pub mod error;
 pub mod faults;
+pub mod inject;
+mod links;
 pub mod message_id;
 mod mo;
 mod operator;
@@ -36,12 +39,14 @@ pub mod stats;
 mod store;
 pub mod submit;
 pub mod text;
+mod told;
 pub mod tracker;
 pub mod udh;
 
 pub use config::{OperatorConfig, OutcomeMix, ReceiptConfig, ReplyRule, SimConfig};
 pub use error::SimError;
 pub use faults::{Fault, FaultSettings};
+pub use inject::{InjectPdu, Injected};
 pub use simulator::{OperatorInfo, SimHandle, Simulator};
 pub use stats::OperatorStats;
 pub use store::ReceivedMessage;

@@ -189,9 +189,23 @@ pub struct ReceiptJob {
     pub coding: Coding,
 }
 
+/// The decimal form of a hexadecimal message id (`0A1B` gives `2587`), as SMSCs that report
+/// ids in decimal write them in receipts; an id that is not hexadecimal (or longer than 32
+/// digits) is returned unchanged.
+pub fn decimal_id(hex: &str) -> String {
+    u128::from_str_radix(hex, 16)
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| hex.to_string())
+}
+
 /// Builds the deliver_sm of a receipt: esm_class 0x04, the standard text, and the
 /// receipted_message_id and message_state TLVs.
 pub fn build_receipt(job: &ReceiptJob) -> Result<DeliverSm, String> {
+    build(job, true)
+}
+
+/// [`build_receipt`], with or without the receipted_message_id TLV.
+pub(crate) fn build(job: &ReceiptJob, receipted_id: bool) -> Result<DeliverSm, String> {
     let (source, source_ton, source_npi) = address(&job.destination)?;
     let (dest, dest_ton, dest_npi) = address(&job.source)?;
     let part_text = text::decode(job.coding, &job.payload[..job.payload.len().min(80)]);
@@ -217,7 +231,9 @@ pub fn build_receipt(job: &ReceiptJob) -> Result<DeliverSm, String> {
         .data_coding(DataCoding::from(0x00))
         .short_message(short_message)
         .build();
-    sm.push_tlv(MessageDeliveryRequestTlvValue::ReceiptedMessageId(id));
+    if receipted_id {
+        sm.push_tlv(MessageDeliveryRequestTlvValue::ReceiptedMessageId(id));
+    }
     sm.push_tlv(MessageDeliveryRequestTlvValue::MessageState(
         job.state.message_state(),
     ));
@@ -266,6 +282,18 @@ mod tests {
             ..config(0, 0)
         };
         assert_eq!(plan(&c, None, None).state, Some(FinalState::Rejected));
+    }
+
+    #[test]
+    fn decimal_ids() {
+        assert_eq!(decimal_id("0A1B"), "2587");
+        assert_eq!(
+            decimal_id("19a8f3c2b1d0000002a"),
+            u128::from_str_radix("19a8f3c2b1d0000002a", 16)
+                .unwrap()
+                .to_string()
+        );
+        assert_eq!(decimal_id("not-hex"), "not-hex");
     }
 
     #[test]

@@ -78,7 +78,7 @@ pub struct SimHandle {
 }
 
 impl SimHandle {
-    fn operator(&self, name: &str) -> Result<&Arc<Operator>, SimError> {
+    pub(crate) fn operator(&self, name: &str) -> Result<&Arc<Operator>, SimError> {
         self.inner
             .operators
             .iter()

@@ -32,6 +32,17 @@ pub(crate) struct Counters {
     pub mo_failed: AtomicU64,
     pub connections_dropped: AtomicU64,
     pub malformed: AtomicU64,
+    pub nacks_sent: AtomicU64,
+    pub large_sent: AtomicU64,
+    pub unbinds_sent: AtomicU64,
+    pub unbind_resps_received: AtomicU64,
+    pub generic_nacks_received: AtomicU64,
+    pub generic_nacks_ok_status: AtomicU64,
+    pub answers_to_responses: AtomicU64,
+    pub deliver_unanswered: AtomicU64,
+    pub deliver_answered_late: AtomicU64,
+    pub deliver_answer_max_ms: AtomicU64,
+    pub resubmitted_after_ok: AtomicU64,
     max_per_second: AtomicU64,
     window: Mutex<RateWindow>,
 }
@@ -80,6 +91,17 @@ impl Counters {
             connections_dropped: get(&self.connections_dropped),
             malformed: get(&self.malformed),
             max_parts_per_second: get(&self.max_per_second),
+            nacks_sent: get(&self.nacks_sent),
+            large_sent: get(&self.large_sent),
+            unbinds_sent: get(&self.unbinds_sent),
+            unbind_resps_received: get(&self.unbind_resps_received),
+            generic_nacks_received: get(&self.generic_nacks_received),
+            generic_nacks_ok_status: get(&self.generic_nacks_ok_status),
+            answers_to_responses: get(&self.answers_to_responses),
+            deliver_unanswered: get(&self.deliver_unanswered),
+            deliver_answered_late: get(&self.deliver_answered_late),
+            deliver_answer_max_ms: get(&self.deliver_answer_max_ms),
+            resubmitted_after_ok: get(&self.resubmitted_after_ok),
         }
     }
 }
@@ -130,6 +152,45 @@ pub struct OperatorStats {
     pub malformed: u64,
     /// The most submit_sm received in any one-second window.
     pub max_parts_per_second: u64,
+    /// submit_sm answered generic_nack ESME_RSYSERR by the `nack_share` fault.
+    #[serde(default)]
+    pub nacks_sent: u64,
+    /// Large deliver_sm sent (one per bind with `large_deliver_after_bind`, one per
+    /// connection for an injected one; re-sends counted in `mo_sent` only).
+    #[serde(default)]
+    pub large_sent: u64,
+    /// unbind PDUs the SMSC sent ([`crate::SimHandle::unbind`]).
+    #[serde(default)]
+    pub unbinds_sent: u64,
+    /// unbind_resp received for those.
+    #[serde(default)]
+    pub unbind_resps_received: u64,
+    /// generic_nack PDUs received from the ESME.
+    #[serde(default)]
+    pub generic_nacks_received: u64,
+    /// generic_nack from the ESME with command_status 0: a protocol error (a generic_nack
+    /// carries the error).
+    #[serde(default)]
+    pub generic_nacks_ok_status: u64,
+    /// PDUs from the ESME carrying the sequence number of a response the SMSC sent
+    /// unsolicited: an ESME must never answer a response.
+    #[serde(default)]
+    pub answers_to_responses: u64,
+    /// deliver_sm (receipt or MO) not answered within `response_timeout_ms` of being written,
+    /// each sent again with a new sequence number.
+    #[serde(default)]
+    pub deliver_unanswered: u64,
+    /// deliver_sm answered more than `late_answer_ms` after being written (answers to ones
+    /// already re-sent included).
+    #[serde(default)]
+    pub deliver_answered_late: u64,
+    /// The slowest deliver_sm answer seen, in milliseconds from write to answer.
+    #[serde(default)]
+    pub deliver_answer_max_ms: u64,
+    /// Accepted parts the ESME had already been told (submit_sm_resp ESME_ROK written to an
+    /// open connection) were accepted: resubmissions after a definite success.
+    #[serde(default)]
+    pub resubmitted_after_ok: u64,
 }
 
 /// A report row: its label and the counter it shows.
@@ -138,7 +199,7 @@ type Row = (&'static str, fn(&OperatorStats) -> u64);
 /// Renders stats as the table printed on SIGTERM and by `smpp-sim ctl stats`.
 pub fn report(stats: &[OperatorStats]) -> String {
     let mut out = String::new();
-    let rows: [Row; 17] = [
+    let rows: [Row; 27] = [
         ("binds (now)", |s| s.binds_current),
         ("binds (total)", |s| s.binds_total),
         ("bind failures", |s| s.bind_failures),
@@ -156,14 +217,24 @@ pub fn report(stats: &[OperatorStats]) -> String {
         ("connections dropped", |s| s.connections_dropped),
         ("malformed PDUs", |s| s.malformed),
         ("max submits/s", |s| s.max_parts_per_second),
+        ("resubmitted after OK", |s| s.resubmitted_after_ok),
+        ("nacks sent", |s| s.nacks_sent),
+        ("unbinds sent", |s| s.unbinds_sent),
+        ("unbind_resps received", |s| s.unbind_resps_received),
+        ("generic_nacks received", |s| s.generic_nacks_received),
+        ("generic_nacks status 0", |s| s.generic_nacks_ok_status),
+        ("answers to responses", |s| s.answers_to_responses),
+        ("deliver unanswered", |s| s.deliver_unanswered),
+        ("deliver answered late", |s| s.deliver_answered_late),
+        ("deliver answer max ms", |s| s.deliver_answer_max_ms),
     ];
-    let _ = write!(out, "{:<22}", "");
+    let _ = write!(out, "{:<24}", "");
     for s in stats {
         let _ = write!(out, "{:>12}", s.operator);
     }
     out.push('\n');
     for (label, get) in rows {
-        let _ = write!(out, "{label:<22}");
+        let _ = write!(out, "{label:<24}");
         for s in stats {
             let _ = write!(out, "{:>12}", get(s));
         }
@@ -207,5 +278,16 @@ mod tests {
             text.lines()
                 .any(|l| l.starts_with("submits") && l.contains('3'))
         );
+    }
+
+    #[test]
+    fn stats_json_without_the_new_counters_still_parses() {
+        let old = r#"{"operator":"kcell","binds_current":0,"binds_total":1,"bind_failures":0,
+            "submits":2,"parts":2,"messages":2,"duplicates":0,"throttled":0,"rejected":0,
+            "queries":0,"receipts_sent":2,"receipts_acked":2,"receipts_failed":0,
+            "receipts_pending":0,"mo_sent":0,"mo_acked":0,"mo_pending":0,
+            "connections_dropped":0,"malformed":0,"max_parts_per_second":2}"#;
+        let stats: OperatorStats = serde_json::from_str(old).unwrap();
+        assert_eq!((stats.submits, stats.resubmitted_after_ok), (2, 0));
     }
 }

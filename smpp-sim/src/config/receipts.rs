@@ -22,6 +22,24 @@ pub struct ReceiptConfig {
     pub retry_delay_ms: u64,
     /// How many times a refused deliver_sm is sent before it is dropped.
     pub max_attempts: u32,
+    /// Receipts give the message id as the decimal value of the hex id of submit_sm_resp
+    /// (in the text's `id:` and in receipted_message_id), as some SMSCs do: `0A1B` becomes
+    /// `2587`. Default false.
+    pub id_in_decimal: bool,
+    /// Receipts carry the receipted_message_id TLV (default true). When false only the text's
+    /// `id:` names the message (message_state stays).
+    pub receipted_message_id: bool,
+    /// The receipt is sent before the submit_sm_resp: queued at once (no delay), and the
+    /// submit_sm_resp waits until the receipt's deliver_sm has been written to a connection,
+    /// or 2 s at most. Default false.
+    pub before_response: bool,
+    /// A deliver_sm (receipt or MO) not answered within this many milliseconds of being
+    /// written counts once in `deliver_unanswered` and is sent again with a new sequence
+    /// number (default 10,000).
+    pub response_timeout_ms: u64,
+    /// An answer to a deliver_sm later than this many milliseconds after it was written counts
+    /// in `deliver_answered_late` (default 1,000).
+    pub late_answer_ms: u64,
 }
 
 impl Default for ReceiptConfig {
@@ -34,6 +52,11 @@ impl Default for ReceiptConfig {
             window: 100,
             retry_delay_ms: 1000,
             max_attempts: 5,
+            id_in_decimal: false,
+            receipted_message_id: true,
+            before_response: false,
+            response_timeout_ms: 10_000,
+            late_answer_ms: 1_000,
         }
     }
 }
@@ -48,6 +71,17 @@ impl ReceiptConfig {
         if self.max_delay_ms > 30 * 86_400_000 || self.retry_delay_ms > 30 * 86_400_000 {
             return Err(SimError::Config(
                 "receipts: delays above 30 days are not supported".into(),
+            ));
+        }
+        if self.response_timeout_ms == 0 {
+            return Err(SimError::Config(
+                "receipts: response_timeout_ms must be at least 1".into(),
+            ));
+        }
+        if self.response_timeout_ms > 30 * 86_400_000 || self.late_answer_ms > 30 * 86_400_000 {
+            return Err(SimError::Config(
+                "receipts: response_timeout_ms and late_answer_ms above 30 days are not supported"
+                    .into(),
             ));
         }
         if self.default_validity_secs > 10 * 365 * 86_400 {

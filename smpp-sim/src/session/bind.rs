@@ -1,4 +1,7 @@
-//! bind_transmitter / bind_receiver / bind_transceiver.
+//! bind_transmitter / bind_receiver / bind_transceiver, and what the faults do right after a
+//! bind (refuse it, send a large deliver_sm, close the connection later).
+
+use std::time::{Duration, Instant};
 
 use rusmpp::pdus::{BindReceiverResp, BindTransceiverResp, BindTransmitterResp};
 use rusmpp::types::COctetString;
@@ -25,6 +28,8 @@ impl Session {
         };
         let refusal = if self.bound.is_some() {
             Some(CommandStatus::EsmeRalybnd)
+        } else if self.op.take_bind_refusal() {
+            Some(CommandStatus::EsmeRbindfail)
         } else if system_id != self.op.system_id {
             Some(CommandStatus::EsmeRinvsysid)
         } else if password != self.op.password {
@@ -53,7 +58,16 @@ impl Session {
         };
         self.send(Command::new(CommandStatus::EsmeRok, sequence, pdu))
             .await;
+        self.op
+            .links
+            .bound(self.id, kind.receives(), self.control.clone());
+        if let Some(ms) = self.faults.close_after_bind_ms {
+            self.close_at = Some(Instant::now() + Duration::from_millis(ms));
+        }
         if kind.receives() {
+            if let Some(octets) = self.faults.large_deliver_after_bind {
+                self.send_large(octets).await;
+            }
             self.pull().await;
         }
         Flow::Continue

@@ -1,16 +1,18 @@
-//! submit_sm and query_sm from the ESME, deliver_sm to it, with the faults applied.
+//! submit_sm and query_sm from the ESME, with the faults applied.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rusmpp::pdus::{QuerySm, QuerySmResp, SubmitSm, SubmitSmResp};
 use rusmpp::types::{COctetString, EmptyOrFullCOctetString};
 use rusmpp::{Command, CommandId, CommandStatus, Pdu};
 
-use super::writer::Outgoing;
+use super::writer::{Note, Outgoing};
 use super::{Flow, Session};
 use crate::codec::OutFrame;
-use crate::delivery::{Kind, Pending};
 use crate::stats::Counters;
+
+/// Longest a submit_sm_resp waits for its receipt to be written (`before_response`).
+const RECEIPT_FIRST_WAIT: Duration = Duration::from_secs(2);
 
 impl Session {
     /// Handles submit_sm: bind state, faults, the operator's checks, then the answer.
@@ -27,6 +29,11 @@ impl Session {
         self.submits += 1;
 
         let f = &self.faults;
+        if f.nack_share > 0.0 && chance(f.nack_share) {
+            Counters::bump(&counters.nacks_sent);
+            self.nack(sequence, CommandStatus::EsmeRsyserr).await;
+            return Flow::Continue;
+        }
         let over_tps = f
             .throttle_above_tps
             .is_some_and(|tps| self.rate.count(now) >= tps as usize);
@@ -46,13 +53,18 @@ impl Session {
         if f.throttle_above_tps.is_some() {
             self.rate.record(now);
         }
-        let response = match self.op.accept(sm) {
-            Ok(message_id) => {
-                let id = COctetString::from_string(message_id).unwrap_or_default();
-                Command::new(
+        let (response, receipt_written) = match self.op.accept(sm) {
+            Ok(accepted) => {
+                let id = COctetString::from_string(accepted.message_id).unwrap_or_default();
+                let command = Command::new(
                     CommandStatus::EsmeRok,
                     sequence,
                     Pdu::from(SubmitSmResp::builder().message_id(id).build()),
+                );
+                let note = Note::ToldOk(accepted.fingerprint);
+                (
+                    Outgoing::Noted(OutFrame::Command(command), note),
+                    accepted.receipt_written,
                 )
             }
             Err(status) => {
@@ -68,14 +80,18 @@ impl Session {
             return Flow::Close;
         }
         let drop_now = f.drop_after_submits.is_some_and(|n| self.submits >= n);
-        if f.response_delay_ms > 0 && !drop_now {
+        if (f.response_delay_ms > 0 || receipt_written.is_some()) && !drop_now {
             let tx = self.tx.clone();
-            let delay = std::time::Duration::from_millis(f.response_delay_ms);
+            let delay = Duration::from_millis(f.response_delay_ms);
             let stop = self.op.sim.stop.clone();
             self.op.sim.tasks.spawn(async move {
                 let answer = async {
+                    if let Some(written) = receipt_written {
+                        // The receipt goes first (or 2 s pass).
+                        let _ = tokio::time::timeout(RECEIPT_FIRST_WAIT, written.notified()).await;
+                    }
                     tokio::time::sleep(delay).await;
-                    let _ = tx.send(Outgoing::Pdu(OutFrame::Command(response))).await;
+                    let _ = tx.send(response).await;
                 };
                 tokio::select! {
                     _ = stop.cancelled() => {}
@@ -83,7 +99,7 @@ impl Session {
                 }
             });
         } else {
-            self.send(response).await;
+            self.send_out(response).await;
         }
         if drop_now {
             Counters::bump(&counters.connections_dropped);
@@ -117,63 +133,6 @@ impl Session {
             Pdu::from(resp),
         ))
         .await;
-    }
-
-    /// Whether this session can take more deliver_sm now.
-    pub(super) fn can_pull(&self) -> bool {
-        self.bound.is_some_and(|k| k.receives()) && self.outstanding.len() < self.window
-    }
-
-    /// Sends ready receipts and MO while the window has room.
-    pub(super) async fn pull(&mut self) {
-        if !self.can_pull() || self.faults.hang_remaining().is_some() {
-            return;
-        }
-        let room = self.window - self.outstanding.len();
-        for item in self.op.delivery.take(room) {
-            self.next_sequence = self.next_sequence.wrapping_add(1).max(1);
-            let sequence = self.next_sequence;
-            let counter = match item.kind {
-                Kind::Receipt => &self.op.counters.receipts_sent,
-                Kind::Mo => &self.op.counters.mo_sent,
-            };
-            Counters::bump(counter);
-            let frame = OutFrame::Raw {
-                command_id: u32::from(CommandId::DeliverSm),
-                status: 0,
-                sequence_number: sequence,
-                body: item.body.clone(),
-            };
-            self.outstanding.insert(sequence, item);
-            self.send_out(Outgoing::Pdu(frame)).await;
-        }
-    }
-
-    /// deliver_sm_resp (or generic_nack) for one of our deliver_sm.
-    pub(super) async fn delivery_answered(&mut self, sequence: u32, status: CommandStatus) {
-        let Some(mut item) = self.outstanding.remove(&sequence) else {
-            return;
-        };
-        let counters = &self.op.counters;
-        if status == CommandStatus::EsmeRok {
-            Counters::bump(match item.kind {
-                Kind::Receipt => &counters.receipts_acked,
-                Kind::Mo => &counters.mo_acked,
-            });
-        } else {
-            item.refusals += 1;
-            if item.refusals < self.max_refusals {
-                self.op
-                    .delivery
-                    .schedule(Pending::Ready(item), self.retry_delay);
-            } else {
-                Counters::bump(match item.kind {
-                    Kind::Receipt => &counters.receipts_failed,
-                    Kind::Mo => &counters.mo_failed,
-                });
-            }
-        }
-        self.pull().await;
     }
 }
 

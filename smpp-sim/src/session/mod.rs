@@ -1,12 +1,20 @@
-//! One ESME connection: reads PDUs, answers them, and pushes receipts and MO to receiver binds.
+//! One ESME connection: reads PDUs, answers them, pushes receipts and MO to receiver binds,
+//! and carries out what the handle asks of bound sessions (unbind, inject).
+//!
+//! The reading task owns the session's state; a writer task ([`writer`]) owns the socket's
+//! writing half and reports back which deliver_sm it wrote when.
 
 mod bind;
+mod control;
+mod deliver;
 mod exchange;
+mod handle;
 mod writer;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use rusmpp::types::AnyOctetString;
@@ -14,15 +22,22 @@ use rusmpp::{Command, CommandId, CommandStatus, Pdu};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_util::codec::FramedRead;
+use tokio_util::sync::CancellationToken;
+use tokio_util::time::DelayQueue;
 use tracing::debug;
 
-use crate::codec::{Frame, FrameCodec, FrameError, OutFrame};
-use crate::delivery::Outbound;
+use crate::codec::{FrameCodec, FrameError, OutFrame};
 use crate::faults::FaultSettings;
 use crate::operator::Operator;
 use crate::rate::RateWindow;
 use crate::stats::Counters;
+pub(crate) use control::Control;
+use control::InjectedSequences;
+use deliver::{InFlight, Resent, Timing};
 use writer::Outgoing;
+
+/// How long the SMSC waits for unbind_resp after sending unbind before closing anyway.
+const UNBIND_WAIT: Duration = Duration::from_secs(5);
 
 /// The kind of bind a session holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,16 +68,23 @@ enum Flow {
 /// Per-connection state, owned by the reading task.
 struct Session {
     op: Arc<Operator>,
+    id: u64,
     tx: mpsc::Sender<Outgoing>,
+    control: mpsc::UnboundedSender<Control>,
     bound: Option<BindKind>,
     faults: FaultSettings,
-    window: usize,
-    max_refusals: u32,
-    retry_delay: Duration,
+    timing: Timing,
     next_sequence: u32,
-    outstanding: HashMap<u32, Outbound>,
+    outstanding: HashMap<u32, InFlight>,
+    resent: Resent,
+    timers: DelayQueue<u32>,
     submits: u64,
     rate: RateWindow,
+    /// The unbind the SMSC sent: its sequence number and when to stop waiting for the answer.
+    unbind: Option<(u32, Instant)>,
+    /// When `close_after_bind_ms` closes the connection.
+    close_at: Option<Instant>,
+    injected: InjectedSequences,
 }
 
 /// Serves one TCP connection until it closes, the operator goes down, or the simulator stops.
@@ -71,31 +93,50 @@ pub(crate) async fn run(stream: TcpStream, op: Arc<Operator>) {
     let (read, write) = stream.into_split();
     let mut frames = FramedRead::new(read, FrameCodec::new(op.sim.max_pdu_length));
     let (tx, rx) = mpsc::channel(1024);
-    let mut writer = tokio::spawn(writer::run(write, rx));
+    let (written_tx, mut written) = mpsc::unbounded_channel();
+    let (control_tx, mut control) = mpsc::unbounded_channel();
+    let peer_closed = Arc::new(AtomicBool::new(false));
+    let closing = CancellationToken::new();
+    let context = writer::Context {
+        faults: op.faults.subscribe(),
+        written: written_tx,
+        peer_closed: peer_closed.clone(),
+        closing: closing.clone(),
+        op: op.clone(),
+    };
+    let mut writer = tokio::spawn(writer::run(write, rx, context));
     let mut faults = op.faults.subscribe();
     let mut receipts = op.receipts.subscribe();
     let stop = op.sim.stop.clone();
     let mut s = Session {
+        id: op.links.session_id(),
         faults: faults.borrow_and_update().clone(),
-        window: 1,
-        max_refusals: 1,
-        retry_delay: Duration::ZERO,
+        timing: Timing::default(),
         op,
         tx,
+        control: control_tx,
         bound: None,
         next_sequence: 0,
         outstanding: HashMap::new(),
+        resent: Resent::default(),
+        timers: DelayQueue::new(),
         submits: 0,
         rate: RateWindow::default(),
+        unbind: None,
+        close_at: None,
+        injected: InjectedSequences::default(),
     };
-    s.take_receipt_config(&receipts.borrow_and_update());
+    s.timing = Timing::from(&*receipts.borrow_and_update());
     loop {
         if s.faults.down {
             Counters::bump(&s.op.counters.connections_dropped);
             break;
         }
         let hang = s.faults.hang_remaining();
-        let pull = hang.is_none() && s.can_pull();
+        let pause = s.faults.pause_remaining();
+        let pull = hang.is_none() && pause.is_none() && s.can_pull();
+        let close_at = s.close_at;
+        let unbind_until = s.unbind.map(|(_, until)| until);
         let flow = tokio::select! {
             biased;
             _ = stop.cancelled() => Flow::Close,
@@ -108,12 +149,30 @@ pub(crate) async fn run(stream: TcpStream, op: Arc<Operator>) {
             },
             changed = receipts.changed() => match changed {
                 Ok(()) => {
-                    s.take_receipt_config(&receipts.borrow_and_update());
+                    s.timing = Timing::from(&*receipts.borrow_and_update());
                     Flow::Continue
                 }
                 Err(_) => Flow::Close,
             },
+            Some((sequence, at)) = written.recv() => {
+                s.written(sequence, at);
+                Flow::Continue
+            }
             _ = tokio::time::sleep(hang.unwrap_or_default()), if hang.is_some() => Flow::Continue,
+            _ = tokio::time::sleep(pause.unwrap_or_default()), if pause.is_some() => {
+                s.pull().await;
+                Flow::Continue
+            }
+            _ = sleep_until(close_at), if close_at.is_some() => {
+                debug!(operator = %s.op.name, "closing after bind (close_after_bind_ms)");
+                Counters::bump(&s.op.counters.connections_dropped);
+                Flow::Close
+            }
+            _ = sleep_until(unbind_until), if unbind_until.is_some() => {
+                debug!(operator = %s.op.name, "no unbind_resp; closing");
+                Flow::Close
+            }
+            Some(request) = control.recv(), if hang.is_none() => s.control(request).await,
             _ = s.op.delivery.ready(), if pull => {
                 s.pull().await;
                 Flow::Continue
@@ -127,14 +186,21 @@ pub(crate) async fn run(stream: TcpStream, op: Arc<Operator>) {
                     s.nack(sequence_number, CommandStatus::EsmeRinvcmdlen).await;
                     Flow::Close
                 }
-                Some(Err(_)) | None => Flow::Close,
+                Some(Err(_)) | None => {
+                    peer_closed.store(true, Ordering::Release);
+                    Flow::Close
+                }
             },
+            Some(expired) = s.timers.next(), if hang.is_none() && !s.timers.is_empty() => {
+                s.unanswered(expired.into_inner()).await;
+                Flow::Continue
+            }
         };
         if flow == Flow::Close {
             break;
         }
     }
-    s.finish().await;
+    s.finish(&closing).await;
     drop(s);
     // A peer that stops reading must not hold the simulator's shutdown.
     let grace = if stop.is_cancelled() {
@@ -147,11 +213,19 @@ pub(crate) async fn run(stream: TcpStream, op: Arc<Operator>) {
     }
 }
 
+/// Sleeps until `at` (forever when `None`; such branches are disabled anyway).
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
 impl Session {
-    fn take_receipt_config(&mut self, config: &crate::ReceiptConfig) {
-        self.window = config.window;
-        self.max_refusals = config.max_attempts;
-        self.retry_delay = Duration::from_millis(config.retry_delay_ms);
+    /// The next sequence number of the SMSC's own requests on this connection (never 0).
+    fn fresh_sequence(&mut self) -> u32 {
+        self.next_sequence = self.next_sequence.wrapping_add(1).max(1);
+        self.next_sequence
     }
 
     async fn send(&self, command: Command) {
@@ -192,106 +266,21 @@ impl Session {
             .await;
     }
 
-    async fn handle(&mut self, frame: Frame) -> Flow {
-        let command = match frame {
-            Frame::Command(command) => command,
-            Frame::Malformed {
-                command_id,
-                sequence_number,
-                status,
-            } => {
-                debug!(operator = %self.op.name, command_id, "malformed PDU");
-                Counters::bump(&self.op.counters.malformed);
-                self.nack(sequence_number, status).await;
-                return Flow::Continue;
-            }
-        };
-        let sequence = command.sequence_number();
-        let id = command.id();
-        let status = command.status();
-        match (id, command.pdu()) {
-            (CommandId::EnquireLink, _) => {
-                self.send(Command::new(
-                    CommandStatus::EsmeRok,
-                    sequence,
-                    Pdu::EnquireLinkResp,
-                ))
-                .await;
-                Flow::Continue
-            }
-            (CommandId::BindTransmitter, Some(Pdu::BindTransmitter(b))) => {
-                let (sid, pw) = (b.system_id.as_str(), b.password.as_str());
-                self.bind(BindKind::Transmitter, sequence, sid, pw).await
-            }
-            (CommandId::BindReceiver, Some(Pdu::BindReceiver(b))) => {
-                let (sid, pw) = (b.system_id.as_str(), b.password.as_str());
-                self.bind(BindKind::Receiver, sequence, sid, pw).await
-            }
-            (CommandId::BindTransceiver, Some(Pdu::BindTransceiver(b))) => {
-                let (sid, pw) = (b.system_id.as_str(), b.password.as_str());
-                self.bind(BindKind::Transceiver, sequence, sid, pw).await
-            }
-            (CommandId::DeliverSmResp, _) | (CommandId::GenericNack, _) => {
-                self.delivery_answered(sequence, status).await;
-                Flow::Continue
-            }
-            (CommandId::EnquireLinkResp | CommandId::UnbindResp, _) => Flow::Continue,
-            (
-                CommandId::BindTransmitter
-                | CommandId::BindReceiver
-                | CommandId::BindTransceiver
-                | CommandId::SubmitSm
-                | CommandId::QuerySm,
-                None,
-            ) => {
-                Counters::bump(&self.op.counters.malformed);
-                self.nack(sequence, CommandStatus::EsmeRinvcmdlen).await;
-                Flow::Continue
-            }
-            (id, _) if self.bound.is_none() && id.is_operation() && is_known(id) => {
-                self.refuse(id, sequence, CommandStatus::EsmeRinvbndsts)
-                    .await;
-                Flow::Continue
-            }
-            (CommandId::Unbind, _) => {
-                self.send(Command::new(
-                    CommandStatus::EsmeRok,
-                    sequence,
-                    Pdu::UnbindResp,
-                ))
-                .await;
-                Flow::Close
-            }
-            (CommandId::SubmitSm, Some(Pdu::SubmitSm(sm))) => self.submit(sequence, sm).await,
-            (CommandId::QuerySm, Some(Pdu::QuerySm(q))) => {
-                self.query(sequence, q).await;
-                Flow::Continue
-            }
-            (id, _) if id.is_response() => Flow::Continue,
-            (id, _) => {
-                debug!(operator = %self.op.name, ?id, "unsupported command");
-                self.nack(sequence, CommandStatus::EsmeRinvcmdid).await;
-                Flow::Continue
-            }
-        }
-    }
-
     /// Releases the bind and hands unacknowledged deliver_sm back to the operator's queue.
-    async fn finish(&mut self) {
+    async fn finish(&mut self, closing: &CancellationToken) {
+        self.op.links.remove(self.id);
         if self.bound.take().is_some() {
             self.op.release_bind_slot();
         }
-        let items: Vec<Outbound> = std::mem::take(&mut self.outstanding)
+        let items: Vec<_> = std::mem::take(&mut self.outstanding)
             .into_iter()
             .collect::<std::collections::BTreeMap<_, _>>()
             .into_values()
+            .map(|f| f.item)
             .collect();
         self.op.delivery.give_back(items);
+        // A writer paused now drops what it holds instead of writing it later.
+        closing.cancel();
         self.send_out(Outgoing::Close).await;
     }
-}
-
-/// Commands the simulator knows (others get ESME_RINVCMDID even before bind).
-fn is_known(id: CommandId) -> bool {
-    !matches!(id, CommandId::Other(_))
 }

@@ -1,13 +1,11 @@
-//! One simulated operator: its listener, account, counters, fault switches and the work a
-//! submit_sm sets off (message store, query state, receipt, subscriber reply).
+//! One simulated operator: its listener, account, counters, fault switches, bound sessions and
+//! the work a submit_sm sets off (message store, query state, receipt, subscriber reply).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use rusmpp::CommandStatus;
-use rusmpp::pdus::SubmitSm;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -18,14 +16,16 @@ use crate::config::{OperatorConfig, ReceiptConfig, ReplyRule};
 use crate::delivery::{Delivery, Kind, Outbound, Pending};
 use crate::error::SimError;
 use crate::faults::FaultSettings;
+use crate::links::Links;
 use crate::message_id::MessageIds;
-use crate::receipt::{self, FinalState, ReceiptJob};
 use crate::stats::Counters;
-use crate::store::{MessageStore, Part};
-use crate::submit::{self, TestNumber};
+use crate::store::MessageStore;
 use crate::text::mask_number;
+use crate::told::Told;
 use crate::tracker::{QueryAnswer, Tracker};
 use crate::{mo, session};
+
+mod accept;
 
 /// State shared by all operators of one simulator.
 #[derive(Debug)]
@@ -74,7 +74,9 @@ pub(crate) struct Operator {
     pub receipts: watch::Sender<ReceiptConfig>,
     pub delivery: Arc<Delivery>,
     pub sim: Arc<Shared>,
+    pub links: Links,
     tracker: Mutex<Tracker>,
+    told: Mutex<Told>,
 }
 
 impl Operator {
@@ -107,6 +109,8 @@ impl Operator {
             receipts: watch::channel(receipts).0,
             delivery: Delivery::start(&sim.tasks, sim.stop.clone()),
             tracker: Mutex::new(Tracker::new(sim.max_messages)),
+            told: Mutex::new(Told::new(sim.max_messages)),
+            links: Links::default(),
             sim: sim.clone(),
         });
         sim.tasks.spawn(accept_loop(listener, operator.clone()));
@@ -133,72 +137,17 @@ impl Operator {
         self.counters.binds_current.fetch_sub(1, Ordering::AcqRel);
     }
 
-    /// Accepts (or refuses) a submit_sm: the message id, or the status to answer.
-    pub fn accept(&self, sm: &SubmitSm) -> Result<String, CommandStatus> {
-        let sub = submit::check(sm)?;
-        let test = self
-            .sim
-            .test_numbers
-            .then(|| TestNumber::of(&sub.destination))
-            .flatten();
-        if test == Some(TestNumber::Refused) {
-            return Err(CommandStatus::EsmeRinvdstadr);
-        }
-        let (message_id, counter) = self.sim.ids.next();
-        let plan = receipt::plan(&self.receipts.borrow(), test, sub.validity);
-        self.tracker().insert(counter, &plan);
-        if let Some(state) = plan.state
-            && sub.receipt.wants(state == FinalState::Delivered)
-        {
-            let submitted = SystemTime::now();
-            let job = ReceiptJob {
-                message_id: message_id.clone(),
-                source: sub.source.clone(),
-                destination: sub.destination.clone(),
-                state,
-                submitted,
-                done: submitted + plan.after,
-                payload: sub.payload.clone(),
-                coding: sub.coding,
-            };
-            Counters::bump(&self.counters.receipts_scheduled);
-            self.delivery
-                .schedule(Pending::Receipt(Box::new(job)), plan.after);
-        }
-        debug!(operator = %self.name, to = %mask_number(&sub.destination), id = %message_id, "submit accepted");
-        let replies = self.sim.replies();
-        // The reply goes from the handset back to the sender.
-        let reply_route =
-            (!replies.is_empty()).then(|| (sub.destination.clone(), sub.source.clone()));
-        let recorded = self.sim.store.record(
-            Part {
-                operator: self.name.clone(),
-                source: sub.source,
-                destination: sub.destination,
-                data_coding: sub.data_coding,
-                coding: sub.coding,
-                payload: sub.payload,
-                concat: sub.concat,
-                message_id: message_id.clone(),
-            },
-            !replies.is_empty(),
-        );
-        Counters::bump(&self.counters.parts);
-        if recorded.completed {
-            Counters::bump(&self.counters.messages);
-        }
-        if recorded.duplicate {
-            Counters::bump(&self.counters.duplicates);
-        }
-        if let (Some(text), Some((from, to))) = (recorded.text, reply_route) {
-            for rule in replies.iter().filter(|r| r.matches(&self.name, &text)) {
-                let delay = Duration::from_millis(rule.delay_ms);
-                if let Err(e) = self.inject_mo(&from, &to, &rule.reply, delay) {
-                    warn!(operator = %self.name, error = %e, "subscriber reply not sent");
-                }
+    /// Whether this bind attempt is one of the `refuse_binds` to refuse; takes one off. The
+    /// count lives in the fault switches and changes under their lock, so two binds racing
+    /// cannot both take the last refusal.
+    pub fn take_bind_refusal(&self) -> bool {
+        self.faults.send_if_modified(|f| {
+            let refuse = f.refuse_binds > 0;
+            if refuse {
+                f.refuse_binds -= 1;
             }
-        }
-        Ok(message_id)
+            refuse
+        })
     }
 
     /// Answers query_sm for `message_id`.
