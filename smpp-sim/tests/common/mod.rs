@@ -1,6 +1,8 @@
 //! A small test-only ESME on rusmpp's codec, and helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod raw;
+
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::str::FromStr;
@@ -168,30 +170,9 @@ impl Client {
     }
 
     pub async fn bind(&mut self, kind: Bind, system_id: &str, password: &str) -> CommandStatus {
-        let sid = COctetString::from_str(system_id).unwrap();
-        let pw = COctetString::from_str(password).unwrap();
-        let v = InterfaceVersion::Smpp3_4;
-        let pdu: Pdu = match kind {
-            Bind::Tx => BindTransmitter::builder()
-                .system_id(sid)
-                .password(pw)
-                .interface_version(v)
-                .build()
-                .into(),
-            Bind::Rx => BindReceiver::builder()
-                .system_id(sid)
-                .password(pw)
-                .interface_version(v)
-                .build()
-                .into(),
-            Bind::Trx => BindTransceiver::builder()
-                .system_id(sid)
-                .password(pw)
-                .interface_version(v)
-                .build()
-                .into(),
-        };
-        self.request(pdu).await.status()
+        self.request(bind_pdu(kind, system_id, password))
+            .await
+            .status()
     }
 
     /// Submits and returns (status, message id).
@@ -224,6 +205,33 @@ impl Client {
                 return (command.sequence_number(), sm.clone());
             }
         }
+    }
+}
+
+/// A bind PDU of `kind` with these credentials, SMPP 3.4.
+pub fn bind_pdu(kind: Bind, system_id: &str, password: &str) -> Pdu {
+    let sid = COctetString::from_str(system_id).unwrap();
+    let pw = COctetString::from_str(password).unwrap();
+    let v = InterfaceVersion::Smpp3_4;
+    match kind {
+        Bind::Tx => BindTransmitter::builder()
+            .system_id(sid)
+            .password(pw)
+            .interface_version(v)
+            .build()
+            .into(),
+        Bind::Rx => BindReceiver::builder()
+            .system_id(sid)
+            .password(pw)
+            .interface_version(v)
+            .build()
+            .into(),
+        Bind::Trx => BindTransceiver::builder()
+            .system_id(sid)
+            .password(pw)
+            .interface_version(v)
+            .build()
+            .into(),
     }
 }
 
