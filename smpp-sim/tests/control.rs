@@ -4,6 +4,7 @@ mod common;
 
 use std::process::Stdio;
 
+use common::raw::RawClient;
 use common::{Bind, Client, WAIT, receipt_fields, start_sim, submit_sm, ucs2_text};
 use rusmpp::CommandStatus;
 use serde_json::{Value, json};
@@ -63,6 +64,107 @@ async fn control_socket_reads_stats_injects_mo_and_switches_faults() {
     assert!(answer["error"].as_str().unwrap().contains("explode"));
     drop(server);
     assert!(!path.exists(), "socket file removed");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn control_socket_unbinds_injects_and_switches_the_new_faults() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ctl.sock");
+    let sim = start_sim(0).await;
+    let _server = ControlServer::start(sim.clone(), &path).await.unwrap();
+    let mut esme = RawClient::bound(&sim, "kcell", Bind::Trx).await;
+
+    let inject = Request::Inject {
+        operator: "kcell".into(),
+        pdu: "unknown-command".into(),
+        octets: None,
+    };
+    assert_eq!(
+        request(&path, &inject).await.unwrap()["connections"],
+        json!(1)
+    );
+    let unknown = esme.next_of(0x0000_0099).await;
+    esme.answer(0x8000_0000, 3, unknown.sequence).await;
+    let large = Request::Inject {
+        operator: "kcell".into(),
+        pdu: "large-deliver-sm".into(),
+        octets: Some(4000),
+    };
+    assert_eq!(
+        request(&path, &large).await.unwrap()["connections"],
+        json!(1)
+    );
+    let deliver = esme.next_of(0x0000_0005).await;
+    assert_eq!(deliver.command_length, 4000);
+    esme.ack_deliver(deliver.sequence, 0).await;
+    let seq = esme.send_request(rusmpp::Pdu::EnquireLink).await;
+    esme.response_to(seq).await;
+    let injected = request(
+        &path,
+        &Request::Injected {
+            operator: "kcell".into(),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(injected["injected"][0]["pdu"], json!("unknown-command"));
+    assert_eq!(
+        injected["injected"][0]["answers"],
+        json!([[0x8000_0000u32, 3]])
+    );
+    assert_eq!(
+        injected["injected"][1]["pdu"],
+        json!({"large-deliver-sm": 4000})
+    );
+    let bad = Request::Inject {
+        operator: "kcell".into(),
+        pdu: "large-deliver-sm".into(),
+        octets: None,
+    };
+    assert_eq!(request(&path, &bad).await.unwrap()["ok"], json!(false));
+
+    let times = request(
+        &path,
+        &Request::BindTimes {
+            operator: "kcell".into(),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(times["bind_ms_ago"].as_array().map(Vec::len), Some(1));
+
+    for (kind, value) in [
+        ("nack", json!(0.5)),
+        ("pause", json!(0)),
+        ("refuse-binds", json!(2)),
+        ("large-after-bind", json!("off")),
+        ("close-after-bind", json!(250)),
+    ] {
+        let fault = Request::Fault {
+            operator: "kcell".into(),
+            kind: kind.into(),
+            value: Some(value),
+        };
+        let answer = request(&path, &fault).await.unwrap();
+        assert_eq!(answer["ok"], json!(true), "{kind}: {answer}");
+    }
+    let faults = sim.faults("kcell").unwrap();
+    assert_eq!(faults.nack_share, 0.5);
+    assert_eq!(faults.refuse_binds, 2);
+    assert_eq!(faults.close_after_bind_ms, Some(250));
+    sim.clear_faults("kcell").unwrap();
+
+    let unbind = Request::Unbind {
+        operator: "kcell".into(),
+    };
+    assert_eq!(
+        request(&path, &unbind).await.unwrap()["connections"],
+        json!(1)
+    );
+    let u = esme.next_of(0x0000_0006).await;
+    esme.answer(0x8000_0006, 0, u.sequence).await;
+    assert!(esme.closed_by_server().await);
     sim.shutdown().await;
 }
 

@@ -15,6 +15,9 @@ Examples:
   smpp-sim ctl stats
   smpp-sim ctl inject-mo --operator kcell --from 77011234567 --to 1414 --text 'Иә'
   smpp-sim ctl fault kcell throttle 0.1
+  smpp-sim ctl fault kcell pause 5000
+  smpp-sim ctl unbind kcell
+  smpp-sim ctl inject kcell large-deliver-sm 5000
 
 Test numbers (last four digits of destination_addr): 0000 UNDELIV, 0001 no receipt ever,
 0002 REJECTD, 0003 EXPIRED, 0004 refused with ESME_RINVDSTADR. SIGTERM or Ctrl-C prints the
@@ -182,8 +185,9 @@ pub enum CtlRequest {
         #[arg(long)]
         text: String,
     },
-    /// Switch a fault: throttle SHARE | throttle-tps N|off | queue-full SHARE | delay MS |
-    /// drop-after N|off | drop-probability P | hang MS | down | up | clear.
+    /// Switch a fault: throttle SHARE | throttle-tps N|off | queue-full SHARE | nack SHARE |
+    /// delay MS | drop-after N|off | drop-probability P | hang MS | pause MS | refuse-binds N |
+    /// large-after-bind OCTETS|off | close-after-bind MS|off | down | up | clear.
     Fault {
         /// Operator name.
         operator: String,
@@ -194,6 +198,33 @@ pub enum CtlRequest {
     },
     /// Show an operator's fault switches.
     Faults {
+        /// Operator name.
+        operator: String,
+    },
+    /// The SMSC sends unbind on every bound connection of the operator, then closes each
+    /// after its unbind_resp (or 5 s).
+    Unbind {
+        /// Operator name.
+        operator: String,
+    },
+    /// Write a PDU on every receiving connection of the operator: unknown-command |
+    /// unsolicited-submit-sm-resp | unexpected-response | malformed-deliver-sm |
+    /// large-deliver-sm OCTETS.
+    Inject {
+        /// Operator name.
+        operator: String,
+        /// The PDU.
+        pdu: String,
+        /// Size of a large-deliver-sm, in octets.
+        octets: Option<usize>,
+    },
+    /// The PDUs injected on the operator and what the ESME answered, as JSON.
+    Injected {
+        /// Operator name.
+        operator: String,
+    },
+    /// How many milliseconds ago each successful bind of the operator happened.
+    BindTimes {
         /// Operator name.
         operator: String,
     },
@@ -220,6 +251,29 @@ mod tests {
         assert_eq!(parse_delay("100").unwrap(), (100, 100));
         assert_eq!(parse_delay("5-50").unwrap(), (5, 50));
         assert!(parse_delay("soon").is_err());
+    }
+
+    #[test]
+    fn ctl_requests_parse() {
+        let cli = Cli::try_parse_from([
+            "smpp-sim",
+            "ctl",
+            "inject",
+            "kcell",
+            "large-deliver-sm",
+            "5000",
+        ])
+        .unwrap();
+        let Some(Command::Ctl(ctl)) = cli.command else {
+            panic!("not ctl");
+        };
+        assert!(matches!(
+            ctl.request,
+            CtlRequest::Inject { ref pdu, octets: Some(5000), .. } if pdu == "large-deliver-sm"
+        ));
+        assert!(Cli::try_parse_from(["smpp-sim", "ctl", "unbind", "kcell"]).is_ok());
+        assert!(Cli::try_parse_from(["smpp-sim", "ctl", "injected", "kcell"]).is_ok());
+        assert!(Cli::try_parse_from(["smpp-sim", "ctl", "bind-times", "kcell"]).is_ok());
     }
 
     #[test]

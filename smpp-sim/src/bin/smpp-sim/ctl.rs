@@ -42,6 +42,21 @@ pub async fn run(args: CtlArgs) -> Result<(), SimError> {
             false,
         ),
         CtlRequest::Faults { operator } => (Request::Faults { operator }, false),
+        CtlRequest::Unbind { operator } => (Request::Unbind { operator }, false),
+        CtlRequest::Inject {
+            operator,
+            pdu,
+            octets,
+        } => (
+            Request::Inject {
+                operator,
+                pdu,
+                octets,
+            },
+            false,
+        ),
+        CtlRequest::Injected { operator } => (Request::Injected { operator }, false),
+        CtlRequest::BindTimes { operator } => (Request::BindTimes { operator }, false),
     };
     let answer = request(&path, &req).await?;
     if answer.get("ok") != Some(&Value::Bool(true)) {

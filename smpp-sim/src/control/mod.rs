@@ -12,21 +12,27 @@
 //! | `{"cmd":"inject_mo","operator":"kcell","from":"77011234567","to":"1414","text":"Иә"}` | `{"ok":true,"parts":1}` |
 //! | `{"cmd":"fault","operator":"kcell","kind":"throttle","value":0.1}` | `{"ok":true,"faults":{…}}` |
 //! | `{"cmd":"faults","operator":"kcell"}` | `{"ok":true,"faults":{…}}` |
+//! | `{"cmd":"unbind","operator":"kcell"}` | `{"ok":true,"connections":2}` |
+//! | `{"cmd":"inject","operator":"kcell","pdu":"unknown-command"}` | `{"ok":true,"connections":1}` |
+//! | `{"cmd":"inject","operator":"kcell","pdu":"large-deliver-sm","octets":5000}` | `{"ok":true,"connections":1}` |
+//! | `{"cmd":"injected","operator":"kcell"}` | `{"ok":true,"injected":[{"pdu":"unknown-command","sequence":7,"answers":[[2147483648,3]]}]}` |
+//! | `{"cmd":"bind_times","operator":"kcell"}` | `{"ok":true,"bind_ms_ago":[5230,12]}` |
 //!
+//! `inject` takes `unknown-command`, `unsolicited-submit-sm-resp`, `unexpected-response`,
+//! `malformed-deliver-sm` or `large-deliver-sm` (with `octets`); see [`crate::InjectPdu`].
 //! Any failure answers `{"ok":false,"error":"…"}` and the connection stays usable.
-
-use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{UnixListener, UnixStream};
-use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
 
 use crate::error::SimError;
 use crate::faults::Fault;
+use crate::inject::InjectPdu;
 use crate::simulator::SimHandle;
+
+mod server;
+
+pub use server::{ControlServer, default_socket_path, request};
 
 /// One control request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -59,8 +65,9 @@ pub enum Request {
     Fault {
         /// Operator name.
         operator: String,
-        /// `throttle`, `throttle-tps`, `queue-full`, `delay`, `drop-after`,
-        /// `drop-probability`, `hang`, `down`, `up` or `clear`.
+        /// `throttle`, `throttle-tps`, `queue-full`, `nack`, `delay`, `drop-after`,
+        /// `drop-probability`, `hang`, `pause`, `refuse-binds`, `large-after-bind`,
+        /// `close-after-bind`, `down`, `up` or `clear`.
         kind: String,
         /// The value, when the kind takes one (number or string).
         #[serde(default)]
@@ -68,6 +75,33 @@ pub enum Request {
     },
     /// Current fault switches of an operator.
     Faults {
+        /// Operator name.
+        operator: String,
+    },
+    /// The SMSC sends unbind on every bound connection of an operator and closes each after
+    /// its unbind_resp (or 5 s).
+    Unbind {
+        /// Operator name.
+        operator: String,
+    },
+    /// Write a PDU on every bound connection of an operator that can receive.
+    Inject {
+        /// Operator name.
+        operator: String,
+        /// `unknown-command`, `unsolicited-submit-sm-resp`, `unexpected-response`,
+        /// `malformed-deliver-sm` or `large-deliver-sm`.
+        pdu: String,
+        /// Size of a `large-deliver-sm`, in octets.
+        #[serde(default)]
+        octets: Option<usize>,
+    },
+    /// The PDUs injected on an operator and what the ESME sent back.
+    Injected {
+        /// Operator name.
+        operator: String,
+    },
+    /// How long ago each successful bind of an operator happened (milliseconds, oldest first).
+    BindTimes {
         /// Operator name.
         operator: String,
     },
@@ -123,6 +157,27 @@ pub fn answer(sim: &SimHandle, request: Request) -> Value {
             faults_json(sim, &operator)
         }
         Request::Faults { operator } => faults_json(sim, &operator),
+        Request::Unbind { operator } => Ok(json!({ "connections": sim.unbind(&operator)? })),
+        Request::Inject {
+            operator,
+            pdu,
+            octets,
+        } => {
+            let pdu = InjectPdu::parse(&pdu, octets)?;
+            Ok(json!({ "connections": sim.inject(&operator, pdu)? }))
+        }
+        Request::Injected { operator } => Ok(json!({ "injected": sim.injected(&operator)? })),
+        Request::BindTimes { operator } => {
+            let now = std::time::Instant::now();
+            let ago: Vec<u64> = sim
+                .bind_times(&operator)?
+                .into_iter()
+                .map(|t| {
+                    u64::try_from(now.saturating_duration_since(t).as_millis()).unwrap_or(u64::MAX)
+                })
+                .collect();
+            Ok(json!({ "bind_ms_ago": ago }))
+        }
     })();
     match result {
         Ok(Value::Object(mut fields)) => {
@@ -134,124 +189,10 @@ pub fn answer(sim: &SimHandle, request: Request) -> Value {
     }
 }
 
-/// The fault switches of `operator`, with the time left of a hang.
+/// The fault switches of `operator`, with the time left of a hang or a pause.
 fn faults_json(sim: &SimHandle, operator: &str) -> Result<Value, SimError> {
     let faults = sim.faults(operator)?;
     let hang = faults.hang_remaining().map(|d| d.as_millis() as u64);
-    Ok(json!({ "faults": faults, "hang_remaining_ms": hang }))
-}
-
-/// A listening control socket; the socket file is removed when this is dropped.
-#[derive(Debug)]
-pub struct ControlServer {
-    path: PathBuf,
-    stop: CancellationToken,
-}
-
-impl ControlServer {
-    /// Listens on `path` (a stale socket file left by a dead simulator is replaced; a live
-    /// one is an error).
-    pub async fn start(sim: SimHandle, path: &Path) -> Result<Self, SimError> {
-        if path.exists() {
-            if UnixStream::connect(path).await.is_ok() {
-                return Err(SimError::Control(format!(
-                    "{} is in use by a running simulator",
-                    path.display()
-                )));
-            }
-            let _ = std::fs::remove_file(path);
-        }
-        let listener = UnixListener::bind(path)
-            .map_err(|e| SimError::Control(format!("cannot listen on {}: {e}", path.display())))?;
-        let stop = CancellationToken::new();
-        tokio::spawn(accept_loop(listener, sim, stop.clone()));
-        info!(path = %path.display(), "control socket listening");
-        Ok(Self {
-            path: path.to_path_buf(),
-            stop,
-        })
-    }
-
-    /// The socket's path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Drop for ControlServer {
-    fn drop(&mut self) {
-        self.stop.cancel();
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
-async fn accept_loop(listener: UnixListener, sim: SimHandle, stop: CancellationToken) {
-    loop {
-        let accepted = tokio::select! {
-            _ = stop.cancelled() => break,
-            accepted = listener.accept() => accepted,
-        };
-        match accepted {
-            Ok((stream, _)) => {
-                tokio::spawn(serve_client(stream, sim.clone(), stop.clone()));
-            }
-            Err(e) => {
-                warn!(error = %e, "control accept failed");
-                break;
-            }
-        }
-    }
-}
-
-async fn serve_client(stream: UnixStream, sim: SimHandle, stop: CancellationToken) {
-    let (read, mut write) = stream.into_split();
-    let mut lines = BufReader::new(read).lines();
-    loop {
-        let line = tokio::select! {
-            _ = stop.cancelled() => break,
-            line = lines.next_line() => line,
-        };
-        let Ok(Some(line)) = line else { break };
-        if line.trim().is_empty() {
-            continue;
-        }
-        let reply = match serde_json::from_str::<Request>(&line) {
-            Ok(request) => answer(&sim, request),
-            Err(e) => json!({ "ok": false, "error": format!("bad request: {e}") }),
-        };
-        let mut text = reply.to_string();
-        text.push('\n');
-        if write.write_all(text.as_bytes()).await.is_err() {
-            break;
-        }
-    }
-}
-
-/// Sends one request to the control socket at `path` and returns the answer.
-pub async fn request(path: &Path, request: &Request) -> Result<Value, SimError> {
-    let stream = UnixStream::connect(path).await.map_err(|e| {
-        SimError::Control(format!(
-            "cannot connect to {} (is smpp-sim running?): {e}",
-            path.display()
-        ))
-    })?;
-    let (read, mut write) = stream.into_split();
-    let mut line = serde_json::to_string(request).map_err(|e| SimError::Control(e.to_string()))?;
-    line.push('\n');
-    write
-        .write_all(line.as_bytes())
-        .await
-        .map_err(|e| SimError::Control(e.to_string()))?;
-    let answer = BufReader::new(read)
-        .lines()
-        .next_line()
-        .await
-        .map_err(|e| SimError::Control(e.to_string()))?
-        .ok_or_else(|| SimError::Control("the simulator closed the connection".into()))?;
-    serde_json::from_str(&answer).map_err(|e| SimError::Control(format!("bad answer: {e}")))
-}
-
-/// The default control socket path: `$TMPDIR/smpp-sim.sock`.
-pub fn default_socket_path() -> PathBuf {
-    std::env::temp_dir().join("smpp-sim.sock")
+    let pause = faults.pause_remaining().map(|d| d.as_millis() as u64);
+    Ok(json!({ "faults": faults, "hang_remaining_ms": hang, "pause_remaining_ms": pause }))
 }
