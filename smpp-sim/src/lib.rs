@@ -4,7 +4,16 @@
 //! Each simulated operator listens on its own port with its own account, accepts binds,
 //! checks and answers submit_sm, keeps the received messages (decoded, concatenated parts
 //! reassembled), sends delivery receipts and mobile-originated messages, and can be switched
-//! into faults at runtime.
+//! into faults at runtime ([`FaultSettings`], [`Fault`]).
+//!
+//! It also behaves like the SMSCs and hostile peers that find an ESME's protocol faults: it
+//! nacks submits, pauses its writes, refuses binds, sends large deliver_sm, closes or unbinds
+//! bound connections ([`SimHandle::unbind`]), writes PDUs an ESME must cope with
+//! ([`SimHandle::inject`], [`InjectPdu`]) and records the answers ([`SimHandle::injected`]),
+//! sends receipts as other operators do ([`ReceiptConfig`]: decimal ids, no
+//! receipted_message_id, receipt before the answer, re-sending unanswered deliver_sm), and
+//! counts what the ESME got wrong ([`OperatorStats`]: `resubmitted_after_ok`,
+//! `generic_nacks_ok_status`, `answers_to_responses`, `deliver_unanswered`, …).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), smpp_sim::SimError> {
