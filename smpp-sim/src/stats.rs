@@ -180,8 +180,8 @@ pub struct OperatorStats {
     /// each sent again with a new sequence number.
     #[serde(default)]
     pub deliver_unanswered: u64,
-    /// deliver_sm answered more than `late_answer_ms` after being written (answers to ones
-    /// already re-sent included).
+    /// deliver_sm answered more than `late_answer_ms` after being written, and every answer
+    /// to one already re-sent for want of an answer.
     #[serde(default)]
     pub deliver_answered_late: u64,
     /// The slowest deliver_sm answer seen, in milliseconds from write to answer.

@@ -38,7 +38,8 @@ pub struct ReceiptConfig {
     /// number (default 10,000).
     pub response_timeout_ms: u64,
     /// An answer to a deliver_sm later than this many milliseconds after it was written counts
-    /// in `deliver_answered_late` (default 1,000).
+    /// in `deliver_answered_late` (default 1,000; an answer to one already re-sent for want of
+    /// an answer always counts).
     pub late_answer_ms: u64,
 }
 

@@ -160,12 +160,13 @@ impl Session {
         self.pull().await;
     }
 
-    /// Measures an answer `elapsed` after its deliver_sm was written.
-    fn answer_took(&self, elapsed: Duration) {
+    /// Measures an answer `elapsed` after its deliver_sm was written; `late` when it is late
+    /// whatever the time (its deliver_sm was already given up and re-sent).
+    fn answer_took(&self, elapsed: Duration, late: bool) {
         let counters = &self.op.counters;
         let millis = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
         counters.deliver_answer_max_ms.fetch_max(millis, Relaxed);
-        if elapsed > self.timing.late_answer {
+        if late || elapsed > self.timing.late_answer {
             Counters::bump(&counters.deliver_answered_late);
         }
     }
@@ -174,9 +175,9 @@ impl Session {
     pub(super) async fn delivery_answered(&mut self, sequence: u32, status: CommandStatus) {
         let now = Instant::now();
         let Some(flight) = self.outstanding.remove(&sequence) else {
-            // Perhaps the answer to one already re-sent: measured, otherwise ignored.
+            // Perhaps the answer to one already re-sent: late, measured, otherwise ignored.
             if let Some(Some(written)) = self.resent.take(sequence) {
-                self.answer_took(now.saturating_duration_since(written));
+                self.answer_took(now.saturating_duration_since(written), true);
             }
             return;
         };
@@ -184,7 +185,7 @@ impl Session {
             self.timers.remove(&key);
         }
         if let Some(written) = flight.written {
-            self.answer_took(now.saturating_duration_since(written));
+            self.answer_took(now.saturating_duration_since(written), false);
         }
         let mut item = flight.item;
         let counters = &self.op.counters;
