@@ -93,6 +93,40 @@ async fn a_pause_holds_every_answer_and_writes_them_in_order_afterwards() {
 }
 
 #[tokio::test]
+async fn a_pause_holds_answers_delayed_by_the_delay_fault_too() {
+    let sim = start_sim(0).await;
+    let mut client = Client::bound(&sim, "kcell", Bind::Tx).await;
+    sim.update_faults("kcell", |f| {
+        f.response_delay_ms = 50;
+        f.pause_until = Some(Instant::now() + Duration::from_secs(600));
+    })
+    .unwrap();
+    let seq = client.next_sequence();
+    client
+        .send(Command::new(
+            CommandStatus::EsmeRok,
+            seq,
+            submit_sm("77011234567", "late and held"),
+        ))
+        .await;
+    sim.wait_for_messages(1, WAIT).await.unwrap();
+    // The delayed answer is due after 50 ms, but the pause holds it.
+    assert!(
+        client
+            .recv_within(Duration::from_millis(300))
+            .await
+            .is_none()
+    );
+    sim.update_faults("kcell", |f| f.pause_until = None)
+        .unwrap();
+    assert_eq!(
+        client.response_to(seq).await.status(),
+        CommandStatus::EsmeRok
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn what_a_pause_held_for_a_connection_that_closed_is_never_written() {
     let sim = start_sim(0).await;
     let mut client = RawClient::bound(&sim, "kcell", Bind::Tx).await;

@@ -141,24 +141,33 @@ impl RawClient {
         self.recv_within(WAIT).await.expect("a PDU arrives")
     }
 
-    /// Reads PDUs until one has `command_id`, returning it; panics after [`WAIT`].
-    pub async fn next_of(&mut self, command_id: u32) -> RawPdu {
+    /// Reads PDUs until one matches `wanted`; panics when none did within [`WAIT`].
+    async fn first(&mut self, what: &str, wanted: impl Fn(&RawPdu) -> bool) -> RawPdu {
+        let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            let pdu = self.recv().await;
-            if pdu.command_id == command_id {
-                return pdu;
+            match tokio::time::timeout_at(deadline, self.read_frame()).await {
+                Ok(Some(pdu)) if wanted(&pdu) => return pdu,
+                Ok(Some(_)) => continue,
+                Ok(None) => panic!("connection closed while waiting for {what}"),
+                Err(_) => panic!("no {what} within {WAIT:?}"),
             }
         }
     }
 
+    /// Reads PDUs until one has `command_id`, returning it.
+    pub async fn next_of(&mut self, command_id: u32) -> RawPdu {
+        self.first(&format!("command_id 0x{command_id:08x}"), |p| {
+            p.command_id == command_id
+        })
+        .await
+    }
+
     /// Reads PDUs until the response to `sequence`.
     pub async fn response_to(&mut self, sequence: u32) -> RawPdu {
-        loop {
-            let pdu = self.recv().await;
-            if pdu.sequence == sequence && pdu.command_id & 0x8000_0000 != 0 {
-                return pdu;
-            }
-        }
+        self.first(&format!("response to {sequence}"), |p| {
+            p.sequence == sequence && p.command_id & 0x8000_0000 != 0
+        })
+        .await
     }
 
     /// Whether the server closed the connection (EOF within [`WAIT`], PDUs before it skipped).
