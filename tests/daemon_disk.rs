@@ -19,7 +19,6 @@
 mod daemon_support;
 #[path = "daemon_disk/daemon.rs"]
 mod disk_daemon;
-#[allow(dead_code)] // the fault tests' helpers, of which these tests use a few
 #[path = "daemon_faults/helpers.rs"]
 mod fault_helpers;
 #[path = "daemon_disk/fs.rs"]

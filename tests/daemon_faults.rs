@@ -163,6 +163,13 @@ async fn a_hung_smsc_times_out_and_its_messages_are_resubmitted() {
     assert!(bound < sent.len());
     eprintln!("{extra_copies} copies read late by the hung SMSC (bound {bound})");
     assert!(extra_copies <= bound, "{extra_copies} copies > {bound}");
+    // a support engineer sees how many parts went again for want of an answer
+    let status = client.status().await.expect("socket").expect("status");
+    let resent: u64 = status.operators.iter().map(|o| o.resent_unanswered).sum();
+    assert!(
+        resent as usize >= extra_copies,
+        "status shows {resent} parts resent after no answer, the SMSC got {extra_copies} copies"
+    );
     daemon.stop().await;
 }
 

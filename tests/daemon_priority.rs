@@ -8,7 +8,6 @@
 #[path = "daemon_priority/arrivals.rs"]
 mod arrivals;
 mod daemon_support;
-#[allow(dead_code)] // shared with the fault tests, which use the rest
 #[path = "daemon_faults/helpers.rs"]
 mod helpers;
 #[path = "daemon_priority/process.rs"]

@@ -1,5 +1,6 @@
 //! Load and checks shared by the fault tests: numbers, bulk submits, waiting for many
 //! messages, what the simulator received.
+#![allow(dead_code)] // each test file uses a different subset
 
 use super::daemon_support::{Daemon, PATIENCE, Tuning, write_tuned_config};
 use khabar::api::client::Client;
