@@ -34,6 +34,34 @@ fn mixed_text(n: usize) -> String {
     }
 }
 
+/// Starts a daemon in `dir` tuned by `tuning` and submits `count` notifications to kcell
+/// numbers of `series`, with texts `"{label} {n}"`; returns it, a client and what it accepted.
+async fn kcell_load(
+    sim: &SimHandle,
+    dir: &std::path::Path,
+    tuning: &Tuning,
+    count: usize,
+    series: u32,
+    label: &str,
+) -> (
+    Daemon,
+    khabar::api::client::Client,
+    Vec<(khabar::message::MessageId, String)>,
+) {
+    let daemon = Daemon::start(&write_tuned_config(dir, sim, tuning)).await;
+    let mut client = daemon.client().await;
+    let text = |n| format!("{label} {n}");
+    let sent = submit_many(
+        &mut client,
+        count,
+        "notification",
+        |n| kcell_number(series, n),
+        text,
+    )
+    .await;
+    (daemon, client, sent)
+}
+
 /// Waits until `condition` holds for the sum of every operator's counters.
 async fn wait_for_total(sim: &SimHandle, what: &str, condition: impl Fn(&OperatorStats) -> bool) {
     let deadline = tokio::time::Instant::now() + PATIENCE;
@@ -127,18 +155,40 @@ async fn under_every_fault_at_once_nothing_accepted_goes_twice_and_receipts_are_
         sim.apply_fault(op, &smpp_sim::Fault::Pause(Duration::from_secs(10)))
             .unwrap();
     }
+    // OTPs behind the backlog and the pause still go out within their 60 s
+    let otps = submit_many(
+        &mut client,
+        30,
+        "otp",
+        |n| spread_number(9, n),
+        |n| format!("Your eGov code is {:04}", 1000 + n),
+    )
+    .await;
     wait_for_total(&sim, "1,500 parts accepted", |s| s.parts >= 1500).await;
     for op in OPERATORS {
         sim.unbind(op).unwrap();
     }
+    let (otp_views, _) = delivered_once(&mut client, &sim, &otps).await;
     let (_, extra_copies) = delivered_once(&mut client, &sim, &sent).await;
+    let sent_to = |v: &khabar::api::views::MessageView| {
+        let submitted = v.history.iter().find(|t| t.state == State::Submitted);
+        submitted.map(|t| t.at - v.history[0].at)
+    };
+    let slowest_otp = otp_views
+        .values()
+        .filter_map(sent_to)
+        .max()
+        .unwrap_or_default();
     let total = total_stats(&sim);
     eprintln!(
-        "fault mix: {} submitted, {} final and delivered, {} parts resubmitted after ESME_ROK, \
+        "fault mix: {} submitted (+{} OTPs, slowest accepted by the SMSC {} ms after it was \
+         accepted here), {} final and delivered, {} parts resubmitted after ESME_ROK, \
          {} deliver_sm answered late, {} unanswered (slowest answer {} ms), {} extra copies at \
          the SMSC ({} duplicates counted); {} throttled/queue-full, {} generic_nack, {} binds \
          refused, {} connections dropped, {} unbinds",
         sent.len(),
+        otps.len(),
+        slowest_otp,
         sent.len(),
         total.resubmitted_after_ok,
         total.deliver_answered_late,
@@ -181,16 +231,7 @@ async fn a_receipt_for_an_id_we_never_learned_is_answered_at_once() {
         sending: "early_receipt_hold = \"3s\"".into(),
         ..Tuning::default()
     };
-    let daemon = Daemon::start(&write_tuned_config(dir.path(), &sim, &tuning)).await;
-    let mut client = daemon.client().await;
-    let sent = submit_many(
-        &mut client,
-        300,
-        "notification",
-        |n| kcell_number(2, n),
-        |n| format!("receipt {n}"),
-    )
-    .await;
+    let (daemon, mut client, sent) = kcell_load(&sim, dir.path(), &tuning, 300, 2, "receipt").await;
     delivered_once(&mut client, &sim, &sent).await;
     let kcell = sim.operator_stats("kcell").unwrap();
     assert!(
@@ -218,16 +259,8 @@ async fn delivered_with_receipts(receipts: impl FnOnce(&mut smpp_sim::ReceiptCon
     sim.set_receipts("kcell", config).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let tuning = Tuning::default();
-    let daemon = Daemon::start(&write_tuned_config(dir.path(), &sim, &tuning)).await;
-    let mut client = daemon.client().await;
-    let sent = submit_many(
-        &mut client,
-        100,
-        "notification",
-        |n| kcell_number(3, n),
-        |n| format!("receipt kind {n}"),
-    )
-    .await;
+    let (daemon, mut client, sent) =
+        kcell_load(&sim, dir.path(), &tuning, 100, 3, "receipt kind").await;
     let (_, extra_copies) = delivered_once(&mut client, &sim, &sent).await;
     assert_eq!(extra_copies, 0);
     assert_well_mannered(&sim, tuning.tps);
@@ -260,16 +293,7 @@ async fn an_smsc_that_unbinds_gets_its_answers_first_and_khabar_binds_again() {
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let tuning = Tuning::default();
-    let daemon = Daemon::start(&write_tuned_config(dir.path(), &sim, &tuning)).await;
-    let mut client = daemon.client().await;
-    let sent = submit_many(
-        &mut client,
-        400,
-        "notification",
-        |n| kcell_number(4, n),
-        |n| format!("unbind {n}"),
-    )
-    .await;
+    let (daemon, mut client, sent) = kcell_load(&sim, dir.path(), &tuning, 400, 4, "unbind").await;
     sim.wait_for_stats("kcell", PATIENCE, |s| s.parts >= 100)
         .await
         .unwrap();
@@ -358,16 +382,8 @@ async fn a_large_legal_deliver_sm_after_every_bind_is_read_and_the_binds_stay_up
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let tuning = Tuning::default();
-    let daemon = Daemon::start(&write_tuned_config(dir.path(), &sim, &tuning)).await;
-    let mut client = daemon.client().await;
-    let sent = submit_many(
-        &mut client,
-        50,
-        "notification",
-        |n| kcell_number(7, n),
-        |n| format!("after a large PDU {n}"),
-    )
-    .await;
+    let (daemon, mut client, sent) =
+        kcell_load(&sim, dir.path(), &tuning, 50, 7, "after a large PDU").await;
     delivered_once(&mut client, &sim, &sent).await;
     let kcell = sim
         .wait_for_stats("kcell", PATIENCE, |s| s.mo_acked >= u64::from(tuning.binds))

@@ -6,7 +6,7 @@
 use crate::log_gate::{Repeated, note};
 use crate::sessions::job::{Incoming, JobOutcome};
 use crate::sessions::link::OperatorLink;
-use crate::sessions::status_codes::status_name;
+use crate::sessions::status_codes::{describe, status_name};
 use crate::sessions::submit::{SubmitTask, feed};
 use crate::sessions::window::Window;
 use futures::StreamExt;
@@ -15,7 +15,6 @@ use rusmpp::pdus::{BindReceiver, BindTransceiver, BindTransmitter, DeliverSm, De
 use rusmpp::types::COctetString;
 use rusmpp::values::InterfaceVersion;
 use rusmpp::{CommandId, CommandStatus, Pdu};
-use rusmppc::error::Error as SmppError;
 use rusmppc::{Client, ConnectionBuilder, Event};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -408,14 +407,6 @@ impl BindTask {
 
     async fn report(&self, outcome: JobOutcome) {
         let _ = self.outcomes.send(outcome).await;
-    }
-}
-
-/// A readable one-line description of a rusmppc error (its Debug output carries whole PDUs).
-pub(super) fn describe(e: &SmppError) -> String {
-    match e {
-        SmppError::UnexpectedResponse { response } => status_name(response.status()),
-        other => other.to_string(),
     }
 }
 

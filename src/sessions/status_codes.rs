@@ -49,6 +49,14 @@ pub fn status_name(status: CommandStatus) -> String {
     }
 }
 
+/// A readable one-line description of a rusmppc error (its Debug output carries whole PDUs).
+pub fn describe(e: &rusmppc::error::Error) -> String {
+    match e {
+        rusmppc::error::Error::UnexpectedResponse { response } => status_name(response.status()),
+        other => other.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

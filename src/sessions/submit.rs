@@ -3,12 +3,11 @@
 //! reported together. A part the operator throttles is tried again on the same bind once it
 //! has slowed down, so throttling never sends a message to the back of its lane.
 
-use super::bind::describe;
 use crate::message::{Kind, MessageId, Millis, now_ms};
 use crate::number::mask;
 use crate::sessions::job::{Job, JobOutcome, PartResult};
 use crate::sessions::link::OperatorLink;
-use crate::sessions::status_codes::{StatusClass, classify, status_name};
+use crate::sessions::status_codes::{StatusClass, classify, describe, status_name};
 use crate::sessions::window::{Slot, Window};
 use futures::StreamExt;
 use futures::stream::FuturesOrdered;

@@ -2,13 +2,14 @@
 //! Every state change goes through [`transition`], which keeps the queue, the in-flight
 //! markers, the counters, the history and the event log in step with the record.
 
-use super::super::codec::{DeadlineEntry, DeadlineKind};
+use super::super::codec::{self, DeadlineEntry, DeadlineKind, PARKED_VERSION, ParkedReceipt};
 use super::super::event::Event;
 use super::super::{StoreError, keys, receipt_outcome};
 use super::claim::TOO_LATE;
 use super::tx::Tx;
 use super::{Change, Writer, chunks};
 use crate::message::{Kind, Message, MessageId, Millis, Part, State, Transition};
+use crate::operator_id::id_candidates;
 
 /// Moves a message to `to`, keeping every index in step, and records why.
 pub fn transition(
@@ -266,7 +267,7 @@ fn accepted_parts(
         }
         tx.put(
             keys::operator_id(&operator, &operator_id),
-            super::super::codec::pack_part_ref(m.id, part),
+            codec::pack_part_ref(m.id, part),
         );
         new_ids.push((part, operator_id));
     }
@@ -278,11 +279,44 @@ fn accepted_parts(
     if all {
         submitted(tx, m, now, give_up_at)?;
     }
-    let matched = super::parked::apply_parked(tx, m, &new_ids)?;
+    let matched = apply_parked(tx, m, &new_ids)?;
     if !all && !matched {
         tx.save(m)?;
     }
     Ok(())
+}
+
+/// Applies receipts parked for the parts that just got their operator ids (`new_ids`: part
+/// index, operator id); true when one was found (the record is then saved).
+fn apply_parked(
+    tx: &mut Tx,
+    m: &mut Message,
+    new_ids: &[(u32, String)],
+) -> Result<bool, StoreError> {
+    if tx.state.parked == 0 {
+        return Ok(false); // the usual case: no lookups at all
+    }
+    let Some(operator) = m.operator.clone() else {
+        return Ok(false);
+    };
+    let mut matched = false;
+    for (part, operator_id) in new_ids {
+        // the receipt was parked under the canonical form of its own id, which is one of
+        // this id's candidates (the relation is symmetric: see `operator_id`)
+        for candidate in id_candidates(operator_id) {
+            let key = keys::parked(&operator, &candidate);
+            let Some(bytes) = tx.get(&key)? else {
+                continue;
+            };
+            let parked: ParkedReceipt = codec::decode(PARKED_VERSION, &bytes, "parked receipt")?;
+            tx.remove(key);
+            tx.state.parked = tx.state.parked.saturating_sub(1);
+            receipt(tx, m, *part, parked.stat, parked.error, parked.at)?;
+            matched = true;
+            break;
+        }
+    }
+    Ok(matched)
 }
 
 /// Records a receipt for one part; the message becomes final once every part has a final

@@ -8,9 +8,7 @@ use super::super::codec::{self, PARKED_VERSION, ParkedReceipt};
 use super::super::{StoreError, keys};
 use super::Writer;
 use super::lifecycle::receipt;
-use super::tx::Tx;
 use crate::message::{Message, Millis};
-use crate::operator_id::id_candidates;
 use std::collections::BTreeMap;
 
 /// Where a receipt went.
@@ -41,39 +39,6 @@ impl DroppedReceipts {
     pub fn total(&self) -> u64 {
         self.by_operator.values().sum()
     }
-}
-
-/// Applies receipts parked for the parts that just got their operator ids (`new_ids`: part
-/// index, operator id); true when one was found (the record is then saved).
-pub(super) fn apply_parked(
-    tx: &mut Tx,
-    m: &mut Message,
-    new_ids: &[(u32, String)],
-) -> Result<bool, StoreError> {
-    if tx.state.parked == 0 {
-        return Ok(false); // the usual case: no lookups at all
-    }
-    let Some(operator) = m.operator.clone() else {
-        return Ok(false);
-    };
-    let mut matched = false;
-    for (part, operator_id) in new_ids {
-        // the receipt was parked under the canonical form of its own id, which is one of
-        // this id's candidates (the relation is symmetric: see `operator_id`)
-        for candidate in id_candidates(operator_id) {
-            let key = keys::parked(&operator, &candidate);
-            let Some(bytes) = tx.get(&key)? else {
-                continue;
-            };
-            let parked: ParkedReceipt = codec::decode(PARKED_VERSION, &bytes, "parked receipt")?;
-            tx.remove(key);
-            tx.state.parked = tx.state.parked.saturating_sub(1);
-            receipt(tx, m, *part, parked.stat, parked.error, parked.at)?;
-            matched = true;
-            break;
-        }
-    }
-    Ok(matched)
 }
 
 impl Writer {
