@@ -14,7 +14,7 @@ use std::time::Duration;
 
 /// Every code the server can send. The match makes adding a code without a test a compile
 /// error here.
-const ALL: [ErrorCode; 24] = [
+const ALL: [ErrorCode; 25] = [
     ErrorCode::InvalidJson,
     ErrorCode::UnknownOp,
     ErrorCode::InvalidRequest,
@@ -36,6 +36,7 @@ const ALL: [ErrorCode; 24] = [
     ErrorCode::Forbidden,
     ErrorCode::TooManyConnections,
     ErrorCode::IdleTimeout,
+    ErrorCode::SlowRequest,
     ErrorCode::ShuttingDown,
     ErrorCode::Unavailable,
     ErrorCode::Internal,
@@ -65,6 +66,7 @@ fn listed(code: ErrorCode) {
         | ErrorCode::Forbidden
         | ErrorCode::TooManyConnections
         | ErrorCode::IdleTimeout
+        | ErrorCode::SlowRequest
         | ErrorCode::ShuttingDown
         | ErrorCode::Unavailable
         | ErrorCode::Internal
@@ -298,6 +300,19 @@ async fn every_error_code_comes_from_a_real_bad_input() {
     let mut client = server.client().await;
     let reply = within(client.read_reply()).await.expect("farewell line");
     assert_eq!(code_of(&reply), "idle_timeout");
+    note_code(&mut seen, &code_of(&reply));
+    server.stop().await;
+
+    // slow_request: a line that does not arrive whole in time is refused and closed.
+    let config = ServerConfig {
+        line_timeout: Duration::from_millis(200),
+        ..ServerConfig::default()
+    };
+    let server = TestServer::start_with(config, 10).await;
+    let mut client = server.client().await;
+    client.send_raw(b"{\"op\":").await.unwrap();
+    let reply = within(client.read_reply()).await.expect("farewell line");
+    assert_eq!(code_of(&reply), "slow_request");
     note_code(&mut seen, &code_of(&reply));
     server.stop().await;
 

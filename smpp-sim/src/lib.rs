@@ -32,6 +32,7 @@ mod actions;
 pub mod codec;
 pub mod config;
 pub mod control;
+pub mod ctl;
 mod delivery;
 pub mod error;
 pub mod faults;

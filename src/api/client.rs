@@ -32,6 +32,16 @@ pub enum ClientError {
         /// The error.
         source: io::Error,
     },
+    /// The socket exists but this user may not open it.
+    #[error(
+        "permission denied on {}: your user is not in the socket's group (`ls -l` shows its \
+         owner and group); ask the operator to add you to that group",
+        path.display()
+    )]
+    PermissionDenied {
+        /// The socket path tried.
+        path: PathBuf,
+    },
     /// The connection failed after it was opened.
     #[error("connection to {} failed: {source}", path.display())]
     Io {
@@ -105,13 +115,14 @@ pub struct Client {
 impl Client {
     /// Connects to the socket at `path`.
     pub async fn connect(path: &Path) -> Result<Client, ClientError> {
-        let stream =
-            UnixStream::connect(path)
-                .await
-                .map_err(|source| ClientError::Unreachable {
-                    path: path.to_path_buf(),
-                    source,
-                })?;
+        let stream = UnixStream::connect(path).await.map_err(|source| {
+            let path = path.to_path_buf();
+            if source.kind() == io::ErrorKind::PermissionDenied {
+                ClientError::PermissionDenied { path }
+            } else {
+                ClientError::Unreachable { path, source }
+            }
+        })?;
         let (read, write) = stream.into_split();
         Ok(Client {
             lines: FramedRead::new(read, LinesCodec::new_with_max_length(MAX_REPLY_BYTES)),

@@ -51,6 +51,8 @@ pub enum ErrorCode {
     TooManyConnections,
     /// The client sent nothing for the idle timeout; the connection is closed.
     IdleTimeout,
+    /// A request line did not arrive whole within the line timeout; the connection is closed.
+    SlowRequest,
     /// The daemon is shutting down; the connection is closed.
     ShuttingDown,
     /// The store could not write: the message was NOT accepted. Safe to retry.
@@ -87,6 +89,7 @@ impl ErrorCode {
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::TooManyConnections => "too_many_connections",
             ErrorCode::IdleTimeout => "idle_timeout",
+            ErrorCode::SlowRequest => "slow_request",
             ErrorCode::ShuttingDown => "shutting_down",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",

@@ -10,6 +10,7 @@ mod otp;
 mod run;
 mod send;
 mod show;
+mod sim;
 mod socket;
 mod status;
 mod status_view;
@@ -119,6 +120,9 @@ enum Command {
     /// Send or verify one-time passwords.
     #[command(subcommand, after_help = otp::AFTER_HELP)]
     Otp(otp::OtpCommand),
+    /// Control the embedded SMSC simulator: counters, received messages, replies, faults.
+    #[command(after_help = sim::AFTER_HELP)]
+    Sim(sim::SimArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -156,13 +160,15 @@ pub fn main() -> ExitCode {
 }
 
 async fn execute(cli: Cli) -> CliResult {
-    if let Command::Run(args) = &cli.command {
-        return run::run(&cli.config, args).await;
-    }
+    let cli = match cli.command {
+        Command::Run(args) => return run::run(&cli.config, &args).await,
+        Command::Sim(args) => return sim::run(&cli.config, args).await,
+        command => Cli { command, ..cli },
+    };
     let socket = socket::resolve(cli.socket.as_deref(), &cli.config)?;
     let connect = || Client::connect(&socket);
     match cli.command {
-        Command::Run(_) => Ok(Exit::Ok),
+        Command::Run(_) | Command::Sim(_) => Ok(Exit::Ok),
         Command::Send(args) => send::run(&socket, *args).await,
         Command::Status(args) => status::run(&socket, args).await,
         Command::Show(args) => show::run(connect().await?, args).await,

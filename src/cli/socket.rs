@@ -1,7 +1,7 @@
 //! Finds the daemon's socket: `--socket`/`KHABAR_SOCKET`, else `[api] socket_path` in the
-//! config file, else the default next to the config file.
+//! config file, else the default next to the config file; and its data directory.
 //!
-//! Only that one key is read (with `toml`), so the CLI works whatever else the daemon's
+//! Only those keys are read (with `toml`), so the CLI works whatever else the daemon's
 //! config holds and even when the file does not exist.
 
 use super::CliError;
@@ -30,6 +30,39 @@ pub(crate) fn resolve(explicit: Option<&Path>, config: &Path) -> Result<PathBuf,
         }
     };
     let path = configured.unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET_PATH));
+    Ok(if path.is_absolute() {
+        path
+    } else {
+        dir.join(path)
+    })
+}
+
+/// The daemon's `data_dir` (default `data`), relative paths from the config file's directory.
+pub(crate) fn data_dir(config: &Path) -> Result<PathBuf, CliError> {
+    let dir = config
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let unreadable = |e: &dyn std::fmt::Display| {
+        CliError::Usage(format!("cannot read {}: {e}", config.display()))
+    };
+    let configured = match std::fs::read_to_string(config) {
+        Ok(text) => {
+            let table: toml::Table = toml::from_str(&text).map_err(|e| unreadable(&e))?;
+            match table.get("data_dir") {
+                None => None,
+                Some(toml::Value::String(s)) => Some(PathBuf::from(s)),
+                Some(other) => {
+                    return Err(unreadable(&format!(
+                        "data_dir must be a string, not {other}"
+                    )));
+                }
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(unreadable(&e)),
+    };
+    let path = configured.unwrap_or_else(|| PathBuf::from("data"));
     Ok(if path.is_absolute() {
         path
     } else {

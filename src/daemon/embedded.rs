@@ -46,10 +46,16 @@ pub(super) async fn start_if_needed(config: &Config) -> Result<Option<Embedded>,
         .iter()
         .map(|o| format!("{} on {}", o.name, o.addr))
         .collect();
-    tracing::info!(
+    let simulated: Vec<&str> = (config.operators.iter())
+        .filter(|o| o.is_embedded())
+        .map(|o| o.name.as_str())
+        .collect();
+    tracing::warn!(
         operators = %ports.join(", "),
         control = %control_path.display(),
-        "embedded smpp-sim started (operators with host = \"embedded\" use it)"
+        "operators {} are the embedded simulator: their messages reach no handset (give them \
+         an SMSC's host to send for real)",
+        simulated.join(", ")
     );
     Ok(Some(Embedded {
         sim,

@@ -1,17 +1,54 @@
 //! Log output: text or JSON lines on stderr, level from `RUST_LOG` (default `info`).
 //! Numbers are masked and codes never logged by the stages themselves.
+//!
+//! The SMPP client library's own lines (`rusmppc`, `rusmpp`) are off unless `RUST_LOG` names
+//! them: each of their errors already reaches khabar, which logs it once with the operator
+//! and the cause ("session lost; reconnecting", "cannot bind").
 
 use crate::config::LogFormat;
 use tracing_subscriber::EnvFilter;
 
+/// Targets silenced unless `RUST_LOG` mentions them.
+const QUIET: [&str; 2] = ["rusmppc", "rusmpp"];
+
+/// The filter for `RUST_LOG` (or `info`), with the SMPP library's targets off unless named.
+fn filter(env: Option<&str>) -> EnvFilter {
+    let spec = env.filter(|s| !s.trim().is_empty()).unwrap_or("info");
+    let mut filter = EnvFilter::try_new(spec).unwrap_or_else(|_| EnvFilter::new("info"));
+    for target in QUIET {
+        if !spec.contains(target)
+            && let Ok(off) = format!("{target}=off").parse()
+        {
+            filter = filter.add_directive(off);
+        }
+    }
+    filter
+}
+
 /// Installs the global subscriber (a second call, e.g. in tests, changes nothing).
 pub(super) fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let env = std::env::var("RUST_LOG").ok();
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_env_filter(filter(env.as_deref()))
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_smpp_library_is_quiet_unless_named() {
+        assert!(filter(Some("debug")).to_string().contains("rusmppc=off"));
+        assert!(filter(None).to_string().contains("rusmpp=off"));
+        let named = filter(Some("info,rusmppc=debug")).to_string();
+        assert!(
+            named.contains("rusmppc=debug") && !named.contains("rusmppc=off"),
+            "{named}"
+        );
+    }
 }

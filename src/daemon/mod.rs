@@ -4,6 +4,7 @@
 pub mod backend;
 mod embedded;
 mod logging;
+pub mod private;
 
 use crate::api::server::Server;
 use crate::calendar::Calendar;
@@ -19,6 +20,7 @@ use crate::sessions::{Endpoint, SessionPool};
 use crate::store::Store;
 use crate::templates::Templates;
 use backend::{BackendParts, GatewayBackend};
+use sd_notify::NotifyState;
 use std::error::Error;
 use std::path::Path;
 use std::sync::Arc;
@@ -55,8 +57,18 @@ pub async fn run(config_path: &Path) -> Result<(), DaemonError> {
 /// Runs the gateway with a loaded config until `stop` is cancelled (tests call this).
 pub async fn run_with(config: Config, stop: CancellationToken) -> Result<(), DaemonError> {
     let started_at = now_ms();
-    std::fs::create_dir_all(&config.data_dir)
-        .map_err(|e| format!("cannot create {}: {e}", config.data_dir.display()))?;
+    private::private_umask();
+    for dir in [&config.data_dir, &config.store.path] {
+        let narrowed = private::secure_dir(dir)
+            .map_err(|e| format!("cannot make {} private: {e}", dir.display()))?;
+        if narrowed > 0 {
+            tracing::warn!(
+                dir = %dir.display(),
+                narrowed,
+                "files and directories other users could read were narrowed to 0700 / 0600"
+            );
+        }
+    }
     // before the store, which would wait (10 s) for the running daemon's lock
     crate::api::server::refuse_if_running(&config.api.socket_path)?;
     let store_config = config.store.clone();
@@ -179,6 +191,8 @@ pub async fn run_with(config: Config, stop: CancellationToken) -> Result<(), Dae
 
     let server = Server::bind(&config.api.socket_path, config.api.server.clone())?;
     tracing::info!(socket = %config.api.socket_path.display(), operators = config.operators.len(), "khabar is accepting messages");
+    // systemd (Type=notify) learns the gateway is up; a no-op without NOTIFY_SOCKET
+    let _ = sd_notify::notify(false, &[NotifyState::Ready]);
     let server_stop = stop.clone();
     server
         .run(backend, async move { server_stop.cancelled().await })
@@ -187,6 +201,7 @@ pub async fn run_with(config: Config, stop: CancellationToken) -> Result<(), Dae
     // The socket is closed: stop claiming, let the binds drain their windows, then the rest.
     // Each step is bounded, so SIGTERM always ends the process; a stage cut short leaves its
     // messages `submitting`, and the next start puts them back in the queue.
+    let _ = sd_notify::notify(false, &[NotifyState::Stopping]);
     stages.cancel();
     let response_timeout = config.operators.iter().map(|o| o.response_timeout).max();
     // the binds wait for outstanding answers, then for the unbind's answer

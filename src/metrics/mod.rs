@@ -121,6 +121,28 @@ pub fn render(status: &StatusReport, counts: &Counts, latencies: &Latencies) -> 
         "Queued messages likely to miss their send_by",
         one(status.at_risk_count as f64),
     );
+    if let Some(disk) = &status.disk {
+        if let Some(free) = disk.free_bytes {
+            family(
+                &mut registry,
+                "store_disk_free_bytes",
+                "Bytes free on the store's disk",
+                one(free as f64),
+            );
+        }
+        family(
+            &mut registry,
+            "store_disk_reserve_bytes",
+            "The free-space reserve ([store] min_free_disk_mib); below it new messages are refused",
+            one(disk.min_free_bytes as f64),
+        );
+        family(
+            &mut registry,
+            "store_disk_refusing",
+            "1 while new messages are refused for lack of disk space",
+            one(f64::from(u8::from(disk.refusing))),
+        );
+    }
     let ops = &status.operators;
     let per_op = |f: fn(&crate::api::views::OperatorStatus) -> f64| {
         ops.iter()

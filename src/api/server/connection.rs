@@ -29,6 +29,9 @@ use tracing::debug;
 /// Read buffer size; lines longer than this grow it, up to the line cap.
 const READ_CHUNK: usize = 64 * 1024;
 
+/// The most often a connection looks for a request line that is too slow.
+const MIN_LINE_CHECK: Duration = Duration::from_millis(50);
+
 type Events = BoxStream<'static, Result<EventView, ApiError>>;
 
 /// Serves one connection until the client leaves, idles out, stops reading, or shutdown.
@@ -48,6 +51,10 @@ pub(crate) async fn run<B: Backend>(stream: UnixStream, shared: Arc<Shared<B>>) 
     let mut farewell: Option<ApiError> = None;
     let idle = tokio::time::sleep(config.idle_timeout);
     tokio::pin!(idle);
+    // the first byte of a line arrives at no event of ours: look at the read buffer often
+    let mut line_check = tokio::time::interval((config.line_timeout / 4).max(MIN_LINE_CHECK));
+    line_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut partial_since: Option<Instant> = None;
 
     let outcome: io::Result<()> = async {
         loop {
@@ -101,8 +108,26 @@ pub(crate) async fn run<B: Backend>(stream: UnixStream, shared: Arc<Shared<B>>) 
                     }
                     out.flush().await?;
                 }
+                // (not while the pipeline is full: then it is we who are not reading)
+                _ = line_check.tick(), if reading => {
+                    if frames.read_buffer().is_empty() || pending.len() >= config.max_pipeline {
+                        partial_since = None;
+                    } else if partial_since.get_or_insert_with(Instant::now).elapsed()
+                        >= config.line_timeout
+                    {
+                        reading = false;
+                        farewell = Some(ApiError::new(
+                            ErrorCode::SlowRequest,
+                            format!(
+                                "a request line did not arrive whole within {}; closing the connection",
+                                humantime::format_duration(config.line_timeout)
+                            ),
+                        ));
+                    }
+                }
                 frame = frames.next(), if reading && pending.len() < config.max_pipeline => {
                     idle.as_mut().reset(Instant::now() + config.idle_timeout);
+                    partial_since = None;
                     match frame {
                         Some(Ok(frame)) => {
                             if let Some(reply) = handle(&shared, frame, &mut subscribed) {

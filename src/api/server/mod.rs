@@ -10,10 +10,11 @@ use crate::api::backend::Backend;
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::protocol::error_line;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::future::Future;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::Semaphore;
@@ -37,11 +38,19 @@ pub struct ServerConfig {
     /// A connection with nothing to do for this long is closed. Default 5 min.
     #[serde(with = "humantime_serde")]
     pub idle_timeout: Duration,
+    /// A request line must arrive whole within this long of its first byte; a slower one is
+    /// answered `slow_request` and the connection closed (a client trickling bytes cannot hold
+    /// a connection). Default 10 s.
+    #[serde(with = "humantime_serde")]
+    pub line_timeout: Duration,
     /// A reply the client does not read within this long closes the connection. Default 30 s.
     #[serde(with = "humantime_serde")]
     pub write_timeout: Duration,
     /// Connections served at once; more are answered `too_many_connections`. Default 1024.
     pub max_connections: usize,
+    /// Connections one peer uid may hold at once, so that one user cannot take every slot
+    /// (capped below `max_connections`). Default 256.
+    pub max_connections_per_uid: usize,
     /// Requests of one connection handled concurrently (replies still go out in order);
     /// beyond it the server stops reading that connection. Default 64.
     pub max_pipeline: usize,
@@ -61,8 +70,10 @@ impl Default for ServerConfig {
             allowed_gids: Vec::new(),
             max_line_bytes: 1 << 20,
             idle_timeout: Duration::from_secs(300),
+            line_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(30),
             max_connections: 1024,
+            max_connections_per_uid: 256,
             max_pipeline: 64,
             max_batch: 10_000,
             event_page: 256,
@@ -95,6 +106,8 @@ pub(crate) struct Shared<B> {
     pub(crate) backend: Arc<B>,
     pub(crate) config: ServerConfig,
     pub(crate) shutdown: CancellationToken,
+    /// Connections open per peer uid.
+    pub(crate) per_uid: Mutex<HashMap<u32, usize>>,
 }
 
 /// A bound socket, ready to [`run`](Server::run).
@@ -156,6 +169,7 @@ impl Server {
             backend,
             config: self.config,
             shutdown: CancellationToken::new(),
+            per_uid: Mutex::default(),
         });
         tokio::pin!(shutdown);
         loop {
@@ -228,12 +242,28 @@ pub fn refuse_if_running(path: &Path) -> Result<(), ServerError> {
     Ok(())
 }
 
-/// Checks the peer and the connection cap, then hands the connection to its own task.
+/// Checks the peer and the connection caps, then hands the connection to its own task.
 fn admit<B: Backend>(stream: UnixStream, shared: &Arc<Shared<B>>, slots: &Arc<Semaphore>) {
     if let Err(refusal) = check_peer(&stream, &shared.config) {
         refuse(&stream, &refusal);
         return;
     }
+    let uid = match stream.peer_cred() {
+        Ok(cred) => cred.uid(),
+        Err(e) => {
+            let why = format!("cannot read the peer's credentials: {e}");
+            refuse(&stream, &ApiError::new(ErrorCode::Forbidden, why));
+            return;
+        }
+    };
+    let Some(uid_slot) = UidSlot::take(shared, uid) else {
+        let most = per_uid_cap(&shared.config);
+        let why = format!(
+            "uid {uid} already holds {most} connections, the most one user may (max_connections_per_uid); close some or try again later"
+        );
+        refuse(&stream, &ApiError::new(ErrorCode::TooManyConnections, why));
+        return;
+    };
     let Ok(slot) = slots.clone().try_acquire_owned() else {
         refuse(
             &stream,
@@ -250,8 +280,54 @@ fn admit<B: Backend>(stream: UnixStream, shared: &Arc<Shared<B>>, slots: &Arc<Se
     let shared = Arc::clone(shared);
     tokio::spawn(async move {
         connection::run(stream, shared).await;
+        drop(uid_slot);
         drop(slot);
     });
+}
+
+/// The per-uid cap in force: below the total, so that other users always find a slot.
+fn per_uid_cap(config: &ServerConfig) -> usize {
+    let total = config.max_connections.max(1);
+    config
+        .max_connections_per_uid
+        .clamp(1, total.saturating_sub(1).max(1))
+}
+
+/// One connection counted against its peer uid; uncounted when dropped.
+struct UidSlot<B> {
+    shared: Arc<Shared<B>>,
+    uid: u32,
+}
+
+impl<B> UidSlot<B> {
+    fn take(shared: &Arc<Shared<B>>, uid: u32) -> Option<Self> {
+        let mut per_uid = shared.per_uid.lock().unwrap_or_else(|p| p.into_inner());
+        let held = per_uid.entry(uid).or_default();
+        if *held >= per_uid_cap(&shared.config) {
+            return None;
+        }
+        *held += 1;
+        Some(UidSlot {
+            shared: Arc::clone(shared),
+            uid,
+        })
+    }
+}
+
+impl<B> Drop for UidSlot<B> {
+    fn drop(&mut self) {
+        let mut per_uid = self
+            .shared
+            .per_uid
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(held) = per_uid.get_mut(&self.uid) {
+            *held = held.saturating_sub(1);
+            if *held == 0 {
+                per_uid.remove(&self.uid);
+            }
+        }
+    }
 }
 
 /// SO_PEERCRED against the allow-lists (empty lists = anyone who can open the file).

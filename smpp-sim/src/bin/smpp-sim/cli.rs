@@ -148,86 +148,7 @@ pub struct CtlArgs {
     pub socket: Option<PathBuf>,
     /// The request.
     #[command(subcommand)]
-    pub request: CtlRequest,
-}
-
-/// Requests `smpp-sim ctl` can send.
-#[derive(Debug, Subcommand)]
-pub enum CtlRequest {
-    /// Counters of every operator.
-    Stats {
-        /// Print JSON instead of a table.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Addresses and system_ids of the operators.
-    Operators,
-    /// The newest received messages, as JSON lines.
-    Messages {
-        /// How many.
-        #[arg(long, default_value_t = 20)]
-        last: usize,
-    },
-    /// Forget the received messages.
-    Clear,
-    /// Send a mobile-originated message to the operator's receiver binds.
-    InjectMo {
-        /// Operator name.
-        #[arg(long)]
-        operator: String,
-        /// The subscriber's number.
-        #[arg(long)]
-        from: String,
-        /// The service number or sender id.
-        #[arg(long, default_value = "1414")]
-        to: String,
-        /// The text (UCS-2 when it is not GSM 7-bit).
-        #[arg(long)]
-        text: String,
-    },
-    /// Switch a fault: throttle SHARE | throttle-tps N|off | queue-full SHARE | nack SHARE |
-    /// delay MS | drop-after N|off | drop-probability P | hang MS | pause MS | refuse-binds N |
-    /// large-after-bind OCTETS|off | close-after-bind MS|off | down | up | clear.
-    Fault {
-        /// Operator name.
-        operator: String,
-        /// The fault kind.
-        kind: String,
-        /// Its value, when it takes one.
-        value: Option<String>,
-    },
-    /// Show an operator's fault switches.
-    Faults {
-        /// Operator name.
-        operator: String,
-    },
-    /// The SMSC sends unbind on every bound connection of the operator, then closes each
-    /// after its unbind_resp (or 5 s).
-    Unbind {
-        /// Operator name.
-        operator: String,
-    },
-    /// Write a PDU on every receiving connection of the operator: unknown-command |
-    /// unsolicited-submit-sm-resp | unexpected-response | malformed-deliver-sm |
-    /// large-deliver-sm OCTETS.
-    Inject {
-        /// Operator name.
-        operator: String,
-        /// The PDU.
-        pdu: String,
-        /// Size of a large-deliver-sm, in octets.
-        octets: Option<usize>,
-    },
-    /// The PDUs injected on the operator and what the ESME answered, as JSON.
-    Injected {
-        /// Operator name.
-        operator: String,
-    },
-    /// How many milliseconds ago each successful bind of the operator happened.
-    BindTimes {
-        /// Operator name.
-        operator: String,
-    },
+    pub request: smpp_sim::ctl::CtlRequest,
 }
 
 #[cfg(test)]
@@ -269,7 +190,7 @@ mod tests {
         };
         assert!(matches!(
             ctl.request,
-            CtlRequest::Inject { ref pdu, octets: Some(5000), .. } if pdu == "large-deliver-sm"
+            smpp_sim::ctl::CtlRequest::Inject { ref pdu, octets: Some(5000), .. } if pdu == "large-deliver-sm"
         ));
         assert!(Cli::try_parse_from(["smpp-sim", "ctl", "unbind", "kcell"]).is_ok());
         assert!(Cli::try_parse_from(["smpp-sim", "ctl", "injected", "kcell"]).is_ok());
