@@ -69,6 +69,8 @@ async fn a_ten_megabyte_line_is_refused_without_stopping_anyone() {
 async fn a_thousand_idle_connections_leave_room_for_a_working_client() {
     let config = ServerConfig {
         max_connections: 1100,
+        // all of them are this test's user
+        max_connections_per_uid: 1099,
         ..ServerConfig::default()
     };
     let server = TestServer::start_with(config, 1_000_000).await;
@@ -164,8 +166,10 @@ async fn a_client_that_stops_reading_is_dropped_instead_of_buffered() {
 
 #[tokio::test]
 async fn a_client_over_the_cap_is_told_and_a_freed_slot_is_reused() {
+    // one user may hold all but one of the 3 slots (max_connections_per_uid is capped below
+    // the total), so this test's third connection is over its cap
     let config = ServerConfig {
-        max_connections: 2,
+        max_connections: 3,
         ..ServerConfig::default()
     };
     let server = TestServer::start_with(config, 10).await;

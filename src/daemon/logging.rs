@@ -28,8 +28,11 @@ fn filter(env: Option<&str>) -> EnvFilter {
 /// Installs the global subscriber (a second call, e.g. in tests, changes nothing).
 pub(super) fn init(format: LogFormat) {
     let env = std::env::var("RUST_LOG").ok();
+    // colours only for a person at a terminal, not in journald or a log file
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter(env.as_deref()))
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),

@@ -213,7 +213,11 @@ pub async fn run_with(config: Config, stop: CancellationToken) -> Result<(), Dae
     let background = async { while tasks.join_next().await.is_some() {} };
     stop_within("the background tasks", STOP_STEP, background).await;
     tasks.shutdown().await; // aborts what overran
-    store.flush().await?;
+    match tokio::time::timeout(STOP_STEP, store.flush()).await {
+        Ok(flushed) => flushed?,
+        // what is not on disk was never answered as accepted or recorded
+        Err(_) => tracing::warn!("the store's last flush did not finish in time"),
+    }
     log_summaries.abort();
     crate::log_gate::flush(true);
     if let Some(sim) = simulator {

@@ -15,7 +15,7 @@ pub struct Latencies {
 
 impl Default for Latencies {
     fn default() -> Self {
-        // 1 ms … ~9 h in ×2 steps: OTPs in milliseconds, queued bulk in hours.
+        // 1 ms … ~4.7 h in ×2 steps: OTPs in milliseconds, queued bulk in hours.
         let buckets = || exponential_buckets(0.001, 2.0, 25);
         Latencies {
             submit: Histogram::new(buckets()),

@@ -1,6 +1,6 @@
-//! The optional Prometheus endpoint (`[metrics] listen`, 127.0.0.1 by default): on every
-//! scrape it takes the same status report `khabar status` shows, plus the store's counts by
-//! state, and renders them with prometheus-client.
+//! The optional Prometheus endpoint (`[metrics] listen`, off unless set; bind it to 127.0.0.1
+//! or a private network): on every scrape it takes the same status report `khabar status`
+//! shows, plus the store's counts by state, and renders them with prometheus-client.
 
 mod http;
 mod latency;

@@ -109,6 +109,11 @@ impl SubmitTask {
                 unsent.push((index, PartResult::NotSent("the session ended".into())));
                 continue;
             };
+            if send_by.is_some_and(|send_by| now_ms() > send_by) {
+                // it passed while this part waited for its place or token
+                unsent.push((index, PartResult::NotSent("send_by passed".into())));
+                continue;
+            }
             // Spawned so each part goes on the wire as soon as it has its token (no bursts).
             let sending = tokio::spawn(self.submit_part(this_slot, part, urgent, send_by));
             pending.push_back(async move {

@@ -10,8 +10,8 @@ use std::time::Duration;
 pub struct StoreConfig {
     /// The sled directory.
     pub path: PathBuf,
-    /// sled's page cache, in MiB (bounded: the queue itself lives on disk). sled holds ~1.2×
-    /// this; 32 keeps a daemon draining 5M queued under 150 MB (64: ~210 MiB), README "D".
+    /// sled's page cache, in MiB (bounded: the queue itself lives on disk). sled holds a
+    /// little more than this; docs/BENCHMARKS.md (scenario D) measures the daemon's RSS with it.
     pub cache_mib: u64,
     /// Finished messages' texts are erased this long after they finished.
     #[serde(with = "humantime_serde")]

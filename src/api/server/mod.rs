@@ -12,7 +12,7 @@ use crate::api::protocol::error_line;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::future::Future;
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,6 +23,9 @@ use tracing::{debug, info, warn};
 
 /// The socket file's mode: owner and group may connect, others may not.
 pub const SOCKET_MODE: u32 = 0o660;
+
+/// The mode of a socket directory the server creates: the socket's group may enter it.
+pub const SOCKET_DIR_MODE: u32 = 0o750;
 
 /// Limits and access rules of the socket. Every field has a default (`[api]` in config).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -127,7 +130,12 @@ impl Server {
             source,
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(io)?;
+            // a directory made here lets the socket's group in, whatever the umask
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(SOCKET_DIR_MODE)
+                .create(dir)
+                .map_err(io)?;
         }
         remove_stale(path)?;
         // Bind under a temporary name, set the mode, then rename into place: the socket never

@@ -48,8 +48,17 @@ fn stream_of<B: Backend>(
         }
         loop {
             // Skip anything at or before the position, whatever the backend returns, so a
-            // client never sees an event twice on one stream.
+            // client never sees an event twice on one stream; and nothing past the newest
+            // durable event: the store can hold events whose flush has not finished, and
+            // after a crash their seqs would name other events.
+            let durable = *s.latest.borrow();
             while let Some(event) = s.buffer.pop_front() {
+                if event.seq > durable {
+                    // read again once it is durable; nothing lies between here and `durable`
+                    s.buffer.clear();
+                    s.after = s.after.max(durable);
+                    break;
+                }
                 if event.seq > s.after {
                     s.after = event.seq;
                     return Some((Ok(event), s));

@@ -1,10 +1,11 @@
 //! The writer's two inboxes: urgent ops (OTP accepts, claims, the flusher's signal) are
 //! served before anything already waiting, so an OTP never queues behind a bulk backlog's
 //! state changes, and the binds are fed without waiting behind the submit results they
-//! produce (a claim loop has one claim out at a time, so claims cannot crowd the rest out;
-//! measured in scenario B: 7,839 → 12,466 parts/s). Two std channels rather than a select
-//! crate: the writer only ever blocks on the normal one, and an urgent send also drops a
-//! wake-up there.
+//! produce (a claim loop has one claim out at a time, so claims cannot crowd the rest out).
+//! Receipts are not urgent on purpose: queued behind the submit results sent before them,
+//! they find their part's id instead of being parked (see `parked`). Two std channels rather
+//! than a select crate: the writer only ever blocks on the normal one, and an urgent send
+//! also drops a wake-up there.
 
 use super::ops::Op;
 use crate::message::Kind;
@@ -47,12 +48,6 @@ pub fn is_urgent(op: &Op) -> bool {
     match op {
         Op::Accept { messages, .. } => messages.iter().any(|m| m.kind == Kind::Otp),
         Op::Claim { .. } => true,
-        // the SMSC waits for the deliver_sm_resp, sent once the receipt is on disk
-        Op::Receipt { .. }
-        | Op::Change {
-            change: super::Change::Receipt { .. },
-            ..
-        } => true,
         Op::FlusherIdle => true,
         _ => false,
     }

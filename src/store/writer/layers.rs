@@ -1,7 +1,7 @@
 //! The writer's layered view of the store: an operation's own changes over the changes staged
 //! by earlier operations of the same group, over what sled holds. A group is applied to sled
-//! as one batch, because sled's cost per batch dwarfs its cost per key (measured: 4-key
-//! batches cost ~22 µs a key, 16 messages' worth ~8 µs a key).
+//! as one batch, because sled's cost per batch dwarfs its cost per key (a key in a large batch
+//! costs a fraction of one in a small batch).
 
 use super::super::keys;
 use super::super::{StoreError, codec, event_run};

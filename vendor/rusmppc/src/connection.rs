@@ -36,6 +36,11 @@ enum State {
     Active,
     /// The user sent a close request.
     Closing,
+    /// khabar patch: a write failed (the peer closed or reset the connection). Responses the
+    /// peer wrote before that are still in the socket's receive buffer: read them, then end.
+    /// Ending at once lost accepted submits' answers, and an ESME that never saw them sends
+    /// those messages again.
+    Draining,
     Errored,
 }
 
@@ -177,6 +182,18 @@ where
         *self.project().state = state;
     }
 
+    /// khabar patch: after a failed write, an active connection drains what it can still read
+    /// (true); a closing one ends.
+    fn write_failed(self: Pin<&mut Self>) -> bool {
+        let draining = matches!(self.state, State::Active);
+        self.set_state(if draining {
+            State::Draining
+        } else {
+            State::Errored
+        });
+        draining
+    }
+
     fn deactivate_enquire_link_timer(self: Pin<&mut Self>) {
         self.project().enquire_link_timer.deactivate();
 
@@ -235,7 +252,7 @@ where
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if !matches!(self.state, State::Active | State::Closing) {
+        if !matches!(self.state, State::Active | State::Closing | State::Draining) {
             return Poll::Ready(());
         }
 
@@ -419,23 +436,20 @@ where
                                 Poll::Ready(Err(err)) => {
                                     tracing::error!(target: CONN, ?err);
 
-                                    self.as_mut().set_state(State::Errored);
+                                    // khabar patch: what the peer sent before the write failed is still read (see
+                                    // `State::Draining`).
+                                    let draining = self.as_mut().write_failed();
 
-                                    match request.send_ack(Err(Error::from(err))) {
-                                        Ok(()) => {
-                                            return Poll::Ready(());
-                                        }
-                                        Err(Err(err)) => {
-                                            // Client not waiting
-
-                                            let _ = self.as_mut().events.send(Event::error(err));
-
-                                            return Poll::Ready(());
-                                        }
-                                        Err(Ok(_)) => {
-                                            unreachable!()
-                                        }
+                                    if let Err(Err(err)) = request.send_ack(Err(Error::from(err))) {
+                                        // Client not waiting
+                                        let _ = self.as_mut().events.send(Event::error(err));
                                     }
+
+                                    if draining {
+                                        continue 'main;
+                                    }
+
+                                    return Poll::Ready(());
                                 }
                                 Poll::Pending => {
                                     self.as_mut().set_pending_request(request);
@@ -466,22 +480,20 @@ where
                                     {
                                         tracing::error!(target: CONN, sequence_number, ?status, ?id, ?err);
 
-                                        self.as_mut().set_state(State::Errored);
+                                        // khabar patch: what the peer sent before the write failed is still read (see
+                                        // `State::Draining`).
+                                        let draining = self.as_mut().write_failed();
 
-                                        match request.send_ack(Err(Error::from(err))) {
-                                            Ok(()) => {
-                                                return Poll::Ready(());
-                                            }
-                                            Err(Err(err)) => {
-                                                let _ =
-                                                    self.as_mut().events.send(Event::error(err));
-
-                                                return Poll::Ready(());
-                                            }
-                                            Err(Ok(_)) => {
-                                                unreachable!()
-                                            }
+                                        if let Err(Err(err)) = request.send_ack(Err(Error::from(err))) {
+                                            // Client not waiting
+                                            let _ = self.as_mut().events.send(Event::error(err));
                                         }
+
+                                        if draining {
+                                            continue 'main;
+                                        }
+
+                                        return Poll::Ready(());
                                     }
 
                                     // Start send was ok, we encoded the command now we set the request as a pending request.
@@ -493,23 +505,20 @@ where
                                 Poll::Ready(Err(err)) => {
                                     tracing::error!(target: CONN, ?err);
 
-                                    self.as_mut().set_state(State::Errored);
+                                    // khabar patch: what the peer sent before the write failed is still read (see
+                                    // `State::Draining`).
+                                    let draining = self.as_mut().write_failed();
 
-                                    match request.send_ack(Err(Error::from(err))) {
-                                        Ok(()) => {
-                                            return Poll::Ready(());
-                                        }
-                                        Err(Err(err)) => {
-                                            // Client not waiting
-
-                                            let _ = self.as_mut().events.send(Event::error(err));
-
-                                            return Poll::Ready(());
-                                        }
-                                        Err(Ok(_)) => {
-                                            unreachable!()
-                                        }
+                                    if let Err(Err(err)) = request.send_ack(Err(Error::from(err))) {
+                                        // Client not waiting
+                                        let _ = self.as_mut().events.send(Event::error(err));
                                     }
+
+                                    if draining {
+                                        continue 'main;
+                                    }
+
+                                    return Poll::Ready(());
                                 }
                                 Poll::Pending => {
                                     self.as_mut().requests_push_front(request);
@@ -540,7 +549,7 @@ where
                 }
             }
 
-            if matches!(self.state, State::Active) {
+            if matches!(self.state, State::Active | State::Draining) {
                 'stream: loop {
                     stream_polls += 1;
 
