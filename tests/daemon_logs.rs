@@ -5,7 +5,7 @@
 
 mod daemon_support;
 
-use daemon_support::{PATIENCE, config_text, simulator, wait_for_socket};
+use daemon_support::{PATIENCE, config_text, sigterm, simulator, wait_exit_ok, wait_for_socket};
 use khabar::api::client::Client;
 use serde_json::Value;
 use std::process::{Command, Stdio};
@@ -25,7 +25,7 @@ async fn a_flood_of_replies_matching_nothing_is_counted_not_logged_line_by_line(
     );
     std::fs::write(&config, text).unwrap();
     let log_path = dir.path().join("daemon.log");
-    let mut daemon = Command::new(env!("CARGO_BIN_EXE_khabar"))
+    let daemon = Command::new(env!("CARGO_BIN_EXE_khabar"))
         .args(["run", "--config"])
         .arg(&config)
         .env("RUST_LOG", "info")
@@ -64,12 +64,8 @@ async fn a_flood_of_replies_matching_nothing_is_counted_not_logged_line_by_line(
         .await
         .expect("every reply stored and acknowledged");
     // SIGTERM: the daemon summarises what it counted before it stops
-    unsafe { libc::kill(daemon.id() as i32, libc::SIGTERM) };
-    let status = tokio::task::spawn_blocking(move || daemon.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(status.success(), "{status:?}");
+    sigterm(&daemon);
+    wait_exit_ok(daemon).await;
 
     let log = std::fs::read_to_string(&log_path).unwrap();
     let (mut lines, mut counted) = (0usize, 0u64);

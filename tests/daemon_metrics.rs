@@ -29,11 +29,7 @@ fn sample(text: &str, series: &str) -> Option<f64> {
 async fn metrics_follow_what_the_daemon_does() {
     // the simulator's listeners first, so the port picked next cannot be one of theirs
     let sim = simulator().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = daemon_support::free_port();
     let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
     let dir = tempfile::tempdir().unwrap();
     let extra = format!("[metrics]\nlisten = \"{addr}\"\n");

@@ -5,7 +5,9 @@
 
 mod daemon_support;
 
-use daemon_support::{Daemon, PATIENCE, config_text, simulator, wait_final, wait_for_socket};
+use daemon_support::{
+    Daemon, PATIENCE, config_text, sigterm, simulator, wait_exit_ok, wait_final, wait_for_socket,
+};
 use khabar::api::client::Client;
 use khabar::message::State;
 use std::os::unix::fs::PermissionsExt;
@@ -70,7 +72,7 @@ async fn the_store_is_readable_by_khabars_user_only_whatever_the_umask() {
             Ok(())
         });
     }
-    let mut daemon = command.spawn().expect("start khabar");
+    let daemon = command.spawn().expect("start khabar");
     let socket = dir.path().join("khabar.sock");
     wait_for_socket(&socket).await;
     let mut client = Client::connect(&socket).await.unwrap();
@@ -82,12 +84,8 @@ async fn the_store_is_readable_by_khabars_user_only_whatever_the_umask() {
     )
     .await;
     assert_eq!(wait_final(&mut client, id).await.state, State::Delivered);
-    unsafe { libc::kill(daemon.id() as i32, libc::SIGTERM) };
-    let status = tokio::task::spawn_blocking(move || daemon.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(status.success(), "{status:?}");
+    sigterm(&daemon);
+    wait_exit_ok(daemon).await;
 
     let modes = modes_below(&data);
     assert!(modes.len() > 5, "the store's files are there: {modes:?}");

@@ -5,7 +5,10 @@
 
 mod daemon_support;
 
-use daemon_support::{Daemon, PATIENCE, config_text, simulator, wait_for_socket, write_config};
+use daemon_support::{
+    Daemon, PATIENCE, config_text, free_port, sigterm, simulator, wait_exit_ok, wait_for_socket,
+    write_config,
+};
 use khabar::api::client::Client;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
@@ -111,7 +114,7 @@ async fn the_units_command_tells_systemd_when_it_is_ready_and_when_it_stops() {
             other => other.to_owned(),
         })
         .collect();
-    let mut daemon = Command::new(env!("CARGO_BIN_EXE_khabar"))
+    let daemon = Command::new(env!("CARGO_BIN_EXE_khabar"))
         .args(&args)
         .env("NOTIFY_SOCKET", &notify_path)
         .env("RUST_LOG", "warn")
@@ -140,13 +143,9 @@ async fn the_units_command_tells_systemd_when_it_is_ready_and_when_it_stops() {
         .expect("ready means accepting");
     assert!(client.status().await.unwrap().is_ok());
     drop(client);
-    unsafe { libc::kill(daemon.id() as i32, libc::SIGTERM) };
+    sigterm(&daemon);
     said("STOPPING=1").await.unwrap();
-    let status = tokio::task::spawn_blocking(move || daemon.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(status.success(), "{status:?}");
+    wait_exit_ok(daemon).await;
 }
 
 /// Every `khabar_*` name in `text`, with a histogram's `_bucket`/`_sum`/`_count` taken off.
@@ -174,11 +173,7 @@ fn metric_names(text: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_alert_rules_and_dashboard_use_only_metrics_khabar_exports() {
     let sim = simulator().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let dir = tempfile::tempdir().unwrap();
     let extra = format!("[metrics]\nlisten = \"127.0.0.1:{port}\"\n");
     let daemon = Daemon::start(&write_config(dir.path(), &sim, &extra)).await;

@@ -5,7 +5,7 @@
 
 mod daemon_support;
 
-use daemon_support::{PATIENCE, wait_final, wait_for_socket};
+use daemon_support::{sigterm, wait_exit_ok, wait_final, wait_for_socket};
 use khabar::api::client::Client;
 use khabar::message::State;
 use std::path::Path;
@@ -39,7 +39,7 @@ async fn the_repository_config_runs_the_gateway_and_the_readme_commands_work() {
         &config,
     )
     .unwrap();
-    let mut daemon = Command::new(env!("CARGO_BIN_EXE_khabar"))
+    let daemon = Command::new(env!("CARGO_BIN_EXE_khabar"))
         .args(["run", "--config"])
         .arg(&config)
         .env("RUST_LOG", "error")
@@ -82,11 +82,6 @@ async fn the_repository_config_runs_the_gateway_and_the_readme_commands_work() {
     );
     stdout(&reply);
 
-    unsafe { libc::kill(daemon.id() as i32, libc::SIGTERM) };
-    let status = tokio::time::timeout(PATIENCE, tokio::task::spawn_blocking(move || daemon.wait()))
-        .await
-        .expect("stopped in time")
-        .unwrap()
-        .unwrap();
-    assert!(status.success(), "{status:?}");
+    sigterm(&daemon);
+    wait_exit_ok(daemon).await;
 }

@@ -220,3 +220,29 @@ pub async fn submit(client: &mut Client, to: &str, text: &str, kind: &str) -> Me
         .expect("accepted")
         .message_id
 }
+
+/// A TCP port on 127.0.0.1 free just now (take it after the simulator has bound its own).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Sends SIGTERM to a daemon started as the `khabar` binary.
+pub fn sigterm(child: &std::process::Child) {
+    // SAFETY: kill only sends a signal to the child's pid
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+}
+
+/// Waits (up to `PATIENCE`) until a `khabar` child has exited, and checks it exited 0.
+pub async fn wait_exit_ok(mut child: std::process::Child) {
+    let waited = tokio::task::spawn_blocking(move || child.wait());
+    let status = tokio::time::timeout(PATIENCE, waited)
+        .await
+        .expect("the daemon stopped in time")
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+}
