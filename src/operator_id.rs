@@ -55,3 +55,41 @@ pub fn id_candidates(id: &str) -> Vec<String> {
     }
     candidates
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operator_ids_compare_equal_across_case_and_leading_zeros() {
+        assert_eq!(
+            normalize_operator_id("000123"),
+            normalize_operator_id("123")
+        );
+        assert_eq!(normalize_operator_id("0A1B"), normalize_operator_id("a1b"));
+        assert_eq!(normalize_operator_id(" 0000 "), "0");
+        assert_eq!(normalize_operator_id("msg-ABC"), "msg-abc");
+    }
+
+    #[test]
+    fn hex_submit_resp_matches_decimal_receipt_and_back() {
+        // submit_sm_resp said hex 0A1B; the receipt says decimal 2587 (= 0x0A1B).
+        let indexed = normalize_operator_id("0A1B");
+        assert!(id_candidates("2587").contains(&indexed));
+        // And the other way round.
+        let indexed = normalize_operator_id("2587");
+        assert!(id_candidates("0A1B").contains(&indexed));
+    }
+
+    #[test]
+    fn candidates_start_with_the_id_as_written() {
+        assert_eq!(id_candidates("2587"), ["2587", "a1b", "9607"]);
+        assert_eq!(id_candidates("0A1B"), ["a1b", "2587"]);
+        assert_eq!(id_candidates("msg-1"), ["msg-1"]);
+        assert_eq!(id_candidates("000"), ["0"]);
+        assert!(id_candidates("  ").is_empty());
+        // Too long for 128 bits: only the canonical form.
+        let long = "f".repeat(40);
+        assert_eq!(id_candidates(&long), std::slice::from_ref(&long));
+    }
+}

@@ -2,7 +2,8 @@
 //! (`khabar::receipts::text`).
 
 use chrono::{NaiveDate, NaiveDateTime, Timelike};
-use khabar::receipts::text::{ReceiptStat, id_candidates, normalize_operator_id, parse_receipt};
+use khabar::operator_id::{id_candidates, normalize_operator_id};
+use khabar::receipts::text::{ReceiptStat, parse_receipt};
 use proptest::prelude::*;
 
 fn stat() -> impl Strategy<Value = ReceiptStat> {

@@ -2,7 +2,8 @@
 //! finds always yields matching candidates that normalise to themselves.
 #![no_main]
 
-use khabar::receipts::text::{id_candidates, normalize_operator_id, parse_receipt};
+use khabar::operator_id::{id_candidates, normalize_operator_id};
+use khabar::receipts::text::parse_receipt;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|text: &str| {

@@ -11,34 +11,20 @@ use std::path::{Path, PathBuf};
 /// The socket path to use. Relative paths from the config file are taken relative to the
 /// config file's directory, as the daemon does.
 pub(crate) fn resolve(explicit: Option<&Path>, config: &Path) -> Result<PathBuf, CliError> {
-    if let Some(path) = explicit {
-        return Ok(path.to_path_buf());
+    match explicit {
+        Some(path) => Ok(path.to_path_buf()),
+        None => path_in_config(config, &["api", "socket_path"], DEFAULT_SOCKET_PATH),
     }
-    let dir = config
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let configured = match std::fs::read_to_string(config) {
-        Ok(text) => socket_path_in(&text)
-            .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", config.display())))?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => {
-            return Err(CliError::Usage(format!(
-                "cannot read {}: {e}",
-                config.display()
-            )));
-        }
-    };
-    let path = configured.unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET_PATH));
-    Ok(if path.is_absolute() {
-        path
-    } else {
-        dir.join(path)
-    })
 }
 
 /// The daemon's `data_dir` (default `data`), relative paths from the config file's directory.
 pub(crate) fn data_dir(config: &Path) -> Result<PathBuf, CliError> {
+    path_in_config(config, &["data_dir"], "data")
+}
+
+/// The path at `key` (a table path) of the config file, else `default`, relative paths taken
+/// from the config file's directory; a missing file counts as one without the key.
+fn path_in_config(config: &Path, key: &[&str], default: &str) -> Result<PathBuf, CliError> {
     let dir = config
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -47,22 +33,11 @@ pub(crate) fn data_dir(config: &Path) -> Result<PathBuf, CliError> {
         CliError::Usage(format!("cannot read {}: {e}", config.display()))
     };
     let configured = match std::fs::read_to_string(config) {
-        Ok(text) => {
-            let table: toml::Table = toml::from_str(&text).map_err(|e| unreadable(&e))?;
-            match table.get("data_dir") {
-                None => None,
-                Some(toml::Value::String(s)) => Some(PathBuf::from(s)),
-                Some(other) => {
-                    return Err(unreadable(&format!(
-                        "data_dir must be a string, not {other}"
-                    )));
-                }
-            }
-        }
+        Ok(text) => string_in(&text, key).map_err(|e| unreadable(&e))?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(unreadable(&e)),
     };
-    let path = configured.unwrap_or_else(|| PathBuf::from("data"));
+    let path = configured.map_or_else(|| PathBuf::from(default), PathBuf::from);
     Ok(if path.is_absolute() {
         path
     } else {
@@ -70,13 +45,21 @@ pub(crate) fn data_dir(config: &Path) -> Result<PathBuf, CliError> {
     })
 }
 
-/// `[api] socket_path` of a config file's text, if set.
-fn socket_path_in(text: &str) -> Result<Option<PathBuf>, String> {
+/// The string at `key` (a table path such as `["api", "socket_path"]`) of a config text.
+fn string_in(text: &str, key: &[&str]) -> Result<Option<String>, String> {
     let table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
-    match table.get("api").and_then(|api| api.get("socket_path")) {
+    let (last, tables) = key.split_last().expect("a key has a name");
+    let mut at = &table;
+    for name in tables {
+        match at.get(*name) {
+            Some(toml::Value::Table(inner)) => at = inner,
+            _ => return Ok(None),
+        }
+    }
+    match at.get(*last) {
         None => Ok(None),
-        Some(toml::Value::String(s)) => Ok(Some(PathBuf::from(s))),
-        Some(other) => Err(format!("[api] socket_path must be a string, not {other}")),
+        Some(toml::Value::String(s)) => Ok(Some(s.clone())),
+        Some(other) => Err(format!("{} must be a string, not {other}", key.join("."))),
     }
 }
 

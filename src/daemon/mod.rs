@@ -58,7 +58,11 @@ pub async fn run(config_path: &Path) -> Result<(), DaemonError> {
 pub async fn run_with(config: Config, stop: CancellationToken) -> Result<(), DaemonError> {
     let started_at = now_ms();
     private::private_umask();
-    for dir in [&config.data_dir, &config.store.path] {
+    // the store's directory is walked with the data directory when it lies inside it
+    let store_apart = !config.store.path.starts_with(&config.data_dir);
+    let private_dirs =
+        std::iter::once(&config.data_dir).chain(store_apart.then_some(&config.store.path));
+    for dir in private_dirs {
         let narrowed = private::secure_dir(dir)
             .map_err(|e| format!("cannot make {} private: {e}", dir.display()))?;
         if narrowed > 0 {

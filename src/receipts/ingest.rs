@@ -8,13 +8,14 @@
 //! store applies it when the submit result lands. Receipts still parked after
 //! `early_receipt_hold` match nothing of ours: a sweep drops them, one log line per sweep.
 
-use super::text::{ReceiptStat, id_candidates, parse_receipt};
+use super::text::{ReceiptStat, parse_receipt};
 use crate::encoding::decode_short_message;
 use crate::log_gate::{Repeated, note};
 use crate::message::Message;
 use crate::message::{Millis, State, now_ms};
 use crate::metrics::Latencies;
 use crate::number::normalize_any;
+use crate::operator_id::id_candidates;
 use crate::requests::RequestRegistry;
 use crate::sessions::Incoming;
 use crate::store::{Event, ReceiptLanding, Store, StoreError, receipt_outcome};

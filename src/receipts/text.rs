@@ -1,5 +1,6 @@
 //! Delivery receipt text: parsing the `short_message` of a receipt deliver_sm, and matching
-//! the receipt's message id to the one submit_sm_resp returned.
+//! the receipt's message id to the one submit_sm_resp returned (by the rules of
+//! [`crate::operator_id`]).
 //!
 //! The format is the de-facto one of SMPP 3.4 Appendix B:
 //!
@@ -13,8 +14,6 @@
 //!
 //! Because the `text:` of an OTP's receipt holds the code, `ReceiptText`'s `Debug` shows only
 //! its length and parse errors never quote the input.
-
-pub use crate::operator_id::{id_candidates, normalize_operator_id};
 
 use crate::message::State;
 use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
@@ -134,7 +133,7 @@ impl fmt::Display for ReceiptStat {
 /// The fields of a delivery receipt text. Everything but `id` may be absent.
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct ReceiptText {
-    /// The operator's message id, as written in the receipt (see [`normalize_operator_id`]).
+    /// The operator's message id, as written in the receipt (see [`crate::operator_id`]).
     pub id: String,
     /// `sub:` number of messages originally submitted.
     pub sub: Option<u32>,

@@ -2,10 +2,11 @@
 //! handset joins parts by sender and reference, so two long messages to one recipient in
 //! flight at once must carry different ones.
 //!
-//! Each recipient's number picks one of [`SLOTS`] counters (by hash); every long message to
-//! it takes the counter's next value. A recipient's messages therefore get successive
+//! Each recipient's number picks one of [`SLOTS`] counters (by hash); every message sent to it
+//! afresh takes the counter's next value (a short one leaves its reference unused: taking it
+//! costs less than splitting the text twice). A recipient's messages therefore get successive
 //! references, and another message can repeat one only after 256 (`udh8`) or 65,536 (`udh16`,
-//! `sar`) long messages to the same slot in between. Counters start at random values (a fixed
+//! `sar`) messages to the same slot in between. Counters start at random values (a fixed
 //! start would repeat, after a restart, the references of messages still in flight). Fixed
 //! memory, no per-recipient state to expire.
 
@@ -35,7 +36,7 @@ impl Default for ConcatRefs {
 }
 
 impl ConcatRefs {
-    /// The reference for the next long message to `recipient`.
+    /// The reference for the next message to `recipient`.
     pub fn next(&self, recipient: &str) -> u16 {
         let mut hasher = self.hasher.build_hasher();
         hasher.write(recipient.as_bytes());

@@ -268,21 +268,18 @@ impl Dispatcher {
         };
         let resuming = message.operator.as_deref() == Some(config.name.as_str())
             && (0..message.parts.len()).any(acknowledged);
-        let reference = message.concat_ref.filter(|_| resuming).unwrap_or(0);
+        let kept = message.concat_ref.filter(|_| resuming);
+        let mut reference = kept.unwrap_or_else(|| self.concat_refs.next(&message.recipient));
         let mut parts = pdu::parts_for(message, config, &self.encoding, now, reference)?;
         // the acknowledged parts stand only for the same split with the same reference
-        let fresh = !resuming
-            || parts.len() != message.parts.len()
-            || (parts.len() > 1 && message.concat_ref.is_none());
-        let concat_ref = if parts.len() < 2 {
-            None
-        } else if fresh {
-            let reference = self.concat_refs.next(&message.recipient);
+        let fresh =
+            !resuming || parts.len() != message.parts.len() || (parts.len() > 1 && kept.is_none());
+        if fresh && kept.is_some() && parts.len() > 1 {
+            // the text splits otherwise than before: its parts go again, told apart
+            reference = self.concat_refs.next(&message.recipient);
             parts = pdu::parts_for(message, config, &self.encoding, now, reference)?;
-            Some(reference)
-        } else {
-            Some(reference)
-        };
+        }
+        let concat_ref = (parts.len() > 1).then_some(reference);
         let total_parts = u32::try_from(parts.len()).unwrap_or(u32::MAX);
         let parts = (0u32..)
             .zip(parts)

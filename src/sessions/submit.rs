@@ -77,43 +77,40 @@ impl SubmitTask {
             total_parts,
             concat_ref,
         };
-        if send_by.is_some_and(|send_by| now_ms() > send_by) {
-            // It waited for a place too long: an OTP must never arrive late.
-            let results = parts
-                .iter()
-                .map(|(index, _)| (*index, PartResult::NotSent("send_by passed".into())))
-                .collect();
-            self.report(done, results).await;
-            return;
-        }
+        let late = || send_by.is_some_and(|send_by| now_ms() > send_by);
         let mut pending = FuturesOrdered::new();
         let mut slot = Some(first);
         let mut unsent = Vec::new();
         for (index, part) in parts {
-            let this_slot = match slot.take() {
-                Some(s) => Some(s),
-                None => tokio::select! {
-                    s = self.window.acquire() => Some(s),
-                    _ = self.ending.cancelled() => None,
-                },
+            // an OTP must never arrive late: not after waiting for its place or its token
+            let ready = async {
+                if late() {
+                    return None;
+                }
+                let this_slot = match slot.take() {
+                    Some(s) => s,
+                    None => self.window.acquire().await,
+                };
+                self.link.pace(1, urgent).await;
+                (!late()).then_some(this_slot)
             };
-            let paced = match this_slot {
-                Some(s) => tokio::select! {
-                    _ = self.link.pace(1, urgent) => Some(s),
-                    _ = self.ending.cancelled() => None,
-                },
-                None => None,
+            let ready = tokio::select! {
+                biased;
+                ready = ready => ready.ok_or("send_by passed"),
+                _ = self.ending.cancelled() => Err("the session ended"),
             };
-            let Some(this_slot) = paced.filter(|_| !self.ending.is_cancelled()) else {
-                // the session is ending (an unbind, shutdown): no new part goes on the wire
-                unsent.push((index, PartResult::NotSent("the session ended".into())));
-                continue;
+            // a session ending (an unbind, shutdown) puts no new part on the wire
+            let this_slot = match ready {
+                Ok(_) if self.ending.is_cancelled() => Err("the session ended"),
+                other => other,
             };
-            if send_by.is_some_and(|send_by| now_ms() > send_by) {
-                // it passed while this part waited for its place or token
-                unsent.push((index, PartResult::NotSent("send_by passed".into())));
-                continue;
-            }
+            let this_slot = match this_slot {
+                Ok(this_slot) => this_slot,
+                Err(why) => {
+                    unsent.push((index, PartResult::NotSent(why.into())));
+                    continue;
+                }
+            };
             // Spawned so each part goes on the wire as soon as it has its token (no bursts).
             let sending = tokio::spawn(self.submit_part(this_slot, part, urgent, send_by));
             pending.push_back(async move {
