@@ -1,28 +1,39 @@
 //! Working days: Kazakhstan's weekends, public holidays and transfers, and the deadlines
 //! built on them ("within 1 working day", seed 000; "next working day", "within 2 working
-//! days", seed 003).
+//! days", "the 27th of the month", seed 003).
 //!
 //! Time zone: `Asia/Almaty`. Kazakhstan moved to a single zone, UTC+5, on 1 March 2024
 //! (government decree of 2023); chrono-tz 0.10's tz data has that change (`Asia/Almaty` is
 //! +05:00 from 2024-03-01 00:00), which the tests check.
 //!
-//! Days off: the configured weekend days, every configured holiday, `extra_days_off` (days off
-//! transferred by government decree), and, by the Labour Code's rule on holidays that fall on
-//! a day off, the next working day after a holiday that falls on a weekend — except religious
-//! holidays (Orthodox Christmas, Kurban ait), which are never moved. `extra_working_days` (e.g. a Saturday made a
-//! working day by decree) are working days whatever else applies.
+//! Days off come from calendar files ([`data`]): the one shipped with khabar and the
+//! operator's own (`[calendar] files`), one entry per day off or working weekend day, a later
+//! file winning for the same date. A year no file covers is counted by the Law's fixed-date
+//! holidays ([`holidays`]), each moved off a weekend to the next working day unless it is a
+//! religious one; the daemon warns before such a year comes near ([`coverage`]). Inline
+//! `holidays` follow the same rule; `extra_days_off` and `extra_working_days` override
+//! everything.
 
+pub mod coverage;
+pub mod data;
 mod deadline;
 mod holidays;
+mod resolve;
 
+pub use coverage::{COVERAGE_WARN_DAYS, Coverage};
+pub use data::{CalendarFile, DayKind, YearStatus};
 pub use deadline::{DeadlineExpr, parse_deadline_expr};
-pub use holidays::{Holiday, kazakhstan_holidays};
+pub use holidays::{Holiday, law_holidays};
 
 use crate::message::Millis;
 use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveDateTime, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
 use serde::Deserialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Years counted by the Law's fixed-date holidays when no file covers them.
+const RULE_YEARS: std::ops::RangeInclusive<i32> = 2000..=2100;
 
 /// The `[calendar]` section of config.toml.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -32,25 +43,28 @@ pub struct CalendarConfig {
     pub time_zone: String,
     /// Weekly days off, e.g. `["Sat", "Sun"]`.
     pub weekend: Vec<Weekday>,
-    /// Public holidays.
+    /// Reads the calendar shipped with khabar first (default true).
+    pub shipped: bool,
+    /// Calendar files of the operator's own, read after the shipped one (relative paths from
+    /// the config file's directory).
+    pub files: Vec<PathBuf>,
+    /// Further holidays, moved off a weekend unless `moves_if_weekend = false`.
     pub holidays: Vec<Holiday>,
-    /// Further days off (days off transferred by decree, one-off days off).
+    /// Further days off (one-off days off).
     pub extra_days_off: Vec<NaiveDate>,
-    /// Days that are working days even if a weekend or holiday (transferred working days).
+    /// Days that are working days whatever else applies.
     pub extra_working_days: Vec<NaiveDate>,
 }
 
 impl Default for CalendarConfig {
-    /// Asia/Almaty, Saturday and Sunday off, Kazakhstan's public holidays of 2026 and 2027,
-    /// no decree transfers (add them per year as the government publishes them).
+    /// Asia/Almaty, Saturday and Sunday off, the shipped calendar file.
     fn default() -> Self {
         CalendarConfig {
             time_zone: "Asia/Almaty".to_owned(),
             weekend: vec![Weekday::Sat, Weekday::Sun],
-            holidays: [2026, 2027]
-                .into_iter()
-                .flat_map(kazakhstan_holidays)
-                .collect(),
+            shipped: true,
+            files: Vec::new(),
+            holidays: Vec::new(),
             extra_days_off: Vec::new(),
             extra_working_days: Vec::new(),
         }
@@ -69,10 +83,20 @@ pub enum CalendarError {
     /// All seven days are weekend: no day would ever be a working day.
     #[error("the weekend covers all seven days, so there would be no working days")]
     NoWorkingDays,
+    /// A calendar file cannot be read or is not valid.
+    #[error("calendar file {file}: {reason}")]
+    BadFile {
+        /// The file.
+        file: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A deadline expression could not be read.
     #[error(
-        "cannot read deadline {expr:?}: {reason}; expected e.g. \"1 working day\", \
-         \"2 working days\", \"24h\", \"90m\" or \"2026-12-01T10:00:00+05:00\""
+        "cannot read deadline {expr:?}: {reason}; write \"1 working day\", \"2 working days\", \
+         \"next working day 18:00\", \"the 27th\", a duration such as \"90s\", \"30m\", \"24h\" \
+         or \"2d\" (units s, m, h, d; \"1h 30m\" adds them up) or a time with its offset such \
+         as \"2026-12-01T10:00:00+05:00\""
     )]
     BadDeadline {
         /// The expression as given.
@@ -82,19 +106,44 @@ pub enum CalendarError {
     },
 }
 
+/// A day that is not what its weekday makes it, and where that comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DayNote {
+    /// Off or working, with why.
+    pub kind: DayKind,
+    /// The text of the source that says so (None for a day counted by rule or configured
+    /// inline).
+    pub source: Option<String>,
+}
+
+/// A year a calendar file is complete for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CoveredYear {
+    /// Confirmed or provisional.
+    pub status: YearStatus,
+    /// The file that covers it (the last one read, if several do).
+    pub file: String,
+    /// The texts of the sources it rests on.
+    pub sources: Vec<String>,
+    /// The file's note on the year.
+    pub note: Option<String>,
+}
+
 /// Answers "is this a working day" and computes working-day deadlines.
 #[derive(Clone, Debug)]
 pub struct Calendar {
     tz: Tz,
     /// Indexed by `Weekday::num_days_from_monday`.
     weekend: [bool; 7],
-    /// Every day off that is not a plain weekend day, with its reason.
-    days_off: BTreeMap<NaiveDate, String>,
-    extra_working: BTreeSet<NaiveDate>,
+    /// Every day that is not what its weekday makes it.
+    days: BTreeMap<NaiveDate, DayNote>,
+    /// The years some file is complete for.
+    years: BTreeMap<i32, CoveredYear>,
 }
 
 impl Calendar {
-    /// Builds a calendar, applying the weekend-transfer rule to the holidays.
+    /// Builds a calendar: reads its files, counts the years they do not cover by rule, adds
+    /// the inline holidays and overrides.
     pub fn new(config: &CalendarConfig) -> Result<Calendar, CalendarError> {
         let tz: Tz = config
             .time_zone
@@ -112,45 +161,89 @@ impl Calendar {
         let mut calendar = Calendar {
             tz,
             weekend,
-            days_off: BTreeMap::new(),
-            extra_working: config.extra_working_days.iter().copied().collect(),
+            days: BTreeMap::new(),
+            years: BTreeMap::new(),
         };
-        for holiday in &config.holidays {
-            calendar
-                .days_off
-                .entry(holiday.date)
-                .or_insert_with(|| holiday.name.clone());
+        if config.shipped {
+            let file = CalendarFile::parse(data::SHIPPED, data::SHIPPED_NAME)?;
+            calendar.add_file(&file, data::SHIPPED_NAME);
         }
-        for date in &config.extra_days_off {
-            calendar
-                .days_off
-                .entry(*date)
-                .or_insert_with(|| "day off".to_owned());
+        for path in &config.files {
+            calendar.add_file(&CalendarFile::read(path)?, &path.display().to_string());
         }
-        let mut moving: Vec<&Holiday> = config
-            .holidays
-            .iter()
-            .filter(|h| h.moves_if_weekend && calendar.is_weekend(h.date))
+        let mut by_rule: Vec<Holiday> = RULE_YEARS
+            .filter(|year| !calendar.years.contains_key(year))
+            .flat_map(law_holidays)
             .collect();
-        moving.sort_by_key(|h| h.date);
+        by_rule.extend(config.holidays.iter().cloned());
+        calendar.add_holidays(by_rule);
+        let inline = |kind: DayKind| DayNote { kind, source: None };
+        for date in &config.extra_days_off {
+            let note = inline(DayKind::Off("day off (config.toml)".to_owned()));
+            calendar.days.insert(*date, note);
+        }
+        for date in &config.extra_working_days {
+            let note = inline(DayKind::Working("working day (config.toml)".to_owned()));
+            calendar.days.insert(*date, note);
+        }
+        Ok(calendar)
+    }
+
+    /// Takes a file's days (replacing what earlier files said of the same dates) and years.
+    fn add_file(&mut self, file: &CalendarFile, name: &str) {
+        let source = |key: &str| file.sources.get(key).cloned();
+        for day in &file.days {
+            let note = DayNote {
+                kind: day.kind(),
+                source: source(&day.source),
+            };
+            self.days.insert(day.date, note);
+        }
+        for year in &file.years {
+            let covered = CoveredYear {
+                status: year.status,
+                file: name.to_owned(),
+                sources: year.sources.iter().filter_map(|k| source(k)).collect(),
+                note: year.note.clone(),
+            };
+            self.years.insert(year.year, covered);
+        }
+    }
+
+    /// Adds holidays counted by rule: a day already listed keeps its entry; one on a weekend
+    /// that moves makes the first regular working day after it a day off.
+    fn add_holidays(&mut self, mut holidays: Vec<Holiday>) {
+        holidays.sort_by_key(|h| h.date);
+        let off = |why: String| DayNote {
+            kind: DayKind::Off(why),
+            source: None,
+        };
+        for holiday in &holidays {
+            self.days
+                .entry(holiday.date)
+                .or_insert_with(|| off(holiday.name.clone()));
+        }
+        let moving: Vec<&Holiday> = holidays
+            .iter()
+            .filter(|h| h.moves_if_weekend && self.is_weekend(h.date))
+            .collect();
         for holiday in moving {
-            // The first regular working day after the holiday (not weekend, not already off,
-            // not a decree working day). Terminates: the days off are finite and not every
-            // weekday is weekend.
+            // The first regular working day after the holiday (a weekday nothing lists).
+            // Terminates: the listed days are finite and not every weekday is weekend.
             let mut day = holiday.date;
             while let Some(next) = day.succ_opt() {
                 day = next;
-                let regular_working = !calendar.is_weekend(day)
-                    && !calendar.days_off.contains_key(&day)
-                    && !calendar.extra_working.contains(&day);
-                if regular_working {
-                    let reason = format!("{} (moved from {})", holiday.name, holiday.date);
-                    calendar.days_off.insert(day, reason);
+                if !self.is_weekend(day) && !self.days.contains_key(&day) {
+                    let why = format!(
+                        "{} (moved from {})",
+                        holiday.name,
+                        holiday.date.format("%A %-d %B")
+                    );
+                    self.days.insert(day, off(why));
                     break;
                 }
             }
         }
-        Ok(calendar)
     }
 
     /// The time zone working days are counted in.
@@ -158,26 +251,34 @@ impl Calendar {
         self.tz
     }
 
-    /// True for a weekday that is not a weekend day (ignores holidays and transfers).
-    fn is_weekend(&self, date: NaiveDate) -> bool {
+    /// True for a configured weekend day (ignores holidays and transfers).
+    pub fn is_weekend(&self, date: NaiveDate) -> bool {
         self.weekend[date.weekday().num_days_from_monday() as usize]
-            && !self.extra_working.contains(&date)
     }
 
     /// True if `date` is a working day.
     pub fn is_working_day(&self, date: NaiveDate) -> bool {
-        self.extra_working.contains(&date)
-            || !(self.is_weekend(date) || self.days_off.contains_key(&date))
+        match self.days.get(&date).map(|note| &note.kind) {
+            Some(DayKind::Off(_)) => false,
+            Some(DayKind::Working(_)) => true,
+            None => !self.is_weekend(date),
+        }
     }
 
-    /// Why `date` is a day off: the holiday's name (with "moved from …" for a transferred
-    /// one), "day off", or "weekend". None for a working day.
+    /// Why `date` is a day off: the holiday's name (with "moved from …" for a moved one),
+    /// the transfer, or "weekend". None for a working day.
     pub fn day_off_reason(&self, date: NaiveDate) -> Option<&str> {
-        if self.is_working_day(date) {
-            None
-        } else {
-            Some(self.days_off.get(&date).map_or("weekend", String::as_str))
+        match self.days.get(&date).map(|note| &note.kind) {
+            Some(DayKind::Off(why)) => Some(why),
+            Some(DayKind::Working(_)) => None,
+            None => self.is_weekend(date).then_some("weekend"),
         }
+    }
+
+    /// What the calendar lists for `date`, if anything (days off and working days that are
+    /// not what their weekday makes them).
+    pub fn note(&self, date: NaiveDate) -> Option<&DayNote> {
+        self.days.get(&date)
     }
 
     /// The first working day strictly after `date` (saturates at chrono's last date).
@@ -224,22 +325,13 @@ impl Calendar {
     pub fn end_of_next_working_day(&self, accepted: Millis) -> Millis {
         self.end_of_day(self.next_working_day(self.local_date(accepted)))
     }
+}
 
-    /// The instant a deadline expression means for a message accepted at `accepted`:
-    /// N working days = the end of the N-th working day after the acceptance day (so
-    /// "1 working day" is [`Calendar::end_of_next_working_day`]); a duration is added to
-    /// `accepted`; an absolute time is itself.
-    pub fn resolve(&self, expr: &DeadlineExpr, accepted: Millis) -> Millis {
-        match expr {
-            DeadlineExpr::WorkingDays(n) => {
-                self.end_of_day(self.add_working_days(to_utc(accepted), *n))
-            }
-            DeadlineExpr::After(duration) => {
-                let ms = Millis::try_from(duration.as_millis()).unwrap_or(Millis::MAX);
-                accepted.saturating_add(ms)
-            }
-            DeadlineExpr::At(at) => *at,
-        }
+impl Default for Calendar {
+    /// The calendar of [`CalendarConfig::default`] (the shipped file, which always parses).
+    fn default() -> Self {
+        Calendar::new(&CalendarConfig::default())
+            .unwrap_or_else(|e| unreachable!("the shipped calendar is checked by its tests: {e}"))
     }
 }
 

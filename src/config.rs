@@ -201,6 +201,9 @@ impl Config {
         };
         self.data_dir = under(&self.data_dir);
         self.api.socket_path = under(&self.api.socket_path);
+        for file in &mut self.calendar.files {
+            *file = under(file);
+        }
         if self.store.path == StoreConfig::default().path {
             self.store.path = self.data_dir.join("store");
         } else {

@@ -222,6 +222,11 @@ pub struct Extra {
     /// Name of the template the text was rendered from.
     #[serde(default)]
     pub template: Option<String>,
+    /// The words `send_by` was computed from: upstream's `deadline` ("the 27th") or the
+    /// kind's default ("1 working day (notification default)"); None when upstream gave the
+    /// instant itself or there is none. (Last in the struct: older records lack it.)
+    #[serde(default)]
+    pub deadline_rule: Option<String>,
 }
 
 /// A message as upstream hands it over, already validated and normalised.

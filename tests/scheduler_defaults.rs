@@ -1,7 +1,8 @@
 //! Default deadlines per kind, and the scheduler's config as an operator writes it.
 
-use khabar::message::{Extra, Kind, Millis, NewMessage};
-use khabar::scheduler::{DeadlineSpec, SchedulerConfig, WorkingDays};
+use khabar::calendar::{Calendar, DeadlineExpr};
+use khabar::message::{Extra, Kind, NewMessage};
+use khabar::scheduler::{DeadlineSpec, SchedulerConfig};
 use std::time::Duration;
 
 fn new(kind: Kind) -> NewMessage {
@@ -17,20 +18,10 @@ fn new(kind: Kind) -> NewMessage {
     }
 }
 
-/// A calendar whose next working day always ends a fixed time later (stands in for the
-/// holiday calendar, which plugs in the same way).
-struct FixedDays(Millis);
-
-impl WorkingDays for FixedDays {
-    fn end_of_next_working_day(&self, at: Millis) -> Millis {
-        at + self.0
-    }
-}
-
 #[test]
 fn each_kind_gets_its_default_deadlines() {
     let config = SchedulerConfig::default();
-    let days = FixedDays(40 * 3_600_000);
+    let days = Calendar::default();
     let now = 1_750_000_000_000;
     let filled = |kind| {
         let mut m = new(kind);
@@ -52,6 +43,11 @@ fn each_kind_gets_its_default_deadlines() {
         "a notification must be sent within one working day (seeds 000, 003)"
     );
     assert_eq!(notification.receipt_by, None);
+    assert_eq!(
+        notification.extra.deadline_rule.as_deref(),
+        Some("1 working day (notification default)"),
+        "khabar show says where the deadline came from"
+    );
     let bulk = filled(Kind::Bulk);
     assert_eq!(
         (bulk.send_by, bulk.receipt_by, bulk.extra.reply_window_ms),
@@ -64,7 +60,7 @@ fn upstream_deadlines_win_over_defaults() {
     let config = SchedulerConfig::default();
     let mut otp = new(Kind::Otp);
     otp.send_by = Some(5);
-    config.kinds.apply(&mut otp, 1_000, &FixedDays(0));
+    config.kinds.apply(&mut otp, 1_000, &Calendar::default());
     assert_eq!(otp.send_by, Some(5));
     assert_eq!(otp.receipt_by, Some(1_000 + 300_000));
 }
@@ -96,12 +92,12 @@ fn config_reads_from_toml() {
     assert_eq!(config.retry.max_attempts, 4);
     assert_eq!(
         config.kinds.otp.send_by,
-        DeadlineSpec::After(Duration::from_secs(30))
+        DeadlineSpec::after(Duration::from_secs(30))
     );
     assert_eq!(
         config.kinds.notification.send_by,
-        DeadlineSpec::EndOfNextWorkingDay
+        DeadlineSpec(Some(DeadlineExpr::WorkingDays { days: 1, at: None }))
     );
-    assert_eq!(config.kinds.notification.receipt_by, DeadlineSpec::None);
+    assert_eq!(config.kinds.notification.receipt_by, DeadlineSpec(None));
     assert!(toml::from_str::<SchedulerConfig>("[kinds.otp]\nsend_by = \"later\"").is_err());
 }

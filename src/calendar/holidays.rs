@@ -1,11 +1,8 @@
-//! Kazakhstan's public holidays (Law "On holidays in the Republic of Kazakhstan", as amended
-//! in 2022: Republic Day restored on 25 October, Independence Day on 16 December only).
-//!
-//! Dates are our best knowledge; check them each year against the government's decree, which
-//! also lists any transferred days off and working Saturdays (configure those in
-//! `extra_days_off` / `extra_working_days`). Kurban ait's first day follows the lunar calendar
-//! and is announced by the Spiritual Administration of Muslims of Kazakhstan: we ship
-//! 2026-05-27 and 2027-05-16 (10 Dhu al-Hijjah by the astronomical calendar; confirm).
+//! Holidays counted by rule: the fixed-date holidays of the Law "On holidays in the Republic
+//! of Kazakhstan" (as amended in 2022: Republic Day on 25 October, Independence Day on 16
+//! December only), for years no calendar file covers, and holidays configured inline in
+//! `[calendar] holidays`. A holiday on a weekend moves to the next working day unless it is a
+//! religious one (art. 5 of the Law). The years the files cover list every day explicitly.
 
 use chrono::NaiveDate;
 use serde::Deserialize;
@@ -46,30 +43,17 @@ const FIXED: [(u32, u32, &str, bool); 14] = [
     (12, 16, "Independence Day", true),
 ];
 
-/// First day of Kurban ait per year (lunar; see the module docs).
-const KURBAN_AIT: [(i32, u32, u32); 2] = [(2026, 5, 27), (2027, 5, 16)];
-
-/// Kazakhstan's public holidays of `year`: the fixed-date ones for any year, plus Kurban ait
-/// for the years we know its date (2026, 2027). Sorted by date.
-pub fn kazakhstan_holidays(year: i32) -> Vec<Holiday> {
-    let fixed = FIXED.iter().filter_map(|&(month, day, name, moves)| {
-        Some(Holiday {
-            date: NaiveDate::from_ymd_opt(year, month, day)?,
-            name: name.to_owned(),
-            moves_if_weekend: moves,
-        })
-    });
-    let kurban = KURBAN_AIT
+/// The Law's fixed-date holidays of `year`, sorted by date: what a year no calendar file covers
+/// is counted by (Kurban ait follows the lunar calendar and is only in the files).
+pub fn law_holidays(year: i32) -> Vec<Holiday> {
+    FIXED
         .iter()
-        .filter(|(y, _, _)| *y == year)
-        .filter_map(|&(y, month, day)| {
+        .filter_map(|&(month, day, name, moves)| {
             Some(Holiday {
-                date: NaiveDate::from_ymd_opt(y, month, day)?,
-                name: "Kurban ait".to_owned(),
-                moves_if_weekend: false,
+                date: NaiveDate::from_ymd_opt(year, month, day)?,
+                name: name.to_owned(),
+                moves_if_weekend: moves,
             })
-        });
-    let mut holidays: Vec<Holiday> = fixed.chain(kurban).collect();
-    holidays.sort_by_key(|h| h.date);
-    holidays
+        })
+        .collect()
 }

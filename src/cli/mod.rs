@@ -3,6 +3,7 @@
 //! Every subcommand but `run` is a client of the local socket. Exit codes: 0 ok, 1 the
 //! request was refused (the reason is printed), 2 usage error, 3 daemon not reachable.
 
+mod calendar;
 mod cancel;
 mod display;
 mod events;
@@ -120,6 +121,8 @@ enum Command {
     /// Send or verify one-time passwords.
     #[command(subcommand, after_help = otp::AFTER_HELP)]
     Otp(otp::OtpCommand),
+    /// Print the working days and days off deadlines are counted by, with their sources.
+    Calendar(calendar::CalendarArgs),
     /// Control the embedded SMSC simulator: counters, received messages, replies, faults.
     #[command(after_help = sim::AFTER_HELP)]
     Sim(sim::SimArgs),
@@ -163,12 +166,13 @@ async fn execute(cli: Cli) -> CliResult {
     let cli = match cli.command {
         Command::Run(args) => return run::run(&cli.config, &args).await,
         Command::Sim(args) => return sim::run(&cli.config, args).await,
+        Command::Calendar(args) => return calendar::run(&cli.config, args),
         command => Cli { command, ..cli },
     };
     let socket = socket::resolve(cli.socket.as_deref(), &cli.config)?;
     let connect = || Client::connect(&socket);
     match cli.command {
-        Command::Run(_) | Command::Sim(_) => Ok(Exit::Ok),
+        Command::Run(_) | Command::Sim(_) | Command::Calendar(_) => Ok(Exit::Ok),
         Command::Send(args) => send::run(&socket, *args).await,
         Command::Status(args) => status::run(&socket, args).await,
         Command::Show(args) => show::run(connect().await?, args).await,

@@ -78,7 +78,11 @@ pub(crate) fn render(m: &MessageView) -> String {
     field("state", m.state.to_string());
     field("operator", m.operator.clone().unwrap_or_else(|| "-".into()));
     field("created", time(m.created));
-    field("send by", time_or_dash(m.send_by));
+    let send_by = match &m.send_by_rule {
+        Some(rule) if m.send_by.is_some() => format!("{}  ({rule})", time_or_dash(m.send_by)),
+        _ => time_or_dash(m.send_by),
+    };
+    field("send by", send_by);
     field("receipt by", time_or_dash(m.receipt_by));
     if let Some(w) = m.reply_window_s {
         field("reply window", super::display::age(w));

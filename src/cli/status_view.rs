@@ -19,6 +19,7 @@ pub(crate) fn render(r: &StatusReport) -> String {
     operators(&mut out, r);
     queue(&mut out, r);
     disk(&mut out, r);
+    calendar(&mut out, r);
     deadlines(&mut out, r);
     outcomes(&mut out, &r.last_minute, &r.last_hour);
     out
@@ -115,6 +116,13 @@ fn queue(out: &mut String, r: &StatusReport) {
         &rows,
     ));
     out.push('\n');
+}
+
+/// One line when the working-day calendar runs out within the warning horizon.
+fn calendar(out: &mut String, r: &StatusReport) {
+    if let Some(warning) = r.calendar.as_ref().and_then(|c| c.warning.as_ref()) {
+        let _ = writeln!(out, "CALENDAR  {warning}\n");
+    }
 }
 
 /// One line: the store's free space, and whether new messages are refused for lack of it.

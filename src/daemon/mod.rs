@@ -9,12 +9,12 @@ pub mod private;
 use crate::api::server::Server;
 use crate::calendar::Calendar;
 use crate::config::Config;
-use crate::message::{Millis, now_ms};
+use crate::message::now_ms;
 use crate::otp::OtpService;
 use crate::receipts::ReceiptStage;
 use crate::requests::{RequestRegistry, WindowCloser};
 use crate::router::Router;
-use crate::scheduler::{Scheduler, WorkingDays, run_deadline_watcher, run_housekeeping};
+use crate::scheduler::{Scheduler, run_deadline_watcher, run_housekeeping};
 use crate::sending::{Dispatcher, RecipientLimits, run_outcomes};
 use crate::sessions::{Endpoint, SessionPool};
 use crate::store::Store;
@@ -29,16 +29,6 @@ use tokio_util::sync::CancellationToken;
 
 /// Any error that stops the daemon, with a sentence for the operator.
 pub type DaemonError = Box<dyn Error + Send + Sync>;
-
-/// Lets the scheduler's default deadlines use the configured holiday calendar.
-struct CalendarDays(Arc<Calendar>);
-
-impl WorkingDays for CalendarDays {
-    fn end_of_next_working_day(&self, at: Millis) -> Millis {
-        // the scheduler wants the first instant after that day
-        self.0.end_of_next_working_day(at) + 1
-    }
-}
 
 /// Runs the gateway until SIGTERM/ctrl-c, with the config file at `config_path`.
 pub async fn run(config_path: &Path) -> Result<(), DaemonError> {
@@ -73,18 +63,20 @@ pub async fn run_with(config: Config, stop: CancellationToken) -> Result<(), Dae
             );
         }
     }
+    let calendar = Arc::new(Calendar::new(&config.calendar)?);
+    if let Some(warning) = calendar.coverage(now_ms()).warning {
+        tracing::warn!("{warning}");
+    }
     // before the store, which would wait (10 s) for the running daemon's lock
     crate::api::server::refuse_if_running(&config.api.socket_path)?;
     let store_config = config.store.clone();
     let store = tokio::task::spawn_blocking(move || Store::open(&store_config)).await??;
     tracing::info!(path = %config.store.path.display(), queued = store.counts().queued.iter().sum::<u64>(), "store open");
 
-    let calendar = Arc::new(Calendar::new(&config.calendar)?);
     let templates = Arc::new(Templates::new(&config.templates)?);
     let router = Arc::new(Router::new(&config.routes)?);
     let scheduler = Arc::new(
-        Scheduler::new(store.clone(), config.scheduler.clone())
-            .with_working_days(Arc::new(CalendarDays(calendar.clone()))),
+        Scheduler::new(store.clone(), config.scheduler.clone()).with_calendar(calendar.clone()),
     );
 
     let simulator = embedded::start_if_needed(&config).await?;

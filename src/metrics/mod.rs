@@ -143,6 +143,14 @@ pub fn render(status: &StatusReport, counts: &Counts, latencies: &Latencies) -> 
             one(f64::from(u8::from(disk.refusing))),
         );
     }
+    if let Some(calendar) = &status.calendar {
+        family(
+            &mut registry,
+            "calendar_covered_days",
+            "Days ahead the working-day calendar files cover (warn below 60)",
+            one(calendar.days_ahead as f64),
+        );
+    }
     let ops = &status.operators;
     let per_op = |f: fn(&crate::api::views::OperatorStatus) -> f64| {
         ops.iter()

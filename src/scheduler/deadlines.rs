@@ -1,95 +1,115 @@
-//! Default deadlines per kind. `otp`: send within 60 s, valid 5 min; `request`: a 24 h reply
-//! window; `notification`: sent by the end of the next working day; `bulk`: none.
-//! Working days come from a pluggable [`WorkingDays`] rule; until the holiday calendar
-//! is given (the daemon gives its holiday calendar), [`EveryDayAlmaty`] treats every day as one.
+//! Default deadlines per kind, written like the `deadline` of a request: `otp` — send within
+//! `60s`, receipt within `5m`; `request` — a 24 h reply window; `notification` — sent by the
+//! end of the next working day (`1 working day`, seed 000); `bulk` — none. Working days are
+//! the daemon's [`Calendar`].
 
+use crate::calendar::{Calendar, DeadlineExpr, parse_deadline_expr};
 use crate::message::{Kind, Millis, NewMessage};
-use chrono::{Days, TimeZone};
 use serde::Deserialize;
+use std::fmt;
 use std::time::Duration;
 
-/// Decides where "the end of the next working day" falls.
-pub trait WorkingDays: Send + Sync {
-    /// The first instant after the next working day following the day of `at`.
-    fn end_of_next_working_day(&self, at: Millis) -> Millis;
-}
-
-/// Every day is a working day; days run midnight to midnight in Asia/Almaty.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct EveryDayAlmaty;
-
-impl WorkingDays for EveryDayAlmaty {
-    fn end_of_next_working_day(&self, at: Millis) -> Millis {
-        let tz = chrono_tz::Asia::Almaty;
-        let Some(now) = tz.timestamp_millis_opt(at).single() else {
-            return at + 2 * 86_400_000;
-        };
-        let after_next = now.date_naive().checked_add_days(Days::new(2));
-        after_next
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
-            .and_then(|midnight| tz.from_local_datetime(&midnight).earliest())
-            .map_or(at + 2 * 86_400_000, |end| end.timestamp_millis())
-    }
-}
-
-/// A default deadline: none, a fixed time after acceptance, or the end of the next working day.
+/// A default deadline: none, or a deadline expression ("60s", "1 working day", "the 27th").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
-pub enum DeadlineSpec {
-    /// No deadline.
-    None,
-    /// This long after acceptance (written like `60s`, `5m`, `24h`).
-    After(Duration),
-    /// The end of the next working day (written `end_of_next_working_day`).
-    EndOfNextWorkingDay,
-}
+pub struct DeadlineSpec(pub Option<DeadlineExpr>);
 
 impl TryFrom<String> for DeadlineSpec {
     type Error = String;
     fn try_from(text: String) -> Result<Self, Self::Error> {
         match text.trim() {
-            "none" | "" => Ok(DeadlineSpec::None),
-            "end_of_next_working_day" => Ok(DeadlineSpec::EndOfNextWorkingDay),
-            other => humantime::parse_duration(other).map(DeadlineSpec::After).map_err(|e| {
-                format!("{other:?} is not a deadline: use a duration like \"60s\", \"none\" or \"end_of_next_working_day\" ({e})")
-            }),
+            "none" | "" => Ok(DeadlineSpec(None)),
+            // the name earlier releases documented
+            "end_of_next_working_day" => Ok(DeadlineSpec(Some(DeadlineExpr::WorkingDays {
+                days: 1,
+                at: None,
+            }))),
+            other => parse_deadline_expr(other)
+                .map(|expr| DeadlineSpec(Some(expr)))
+                .map_err(|e| format!("{e}, or \"none\"")),
+        }
+    }
+}
+
+impl fmt::Display for DeadlineSpec {
+    /// The form config.toml takes.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Some(expr) => write!(f, "{expr}"),
+            None => f.write_str("none"),
         }
     }
 }
 
 impl DeadlineSpec {
+    /// This long after acceptance.
+    pub fn after(duration: Duration) -> Self {
+        DeadlineSpec(Some(DeadlineExpr::After(duration)))
+    }
+
     /// The deadline for a message accepted at `now`.
-    pub fn at(self, now: Millis, days: &dyn WorkingDays) -> Option<Millis> {
-        match self {
-            DeadlineSpec::None => None,
-            DeadlineSpec::After(d) => Some(now.saturating_add(crate::message::millis(d))),
-            DeadlineSpec::EndOfNextWorkingDay => Some(days.end_of_next_working_day(now)),
-        }
+    pub fn at(self, now: Millis, calendar: &Calendar) -> Option<Millis> {
+        self.0.map(|expr| calendar.resolve(&expr, now))
     }
 }
 
 /// The defaults of one kind.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct KindRule {
     /// Default `send_by`.
-    #[serde(default = "none")]
     pub send_by: DeadlineSpec,
     /// Default `receipt_by`.
-    #[serde(default = "none")]
     pub receipt_by: DeadlineSpec,
     /// Default reply window (requests).
-    #[serde(default, with = "humantime_serde")]
     pub reply_window: Option<Duration>,
 }
 
-fn none() -> DeadlineSpec {
-    DeadlineSpec::None
+/// One kind's section as written: what it leaves out keeps the kind's default.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleOverrides {
+    send_by: Option<DeadlineSpec>,
+    receipt_by: Option<DeadlineSpec>,
+    #[serde(default, with = "humantime_serde")]
+    reply_window: Option<Duration>,
 }
 
-/// The defaults of every kind.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+impl RuleOverrides {
+    fn over(self, default: KindRule) -> KindRule {
+        KindRule {
+            send_by: self.send_by.unwrap_or(default.send_by),
+            receipt_by: self.receipt_by.unwrap_or(default.receipt_by),
+            reply_window: self.reply_window.or(default.reply_window),
+        }
+    }
+}
+
+/// `[scheduler.kinds]` as written.
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+struct KindsOverrides {
+    otp: RuleOverrides,
+    request: RuleOverrides,
+    notification: RuleOverrides,
+    bulk: RuleOverrides,
+}
+
+impl From<KindsOverrides> for KindDefaults {
+    fn from(written: KindsOverrides) -> Self {
+        let default = KindDefaults::default();
+        KindDefaults {
+            otp: written.otp.over(default.otp),
+            request: written.request.over(default.request),
+            notification: written.notification.over(default.notification),
+            bulk: written.bulk.over(default.bulk),
+        }
+    }
+}
+
+/// The defaults of every kind (`[scheduler.kinds.otp]`, …); a key left out keeps the kind's
+/// default.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(from = "KindsOverrides")]
 pub struct KindDefaults {
     /// One-time passwords.
     pub otp: KindRule,
@@ -104,14 +124,14 @@ pub struct KindDefaults {
 impl Default for KindDefaults {
     fn default() -> Self {
         let none = KindRule {
-            send_by: DeadlineSpec::None,
-            receipt_by: DeadlineSpec::None,
+            send_by: DeadlineSpec(None),
+            receipt_by: DeadlineSpec(None),
             reply_window: None,
         };
         KindDefaults {
             otp: KindRule {
-                send_by: DeadlineSpec::After(Duration::from_secs(60)),
-                receipt_by: DeadlineSpec::After(Duration::from_secs(300)),
+                send_by: DeadlineSpec::after(Duration::from_secs(60)),
+                receipt_by: DeadlineSpec::after(Duration::from_secs(300)),
                 reply_window: None,
             },
             request: KindRule {
@@ -119,7 +139,7 @@ impl Default for KindDefaults {
                 ..none.clone()
             },
             notification: KindRule {
-                send_by: DeadlineSpec::EndOfNextWorkingDay,
+                send_by: DeadlineSpec(Some(DeadlineExpr::WorkingDays { days: 1, at: None })),
                 ..none.clone()
             },
             bulk: none,
@@ -139,13 +159,17 @@ impl KindDefaults {
     }
 
     /// Fills in whatever deadlines upstream left out, for a message accepted at `now`.
-    pub fn apply(&self, message: &mut NewMessage, now: Millis, days: &dyn WorkingDays) {
+    pub fn apply(&self, message: &mut NewMessage, now: Millis, calendar: &Calendar) {
         let rule = self.rule(message.kind);
         if message.send_by.is_none() {
-            message.send_by = rule.send_by.at(now, days);
+            message.send_by = rule.send_by.at(now, calendar);
+            if message.send_by.is_some() {
+                let kind = message.kind;
+                message.extra.deadline_rule = Some(format!("{} ({kind} default)", rule.send_by));
+            }
         }
         if message.receipt_by.is_none() {
-            message.receipt_by = rule.receipt_by.at(now, days);
+            message.receipt_by = rule.receipt_by.at(now, calendar);
         }
         if message.extra.reply_window_ms.is_none() {
             message.extra.reply_window_ms = rule.reply_window.map(|d| d.as_millis() as i64);
@@ -156,22 +180,45 @@ impl KindDefaults {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::{NaiveDate, Timelike};
 
     #[test]
-    fn next_day_ends_at_almaty_midnight_after_tomorrow() {
-        let tz = chrono_tz::Asia::Almaty;
-        let date = NaiveDate::from_ymd_opt(2025, 3, 14).unwrap();
-        let late = tz
-            .from_local_datetime(&date.and_hms_opt(23, 30, 0).unwrap())
-            .unwrap();
-        let end = EveryDayAlmaty.end_of_next_working_day(late.timestamp_millis());
-        let end = tz.timestamp_millis_opt(end).unwrap();
+    fn a_notification_defaults_to_the_end_of_the_next_working_day() {
+        let calendar = Calendar::default();
+        let friday = chrono::DateTime::parse_from_rfc3339("2026-04-10T15:00:00+05:00")
+            .unwrap()
+            .timestamp_millis();
+        let rule = KindDefaults::default();
         assert_eq!(
-            end.date_naive(),
-            date.checked_add_days(Days::new(2)).unwrap()
+            rule.notification.send_by.at(friday, &calendar),
+            Some(calendar.end_of_next_working_day(friday))
         );
-        assert_eq!((end.hour(), end.minute()), (0, 0));
+        assert_eq!(
+            rule.otp.send_by.at(friday, &calendar),
+            Some(friday + 60_000)
+        );
+        assert_eq!(rule.bulk.send_by.at(friday, &calendar), None);
+    }
+
+    #[test]
+    fn a_kind_section_changes_only_what_it_names() {
+        let kinds: KindDefaults = toml::from_str(
+            "[otp]\nsend_by = \"30s\"\n[notification]\nsend_by = \"next working day 18:00\"",
+        )
+        .unwrap();
+        let default = KindDefaults::default();
+        assert_eq!(
+            kinds.otp.send_by,
+            DeadlineSpec::after(Duration::from_secs(30))
+        );
+        assert_eq!(kinds.otp.receipt_by, default.otp.receipt_by);
+        assert_eq!(kinds.request, default.request);
+        assert_eq!(
+            kinds.notification.send_by.to_string(),
+            "1 working day 18:00"
+        );
+        let empty: KindDefaults = toml::from_str("[otp]").unwrap();
+        assert_eq!(empty, default);
+        assert!(toml::from_str::<KindDefaults>("[otp]\nsend_bye = \"1s\"").is_err());
     }
 
     #[test]
@@ -179,13 +226,15 @@ mod tests {
         let parse = |s: &str| DeadlineSpec::try_from(s.to_owned());
         assert_eq!(
             parse("90s"),
-            Ok(DeadlineSpec::After(Duration::from_secs(90)))
+            Ok(DeadlineSpec::after(Duration::from_secs(90)))
         );
-        assert_eq!(parse("none"), Ok(DeadlineSpec::None));
-        assert_eq!(
-            parse("end_of_next_working_day"),
-            Ok(DeadlineSpec::EndOfNextWorkingDay)
-        );
-        assert!(parse("soonish").is_err());
+        assert_eq!(parse("none"), Ok(DeadlineSpec(None)));
+        let one_day = Ok(DeadlineSpec(Some(DeadlineExpr::WorkingDays {
+            days: 1,
+            at: None,
+        })));
+        assert_eq!(parse("end_of_next_working_day"), one_day);
+        assert_eq!(parse("1 working day"), one_day);
+        assert!(parse("soonish").unwrap_err().contains("\"none\""));
     }
 }

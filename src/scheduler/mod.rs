@@ -12,10 +12,11 @@ pub mod tasks;
 
 pub use backoff::{Jitter, RetryPolicy};
 pub use config::{LaneShares, SchedulerConfig};
-pub use deadlines::{DeadlineSpec, EveryDayAlmaty, KindDefaults, KindRule, WorkingDays};
+pub use deadlines::{DeadlineSpec, KindDefaults, KindRule};
 pub use lanes::LanePicker;
 pub use tasks::{run_deadline_watcher, run_housekeeping};
 
+use crate::calendar::Calendar;
 use crate::message::{Kind, Message, MessageId, Millis, NewMessage, State, millis};
 use crate::store::{Accepted, Store, StoreError};
 use std::sync::{Arc, Mutex};
@@ -25,24 +26,24 @@ pub struct Scheduler {
     store: Store,
     config: SchedulerConfig,
     picker: Mutex<LanePicker>,
-    days: Arc<dyn WorkingDays>,
+    calendar: Arc<Calendar>,
 }
 
 impl Scheduler {
-    /// A scheduler over `store` (working days: [`EveryDayAlmaty`] until a calendar is given).
+    /// A scheduler over `store` (working days: the shipped calendar until one is given).
     pub fn new(store: Store, config: SchedulerConfig) -> Self {
         let picker = Mutex::new(LanePicker::new(config.min_share.by_lane()));
         Scheduler {
             store,
             config,
             picker,
-            days: Arc::new(EveryDayAlmaty),
+            calendar: Arc::new(Calendar::default()),
         }
     }
 
-    /// Uses this working-day rule for "end of the next working day" deadlines.
-    pub fn with_working_days(mut self, days: Arc<dyn WorkingDays>) -> Self {
-        self.days = days;
+    /// Counts working days of default deadlines by this calendar.
+    pub fn with_calendar(mut self, calendar: Arc<Calendar>) -> Self {
+        self.calendar = calendar;
         self
     }
 
@@ -58,7 +59,7 @@ impl Scheduler {
 
     /// Fills in the default deadlines of the message's kind that upstream left out.
     pub fn prepare(&self, message: &mut NewMessage, now: Millis) {
-        self.config.kinds.apply(message, now, self.days.as_ref());
+        self.config.kinds.apply(message, now, &self.calendar);
     }
 
     /// Fills in default deadlines, then accepts the message durably.

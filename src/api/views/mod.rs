@@ -48,6 +48,10 @@ pub struct MessageView {
         skip_serializing_if = "Option::is_none"
     )]
     pub send_by: Option<Millis>,
+    /// The words `send_by` was computed from: upstream's `deadline`, or the kind's default
+    /// ("1 working day (notification default)").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_by_rule: Option<String>,
     /// No final receipt by then = `receipt_overdue`.
     #[serde(
         default,
@@ -124,6 +128,7 @@ impl From<&Message> for MessageView {
             state: m.state,
             created: m.created,
             send_by: m.send_by,
+            send_by_rule: m.extra.deadline_rule.clone(),
             receipt_by: m.receipt_by,
             reply_window_s: m
                 .extra

@@ -18,6 +18,9 @@ pub struct StatusReport {
     /// Free space on the store's disk against the reserve (absent from older daemons).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disk: Option<DiskStatus>,
+    /// How far ahead the working-day calendar is known (absent from older daemons).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calendar: Option<crate::calendar::Coverage>,
     /// Messages past `receipt_by` without a final receipt.
     pub receipts_overdue: u64,
     /// The oldest few of them (the daemon decides how many).

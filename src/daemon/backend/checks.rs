@@ -136,6 +136,7 @@ impl GatewayBackend {
         let recipient = self.recipient(&request.to, &format!("{prefix}to"))?;
         let (text, template) = self.render(&request.content, prefix)?;
         let send_by = self.send_by(&request, now, prefix)?;
+        let deadline_rule = request.deadline.clone();
         let receipt_by = future(request.receipt_by, now, &format!("{prefix}receipt_by"))?;
         let reply_window_ms = match request.reply_window {
             None => None,
@@ -163,6 +164,7 @@ impl GatewayBackend {
                 follow_up_text: request.follow_up_text,
                 otp_session: None,
                 template,
+                deadline_rule,
             },
         };
         self.parts.scheduler.prepare(&mut message, now);

@@ -131,6 +131,7 @@ impl GatewayBackend {
                 max_depth: self.parts.max_queue_depth,
             },
             disk: Some(self.disk_status()),
+            calendar: Some(self.parts.calendar.coverage(now)),
             receipts_overdue: overdue_count,
             overdue: scan.overdue,
             at_risk_count,
