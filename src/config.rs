@@ -101,9 +101,8 @@ impl Default for ApiSection {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SendingConfig {
-    /// OTP messages per recipient per hour (a message over it waits for its turn).
-    pub otp_per_recipient_per_hour: u32,
-    /// Other messages per recipient per hour (0: no limit).
+    /// Messages of kinds other than `otp` per recipient per hour (0: no limit). One-time
+    /// passwords are limited by `[otp] max_per_hour`, counted when they are accepted.
     pub per_recipient_per_hour: u32,
     /// How long the sending stage sleeps when nothing is due and nothing woke it.
     #[serde(with = "humantime_serde")]
@@ -121,7 +120,6 @@ pub struct SendingConfig {
 impl Default for SendingConfig {
     fn default() -> Self {
         SendingConfig {
-            otp_per_recipient_per_hour: 5,
             per_recipient_per_hour: 0,
             idle_poll: Duration::from_millis(50),
             early_receipt_hold: Duration::from_secs(60),
@@ -204,6 +202,14 @@ impl Config {
         for file in &mut self.calendar.files {
             *file = under(file);
         }
+        for op in &mut self.operators {
+            for file in [&mut op.ca_file, &mut op.password_file]
+                .into_iter()
+                .flatten()
+            {
+                *file = under(file);
+            }
+        }
         if self.store.path == StoreConfig::default().path {
             self.store.path = self.data_dir.join("store");
         } else {
@@ -268,6 +274,31 @@ mod tests {
         let config = Config::load(&path).expect("config.toml loads");
         assert!(config.needs_simulator());
         assert!(config.store.path.starts_with(&config.data_dir));
+    }
+
+    #[test]
+    fn files_named_in_the_config_are_found_from_its_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(
+            &path,
+            "[calendar]\nfiles = [\"kz-2028.toml\"]\n[[operator]]\nname = \"kcell\"\n\
+             host = \"smsc.example\"\nport = 3550\nsystem_id = \"kcell\"\n\
+             password_file = \"kcell.pass\"\ntls = true\nca_file = \"certs/kcell-ca.pem\"\n",
+        )
+        .unwrap();
+        let mut config = Config::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        config.rebase(dir.path());
+        let op = &config.operators[0];
+        assert_eq!(
+            op.ca_file.as_deref(),
+            Some(dir.path().join("certs/kcell-ca.pem").as_path())
+        );
+        assert_eq!(
+            op.password_file.as_deref(),
+            Some(dir.path().join("kcell.pass").as_path())
+        );
+        assert_eq!(config.calendar.files, [dir.path().join("kz-2028.toml")]);
     }
 
     #[test]

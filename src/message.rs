@@ -227,6 +227,10 @@ pub struct Extra {
     /// instant itself or there is none. (Last in the struct: older records lack it.)
     #[serde(default)]
     pub deadline_rule: Option<String>,
+    /// An `otp` held back by the per-recipient limit is not sent before this (its place in
+    /// the rolling hour). (Last in the struct: older records lack it.)
+    #[serde(default)]
+    pub held_until: Option<Millis>,
 }
 
 /// A message as upstream hands it over, already validated and normalised.

@@ -247,54 +247,6 @@ async fn an_otp_waiting_behind_a_full_window_past_its_send_by_is_never_sent() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn the_per_number_otp_limit_holds_and_a_message_over_it_waits() {
-    let sim = simulator().await;
-    let dir = tempfile::tempdir().unwrap();
-    let tuning = Tuning {
-        sending: "otp_per_recipient_per_hour = 2".into(),
-        ..Tuning::default()
-    };
-    let daemon = Daemon::start(&write_tuned_config(dir.path(), &sim, &tuning)).await;
-    let mut client = daemon.client().await;
-    let to = kcell_number(7, 1);
-    let mut first_two = Vec::new();
-    for code in ["1111", "2222"] {
-        first_two.push(submit(&mut client, &to, &format!("code {code}"), "otp").await);
-    }
-    for id in first_two {
-        assert_eq!(wait_final(&mut client, id).await.state, State::Delivered);
-    }
-    // Over the limit: one that may wait two hours, one with the OTP default (60 s), which
-    // cannot get its turn before its deadline.
-    let patient = client
-        .submit(json!({
-            "to": to, "text": "code 3333", "kind": "otp",
-            "send_by": rfc3339_in(Duration::from_secs(2 * 3600)),
-        }))
-        .await
-        .expect("socket")
-        .expect("accepted")
-        .message_id;
-    let hasty = submit(&mut client, &to, "code 4444", "otp").await;
-    // Another number is not held back, and its OTP goes out after the two above were seen.
-    let other_to = kcell_number(7, 2);
-    let other = submit(&mut client, &other_to, "code 5555", "otp").await;
-    assert_eq!(wait_final(&mut client, other).await.state, State::Delivered);
-    let hasty = wait_final(&mut client, hasty).await;
-    assert_eq!(hasty.state, State::Expired, "{hasty:?}");
-    let patient = get(&mut client, patient).await;
-    assert_eq!(patient.state, State::Queued, "{patient:?}");
-    let received = received_by_destination(&sim);
-    assert_eq!(
-        received.get(&to),
-        Some(&2),
-        "the limit let a third OTP through"
-    );
-    assert_eq!(received.get(&other_to), Some(&1));
-    daemon.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigterm_drains_unbinds_and_the_next_start_finishes_everything() {
     let sim = simulator().await;
     fault_everywhere(&sim, &Fault::ResponseDelay(Duration::from_millis(400)));

@@ -112,6 +112,7 @@ pub(crate) async fn run(mut client: Client, command: OtpCommand) -> CliResult {
                 .and_then(|v| v.as_str().map(str::to_string))
                 .unwrap_or_else(|| "other".into());
             match verdict.attempts_left {
+                Some(1) => println!("{name} (1 attempt left)"),
                 Some(n) => println!("{name} ({n} attempts left)"),
                 None => println!("{name}"),
             }

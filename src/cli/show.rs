@@ -83,6 +83,12 @@ pub(crate) fn render(m: &MessageView) -> String {
         _ => time_or_dash(m.send_by),
     };
     field("send by", send_by);
+    if let Some(until) = m.held_until {
+        field(
+            "held",
+            format!("until {} (per-recipient limit)", time(until)),
+        );
+    }
     field("receipt by", time_or_dash(m.receipt_by));
     if let Some(w) = m.reply_window_s {
         field("reply window", super::display::age(w));

@@ -4,7 +4,7 @@
 use super::{CliError, CliResult, Exit};
 use crate::api::protocol::BatchReply;
 use crate::api::{ApiError, Client, ClientError, ErrorCode};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use serde_json::Value;
 use std::path::Path;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
@@ -32,7 +32,9 @@ impl Summary {
         }
     }
 
-    fn print(&self) {
+    fn print(&mut self) {
+        // lines refused here and lines the daemon refused arrive out of order
+        self.rejected.sort_by_key(|(line, _)| *line);
         println!("accepted:  {}", self.accepted);
         println!("duplicate: {}", self.duplicates);
         println!("rejected:  {}", self.rejected.len());
@@ -70,7 +72,15 @@ pub(crate) async fn run(socket: &Path, path: &Path, batch_size: usize) -> CliRes
         None => ProgressBar::new_spinner(),
     };
     progress.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} lines  {per_sec}  eta {eta}")
+        ProgressStyle::with_template("{bar:40} {pos}/{len} lines  {rate}  eta {eta}")
+            .map(|style| {
+                style.with_key(
+                    "rate",
+                    |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = write!(w, "{:.0} lines/s", state.per_sec());
+                    },
+                )
+            })
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let mut summary = Summary::default();

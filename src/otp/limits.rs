@@ -1,7 +1,11 @@
-//! Resend limits per recipient number: a minimum gap between codes and a rolling-hour cap.
+//! The one per-recipient limit on one-time passwords: at most `max_per_hour` OTP SMS to a
+//! number in any rolling hour, whether they come from `otp_send` or from a `submit` of kind
+//! `otp`, and (for `otp_send`) a minimum gap between codes.
 //!
-//! The times codes were issued to a number are kept in the OTP database (so the limits survive a
-//! restart) as a short list; `governor` is not used because its state lives only in memory.
+//! The times OTPs went (or are held to go) to a number are kept in the OTP database, so the
+//! limit survives a restart, as a short list: a true rolling hour. `governor` is not used
+//! because its state lives only in memory and its quota refills gradually (a burst, then one
+//! every 12 minutes), which is not "N in any hour".
 
 use super::OtpError;
 use crate::message::Millis;
@@ -72,6 +76,17 @@ impl SendLog {
         }
         let seconds = (wait_ms as u64).div_ceil(1000);
         Err(seconds.max(1))
+    }
+
+    /// The earliest instant at or after `now` one more SMS fits under `max_per_hour` in every
+    /// rolling hour (the log may hold reservations later than `now`).
+    pub(crate) fn earliest_slot(&self, now: Millis, max_per_hour: u32) -> Millis {
+        let cap = max_per_hour.max(1) as usize;
+        if self.times.len() < cap {
+            return now;
+        }
+        // The cap-th newest must have left the hour before one more fits.
+        now.max(self.times[self.times.len() - cap].saturating_add(HOUR_MS))
     }
 
     /// Notes a code sent at `now`.

@@ -242,6 +242,41 @@ impl OtpService {
         Ok(IssuedCode { code, expires_at })
     }
 
+    /// Admits one more OTP SMS to the number `to` (E.164 digits) under the rolling-hour cap
+    /// `max_per_hour` that `otp_send` counts against too: `Ok(None)` = it may go now,
+    /// `Ok(Some(at))` = it is held until `at` (its place in the hour is reserved), or
+    /// `RateLimited` when that place comes after `send_by` — it could never go out in time,
+    /// so it is refused and nothing is reserved. Durable (flushed) when it returns.
+    pub fn admit(
+        &self,
+        to: &str,
+        now: Millis,
+        send_by: Option<Millis>,
+    ) -> Result<Option<Millis>, OtpError> {
+        let _guard = self
+            .write
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut log = match self.sends.get(to).map_err(|e| storage("read", e))? {
+            Some(bytes) => SendLog::decode(&bytes)?,
+            None => SendLog::default(),
+        };
+        log.forget_before(now);
+        let slot = log.earliest_slot(now, self.config.max_per_hour);
+        if send_by.is_some_and(|by| slot > by) {
+            let retry_after_s = (u64::try_from(slot - now).unwrap_or(0))
+                .div_ceil(1000)
+                .max(1);
+            return Err(OtpError::RateLimited { retry_after_s });
+        }
+        log.record(slot);
+        self.sends
+            .insert(to.as_bytes(), log.encode()?)
+            .map_err(|e| storage("write", e))?;
+        self.flush()?;
+        Ok((slot > now).then_some(slot))
+    }
+
     /// Checks `code` for `session` (see the verdicts of [`OtpResult`]). A right code is used up
     /// and a wrong one counts against the session's attempts; both are durable (flushed) when
     /// this returns. A replaced (older) code of the session is simply a wrong code.

@@ -1,16 +1,17 @@
-//! Per-recipient rate limits per kind (default: 5 OTPs per number per hour). A message over
-//! its limit is deferred until its turn, never dropped.
+//! The per-recipient rate limit of kinds other than `otp` (`[sending] per_recipient_per_hour`,
+//! off by default), in memory. A message over it is deferred until its turn, never dropped.
+//! One-time passwords have their own durable limit, counted when they are accepted
+//! (`otp::limits`); here an OTP held by it waits for its place.
 
 use crate::config::SendingConfig;
-use crate::message::Kind;
+use crate::message::{Kind, Message, Millis};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-/// Keyed limiters: one for OTPs, one for everything else (either may be off).
+/// The keyed limiter of kinds other than `otp` (None: off).
 pub struct RecipientLimits {
-    otp: Option<DefaultKeyedRateLimiter<String>>,
     other: Option<DefaultKeyedRateLimiter<String>>,
     clock: DefaultClock,
 }
@@ -22,20 +23,22 @@ impl RecipientLimits {
             NonZeroU32::new(per_hour).map(|n| RateLimiter::keyed(Quota::per_hour(n)))
         };
         RecipientLimits {
-            otp: limiter(config.otp_per_recipient_per_hour),
             other: limiter(config.per_recipient_per_hour),
             clock: DefaultClock::default(),
         }
     }
 
-    /// None if a message of `kind` may go to `recipient` now (and counts it), else how long
-    /// to wait.
-    pub fn check(&self, kind: Kind, recipient: &str) -> Option<Duration> {
-        let limiter = if kind == Kind::Otp {
-            self.otp.as_ref()
-        } else {
-            self.other.as_ref()
-        }?;
+    /// None if `message` may go now (and counts it), else how long to wait: an `otp` until
+    /// the place its limit held for it, another kind by the in-memory limiter.
+    pub fn check(&self, message: &Message, now: Millis) -> Option<Duration> {
+        if message.kind == Kind::Otp {
+            let until = message.extra.held_until.filter(|&at| at > now)?;
+            return Some(Duration::from_millis(
+                u64::try_from(until - now).unwrap_or(0),
+            ));
+        }
+        let limiter = self.other.as_ref()?;
+        let recipient = &message.recipient;
         match limiter.check_key(&recipient.to_owned()) {
             Ok(()) => None,
             Err(not_until) => Some(not_until.wait_time_from(self.clock.now())),
@@ -44,7 +47,7 @@ impl RecipientLimits {
 
     /// Forgets recipients whose limits are full again (bounds memory).
     pub fn forget_idle(&self) {
-        for limiter in [&self.otp, &self.other].into_iter().flatten() {
+        if let Some(limiter) = &self.other {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }
@@ -54,18 +57,53 @@ impl RecipientLimits {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::message::{MessageId, State};
+
+    fn message(kind: Kind, held_until: Option<Millis>) -> Message {
+        let mut m = Message {
+            id: MessageId(1),
+            reference: None,
+            kind,
+            recipient: "77011234567".into(),
+            sender: None,
+            text: Some("x".into()),
+            created: 0,
+            send_by: None,
+            receipt_by: None,
+            attempts: 0,
+            next_try: 0,
+            state: State::Queued,
+            operator: None,
+            parts: Vec::new(),
+            history: Vec::new(),
+            extra: Default::default(),
+            concat_ref: None,
+        };
+        m.extra.held_until = held_until;
+        m
+    }
 
     #[test]
-    fn the_sixth_otp_in_an_hour_waits() {
+    fn an_otp_waits_only_for_the_place_its_limit_held() {
         let limits = RecipientLimits::new(&SendingConfig::default());
-        for _ in 0..5 {
-            assert_eq!(limits.check(Kind::Otp, "77011234567"), None);
-        }
-        let wait = limits
-            .check(Kind::Otp, "77011234567")
-            .expect("over the limit");
-        assert!(wait > Duration::from_secs(60));
-        assert_eq!(limits.check(Kind::Otp, "77051234567"), None);
-        assert_eq!(limits.check(Kind::Notification, "77011234567"), None);
+        assert_eq!(limits.check(&message(Kind::Otp, None), 1_000), None);
+        assert_eq!(
+            limits.check(&message(Kind::Otp, Some(61_000)), 1_000),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(limits.check(&message(Kind::Otp, Some(500)), 1_000), None);
+    }
+
+    #[test]
+    fn other_kinds_over_their_limit_wait() {
+        let config = SendingConfig {
+            per_recipient_per_hour: 2,
+            ..SendingConfig::default()
+        };
+        let limits = RecipientLimits::new(&config);
+        let bulk = message(Kind::Bulk, None);
+        assert_eq!(limits.check(&bulk, 0), None);
+        assert_eq!(limits.check(&bulk, 0), None);
+        assert!(limits.check(&bulk, 0).is_some());
     }
 }

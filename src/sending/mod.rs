@@ -225,9 +225,10 @@ impl Dispatcher {
                 .await;
             return;
         };
-        if let Some(wait) = self.limits.check(message.kind, &message.recipient) {
-            tracing::debug!(%id, to = ?number, wait_s = wait.as_secs(), "recipient limit: waiting");
-            self.hand_back(&message, now, wait, "recipient limit").await;
+        if let Some(wait) = self.limits.check(&message, now) {
+            tracing::debug!(%id, to = ?number, wait_s = wait.as_secs(), "held: per-recipient limit");
+            self.hand_back(&message, now, wait, "held: per-recipient limit")
+                .await;
             return;
         }
         let job = match self.job_for(&message, operator, place, now) {

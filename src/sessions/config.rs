@@ -22,7 +22,7 @@ pub struct OperatorConfig {
     /// SMPP password inline (at most 8 characters); prefer `password_file` or `password_env`.
     #[serde(default)]
     pub password: Option<Secret>,
-    /// A file whose first line is the password.
+    /// A file whose first line is the password (relative: from config.toml's directory).
     #[serde(default)]
     pub password_file: Option<PathBuf>,
     /// An environment variable holding the password.
@@ -78,7 +78,9 @@ pub struct OperatorConfig {
     /// Connect over TLS.
     #[serde(default)]
     pub tls: bool,
-    /// CA certificate (PEM) to trust for TLS, in addition to the system roots.
+    /// With `tls`: the CA certificates (PEM) to trust — exactly these, pinning the operator's
+    /// own CA; without it, the public web roots. A relative path is from config.toml's
+    /// directory.
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
 }

@@ -203,6 +203,7 @@ impl FakeBackend {
             created,
             send_by: r.send_by,
             send_by_rule: None,
+            held_until: None,
             receipt_by: r.receipt_by,
             reply_window_s: r.reply_window.map(|w| w.as_secs()),
             attempts: 0,

@@ -40,7 +40,7 @@ pub fn config_text(dir: &Path, sim: &SimHandle, extra: &str) -> String {
 /// [`config_text`] writes with no `extra`.
 #[derive(Clone, Debug)]
 pub struct Tuning {
-    /// Lines added to the `[sending]` table (e.g. `otp_per_recipient_per_hour = 2`).
+    /// Lines added to the `[sending]` table (e.g. `claim_batch = 8`).
     pub sending: String,
     /// Appended after `[sending]`: whole tables such as `[scheduler.retry]`.
     pub extra: String,

@@ -52,6 +52,13 @@ pub struct MessageView {
     /// ("1 working day (notification default)").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub send_by_rule: Option<String>,
+    /// An `otp` held back by its recipient's rolling-hour limit is not sent before this.
+    #[serde(
+        default,
+        with = "serde_fmt::time_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub held_until: Option<Millis>,
     /// No final receipt by then = `receipt_overdue`.
     #[serde(
         default,
@@ -129,6 +136,7 @@ impl From<&Message> for MessageView {
             created: m.created,
             send_by: m.send_by,
             send_by_rule: m.extra.deadline_rule.clone(),
+            held_until: m.extra.held_until.filter(|_| !m.state.is_final()),
             receipt_by: m.receipt_by,
             reply_window_s: m
                 .extra

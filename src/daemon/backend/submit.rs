@@ -4,11 +4,12 @@
 //! reference is already stored is never refused: it gets the first message's id.
 
 use super::GatewayBackend;
-use super::errors::not_accepted;
+use super::errors::{not_accepted, task_failed};
 use crate::api::error::ApiError;
 use crate::api::protocol::{SubmitOk, SubmitRequest};
-use crate::message::{Millis, NewMessage, now_ms};
+use crate::message::{Kind, Millis, NewMessage, now_ms};
 use crate::number;
+use crate::otp::OtpError;
 use crate::store::{Accepted, StoreError};
 
 impl GatewayBackend {
@@ -21,17 +22,56 @@ impl GatewayBackend {
         }
     }
 
+    /// Counts an `otp` against its recipient's rolling-hour limit (shared with `otp_send`):
+    /// held until its place in the hour, or refused `rate_limited` when that place comes after
+    /// its `send_by`. A retry of a stored reference is not counted again.
+    async fn admit_otp(&self, message: &mut NewMessage, now: Millis) -> Result<(), ApiError> {
+        if message.kind != Kind::Otp || self.known(message.reference.as_deref()).is_some() {
+            return Ok(());
+        }
+        let Some(service) = self.parts.otp.clone() else {
+            return Ok(());
+        };
+        let (to, send_by) = (message.recipient.clone(), message.send_by);
+        let admitted = tokio::task::spawn_blocking(move || service.admit(&to, now, send_by))
+            .await
+            .map_err(task_failed)?;
+        match admitted {
+            Ok(held_until) => {
+                message.extra.held_until = held_until;
+                Ok(())
+            }
+            Err(OtpError::RateLimited { retry_after_s }) => Err(ApiError {
+                retry_after_s: Some(retry_after_s),
+                ..ApiError::new(
+                    crate::api::error::ErrorCode::RateLimited,
+                    format!(
+                        "this number has had its one-time passwords for the hour ([otp] \
+                         max_per_hour); the next could go in {retry_after_s} s, after this \
+                         message's send_by, so it was not accepted"
+                    ),
+                )
+            }),
+            Err(e) => Err(ApiError::internal(format!(
+                "the OTP limit cannot be read: {e}"
+            ))),
+        }
+    }
+
     /// `submit`.
     pub(super) async fn submit_one(&self, request: SubmitRequest) -> Result<SubmitOk, ApiError> {
         let now = now_ms();
         let reference = request.reference.clone();
-        let message = match self.check(request, now, "") {
+        let mut message = match self.check(request, now, "") {
             Ok(message) => message,
             Err(e) => return self.refuse(reference.as_deref(), e),
         };
         let room = self.reserve(1);
         if room.granted == 0 {
             return self.refuse(reference.as_deref(), self.queue_full(room.depth));
+        }
+        if let Err(e) = self.admit_otp(&mut message, now).await {
+            return self.refuse(reference.as_deref(), e);
         }
         let (kind, to) = (message.kind, number::mask(&message.recipient));
         let accepted = match self.store().accept(message).await {
@@ -70,7 +110,11 @@ impl GatewayBackend {
         let mut checked = Vec::new();
         for (i, request) in requests.into_iter().enumerate() {
             let reference = request.reference.clone();
-            match self.check(request, now, &format!("messages[{i}].")) {
+            let checked_one = match self.check(request, now, &format!("messages[{i}].")) {
+                Ok(mut message) => self.admit_otp(&mut message, now).await.map(|()| message),
+                Err(e) => Err(e),
+            };
+            match checked_one {
                 Ok(message) => checked.push((i, message)),
                 Err(e) => results[i] = Some(self.refuse(reference.as_deref(), e)),
             }
