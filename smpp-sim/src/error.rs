@@ -16,6 +16,16 @@ pub enum SimError {
         /// The operating system's reason.
         source: std::io::Error,
     },
+    /// An operator's TLS certificate or key could not be read or used.
+    #[error("operator {operator}: TLS {what}: {source}")]
+    Tls {
+        /// The operator whose listener needs it.
+        operator: String,
+        /// What failed, naming the file (e.g. `cannot read cert_file /etc/kcell.pem`).
+        what: String,
+        /// The underlying error (I/O, PEM or rustls).
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// No operator has this name.
     #[error("no operator named {0:?}")]
     UnknownOperator(String),

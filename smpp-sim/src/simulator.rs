@@ -7,10 +7,11 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::config::{ReceiptConfig, ReplyRule, SimConfig};
+use crate::delivery::{Kind, OwedDeliveries};
 use crate::error::SimError;
 use crate::faults::{Fault, FaultSettings};
 use crate::operator::{Operator, Shared};
-use crate::stats::{self, OperatorStats};
+use crate::stats::{self, Counters, OperatorStats};
 use crate::store::ReceivedMessage;
 use crate::tracker::QueryAnswer;
 
@@ -68,6 +69,8 @@ pub struct OperatorInfo {
     pub system_id: String,
     /// Password to bind with.
     pub password: String,
+    /// Whether the port speaks SMPP over TLS (the operator has a `tls` table).
+    pub tls: bool,
 }
 
 /// A running simulator. Cheap to clone; the simulator stops when [`shutdown`](Self::shutdown)
@@ -96,6 +99,7 @@ impl SimHandle {
                 addr: o.addr,
                 system_id: o.system_id.clone(),
                 password: o.password.clone(),
+                tls: o.tls,
             })
             .collect()
     }
@@ -265,11 +269,76 @@ impl SimHandle {
     }
 
     /// Stops every operator: listeners close, connections close, timers stop. Waits for the
-    /// tasks to end.
+    /// tasks to end. What the operators still owed stays in memory, for
+    /// [`shutdown_and_take_pending`](Self::shutdown_and_take_pending).
     pub async fn shutdown(&self) {
         let shared = &self.inner.shared;
         shared.stop.cancel();
         shared.tasks.close();
         shared.tasks.wait().await;
+    }
+
+    /// Stops every operator as [`shutdown`](Self::shutdown) does, then takes every deliver_sm
+    /// each operator still owes its ESME: receipts and MO not yet due, ready but not sent, and
+    /// those binds had sent without an answer when they closed. The binds close and give back
+    /// before this takes anything (it waits for every session and the timer tasks to end), so
+    /// nothing owed is dropped. Operators that owe nothing are left out; a second call finds
+    /// nothing. Receipts come out without their text excerpt ([`OwedDeliveries`]).
+    pub async fn shutdown_and_take_pending(&self) -> Vec<OwedDeliveries> {
+        self.shutdown().await;
+        (self.inner.operators.iter())
+            .map(|o| OwedDeliveries {
+                operator: o.name.to_string(),
+                items: o.delivery.take_owed(),
+            })
+            .filter(|owed| !owed.items.is_empty())
+            .collect()
+    }
+
+    /// Puts deliver_sm that a previous simulator owed
+    /// ([`shutdown_and_take_pending`](Self::shutdown_and_take_pending)) back into the operators
+    /// of the same names, ready at once, behind anything already ready: each goes out as soon
+    /// as a receiver is bound. They do not wait out what was left of their delay: the
+    /// restart already took time, the ESME has been waiting for them since before it, and an
+    /// SMSC that kept receipts while its ESME was away sends them when it binds again. The
+    /// operators' `receipts_scheduled` / `mo_scheduled` counters count them.
+    ///
+    /// Returns what it could not put back: the items of operators this simulator does not
+    /// have, and bodies that are not one whole deliver_sm (empty when all went back).
+    pub fn restore_pending(&self, owed: Vec<OwedDeliveries>) -> Vec<OwedDeliveries> {
+        let mut refused = Vec::new();
+        for group in owed {
+            let Ok(operator) = self.operator(&group.operator) else {
+                refused.push(group);
+                continue;
+            };
+            let mut items = Vec::with_capacity(group.items.len());
+            let mut bad = Vec::new();
+            for item in group.items {
+                match item.into_outbound() {
+                    Ok(outbound) => items.push(outbound),
+                    Err((item, e)) => {
+                        let operator = &group.operator;
+                        tracing::warn!(%operator, error = %e, "an owed deliver_sm is not restored");
+                        bad.push(item);
+                    }
+                }
+            }
+            let counters = &operator.counters;
+            for item in &items {
+                Counters::bump(match item.kind {
+                    Kind::Receipt => &counters.receipts_scheduled,
+                    Kind::Mo => &counters.mo_scheduled,
+                });
+            }
+            operator.delivery.restore(items);
+            if !bad.is_empty() {
+                refused.push(OwedDeliveries {
+                    operator: group.operator,
+                    items: bad,
+                });
+            }
+        }
+        refused
     }
 }

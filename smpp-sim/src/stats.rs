@@ -43,6 +43,7 @@ pub(crate) struct Counters {
     pub deliver_answered_late: AtomicU64,
     pub deliver_answer_max_ms: AtomicU64,
     pub resubmitted_after_ok: AtomicU64,
+    pub tls_handshake_failures: AtomicU64,
     max_per_second: AtomicU64,
     window: Mutex<RateWindow>,
 }
@@ -102,6 +103,7 @@ impl Counters {
             deliver_answered_late: get(&self.deliver_answered_late),
             deliver_answer_max_ms: get(&self.deliver_answer_max_ms),
             resubmitted_after_ok: get(&self.resubmitted_after_ok),
+            tls_handshake_failures: get(&self.tls_handshake_failures),
         }
     }
 }
@@ -191,6 +193,10 @@ pub struct OperatorStats {
     /// open connection) were accepted: resubmissions after a definite success.
     #[serde(default)]
     pub resubmitted_after_ok: u64,
+    /// Connections to a TLS port closed because their TLS handshake failed (the client did
+    /// not trust the certificate, spoke plain SMPP, or did not finish within 10 s).
+    #[serde(default)]
+    pub tls_handshake_failures: u64,
 }
 
 /// A report row: its label and the counter it shows.
@@ -199,7 +205,7 @@ type Row = (&'static str, fn(&OperatorStats) -> u64);
 /// Renders stats as the table printed on SIGTERM and by `smpp-sim ctl stats`.
 pub fn report(stats: &[OperatorStats]) -> String {
     let mut out = String::new();
-    let rows: [Row; 27] = [
+    let rows: [Row; 28] = [
         ("binds (now)", |s| s.binds_current),
         ("binds (total)", |s| s.binds_total),
         ("bind failures", |s| s.bind_failures),
@@ -227,6 +233,7 @@ pub fn report(stats: &[OperatorStats]) -> String {
         ("deliver unanswered", |s| s.deliver_unanswered),
         ("deliver answered late", |s| s.deliver_answered_late),
         ("deliver answer max ms", |s| s.deliver_answer_max_ms),
+        ("TLS handshakes failed", |s| s.tls_handshake_failures),
     ];
     let _ = write!(out, "{:<24}", "");
     for s in stats {

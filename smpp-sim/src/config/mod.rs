@@ -2,6 +2,8 @@
 //!
 //! Every struct deserializes from TOML with defaults for every field, so an empty table
 //! (`[simulator]` inside khabar's config, or an empty file) starts the three default operators.
+//! An operator listens for plain SMPP unless it has a `tls` table ([`TlsConfig`]): then its
+//! port speaks SMPP over TLS only.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -83,11 +85,18 @@ impl SimConfig {
         toml::from_str(text).map_err(|e| SimError::Config(e.to_string()))
     }
 
-    /// Reads and parses a TOML file.
+    /// Reads and parses a TOML file; relative TLS certificate and key paths are taken from
+    /// the file's directory.
     pub fn from_file(path: &std::path::Path) -> Result<Self, SimError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| SimError::Config(format!("cannot read {}: {e}", path.display())))?;
-        Self::from_toml(&text)
+        let mut config = Self::from_toml(&text)?;
+        if let Some(dir) = path.parent() {
+            for tls in config.operators.iter_mut().filter_map(|o| o.tls.as_mut()) {
+                tls.rebase(dir);
+            }
+        }
+        Ok(config)
     }
 
     /// Checks what would make the simulator misbehave: duplicate names or ports, credentials
@@ -146,6 +155,35 @@ pub struct OperatorConfig {
     pub receipts: Option<ReceiptConfig>,
     /// Faults switched on from the start (normally none).
     pub faults: FaultSettings,
+    /// Serve this operator's port over TLS (SMPP over TLS, `smpps://`) with this certificate
+    /// and key; plain SMPP when absent.
+    pub tls: Option<TlsConfig>,
+}
+
+/// An operator's TLS listener: the certificate it presents and its private key, both PEM.
+///
+/// In TOML: `tls = { cert_file = "kcell.pem", key_file = "kcell.key" }` in an `[[operators]]`
+/// table. A relative path is taken from the configuration file's directory when the config
+/// comes from [`SimConfig::from_file`], otherwise from the working directory. The files are
+/// read when the simulator starts; one that cannot be read or parsed stops it from starting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The server certificate first, then any intermediate CA certificates (PEM).
+    pub cert_file: PathBuf,
+    /// The certificate's private key (PEM: PKCS#8, PKCS#1 RSA or SEC1 EC).
+    pub key_file: PathBuf,
+}
+
+impl TlsConfig {
+    /// Makes relative paths relative to `dir`.
+    fn rebase(&mut self, dir: &std::path::Path) {
+        for file in [&mut self.cert_file, &mut self.key_file] {
+            if file.is_relative() {
+                *file = dir.join(&*file);
+            }
+        }
+    }
 }
 
 impl Default for OperatorConfig {
@@ -165,6 +203,7 @@ impl OperatorConfig {
             max_binds: 8,
             receipts: None,
             faults: FaultSettings::default(),
+            tls: None,
         }
     }
 
@@ -190,6 +229,11 @@ impl OperatorConfig {
         }
         if let Some(r) = &self.receipts {
             r.validate()?;
+        }
+        if let Some(tls) = &self.tls
+            && (tls.cert_file.as_os_str().is_empty() || tls.key_file.as_os_str().is_empty())
+        {
+            return bad("tls needs both cert_file and key_file".into());
         }
         self.faults
             .validate()
@@ -274,6 +318,26 @@ mod tests {
         let tele2 = &config.operators[2];
         assert_eq!(tele2.receipts.as_ref().map(|r| r.max_delay_ms), Some(5000));
         assert_eq!(config.replies[0].reply, "Иә");
+    }
+
+    #[test]
+    fn tls_table_parses_and_relative_paths_follow_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sim.toml");
+        std::fs::write(
+            &path,
+            "[[operators]]\nname = \"kcell\"\ntls = { cert_file = \"certs/kcell.pem\", key_file = \"/etc/kcell.key\" }\n",
+        )
+        .unwrap();
+        let config = SimConfig::from_file(&path).unwrap();
+        let tls = config.operators[0].tls.as_ref().unwrap();
+        assert_eq!(tls.cert_file, dir.path().join("certs/kcell.pem"));
+        assert_eq!(tls.key_file, PathBuf::from("/etc/kcell.key"));
+        config.validate().unwrap();
+        assert!(
+            SimConfig::from_toml("[[operators]]\nname = \"x\"\ntls = { cert_file = \"a\" }\n")
+                .is_err()
+        );
     }
 
     #[test]

@@ -124,6 +124,7 @@ pub fn answer(sim: &SimHandle, request: Request) -> Value {
                         "name": o.name,
                         "addr": o.addr.to_string(),
                         "system_id": o.system_id,
+                        "tls": o.tls,
                     })
                 })
                 .collect();

@@ -1,13 +1,15 @@
-//! One simulated operator: its listener, account, counters, fault switches, bound sessions and
-//! the work a submit_sm sets off (message store, query state, receipt, subscriber reply).
+//! One simulated operator: its listener (plain TCP, or TLS when configured), account,
+//! counters, fault switches, bound sessions and the work a submit_sm sets off (message store,
+//! query state, receipt, subscriber reply).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
@@ -23,9 +25,12 @@ use crate::store::MessageStore;
 use crate::text::mask_number;
 use crate::told::Told;
 use crate::tracker::{QueryAnswer, Tracker};
-use crate::{mo, session};
+use crate::{mo, session, tls};
 
 mod accept;
+
+/// How long a new connection to a TLS port may take to finish its handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// State shared by all operators of one simulator.
 #[derive(Debug)]
@@ -69,6 +74,8 @@ pub(crate) struct Operator {
     pub password: String,
     pub max_binds: usize,
     pub addr: SocketAddr,
+    /// Whether the port speaks SMPP over TLS.
+    pub tls: bool,
     pub counters: Counters,
     pub faults: watch::Sender<FaultSettings>,
     pub receipts: watch::Sender<ReceiptConfig>,
@@ -80,13 +87,18 @@ pub(crate) struct Operator {
 }
 
 impl Operator {
-    /// Binds the listening socket and starts accepting connections.
+    /// Loads the TLS certificate and key if any, binds the listening socket and starts
+    /// accepting connections.
     pub async fn start(
         config: &OperatorConfig,
         host: std::net::IpAddr,
         receipts: ReceiptConfig,
         sim: Arc<Shared>,
     ) -> Result<Arc<Self>, SimError> {
+        let acceptor = match &config.tls {
+            Some(files) => Some(tls::acceptor(&config.name, files)?),
+            None => None,
+        };
         let wanted = SocketAddr::new(host, config.port);
         let listener = TcpListener::bind(wanted)
             .await
@@ -104,6 +116,7 @@ impl Operator {
             password: config.password.clone(),
             max_binds: config.max_binds,
             addr,
+            tls: acceptor.is_some(),
             counters: Counters::default(),
             faults: watch::channel(config.faults.clone()).0,
             receipts: watch::channel(receipts).0,
@@ -113,8 +126,9 @@ impl Operator {
             links: Links::default(),
             sim: sim.clone(),
         });
-        sim.tasks.spawn(accept_loop(listener, operator.clone()));
-        info!(operator = %config.name, %addr, system_id = %operator.system_id, "operator listening");
+        sim.tasks
+            .spawn(accept_loop(listener, acceptor, operator.clone()));
+        info!(operator = %config.name, %addr, system_id = %operator.system_id, tls = operator.tls, "operator listening");
         Ok(operator)
     }
 
@@ -178,7 +192,7 @@ impl Operator {
     }
 }
 
-async fn accept_loop(listener: TcpListener, operator: Arc<Operator>) {
+async fn accept_loop(listener: TcpListener, tls: Option<TlsAcceptor>, operator: Arc<Operator>) {
     let stop = operator.sim.stop.clone();
     loop {
         let accepted = tokio::select! {
@@ -193,10 +207,14 @@ async fn accept_loop(listener: TcpListener, operator: Arc<Operator>) {
                     continue;
                 }
                 debug!(operator = %operator.name, %peer, "connection");
-                operator
-                    .sim
-                    .tasks
-                    .spawn(session::run(stream, operator.clone()));
+                let _ = stream.set_nodelay(true);
+                let tasks = &operator.sim.tasks;
+                match &tls {
+                    None => tasks.spawn(session::run_tcp(stream, operator.clone())),
+                    Some(acceptor) => {
+                        tasks.spawn(serve_tls(acceptor.clone(), stream, peer, operator.clone()))
+                    }
+                };
             }
             Err(e) => {
                 warn!(operator = %operator.name, error = %e, "accept failed");
@@ -204,4 +222,22 @@ async fn accept_loop(listener: TcpListener, operator: Arc<Operator>) {
             }
         }
     }
+}
+
+/// Completes the TLS handshake of a connection to a TLS port (in its own task, so a slow
+/// client holds up no other), then serves it; a failed handshake is counted and closes it.
+async fn serve_tls(acceptor: TlsAcceptor, stream: TcpStream, peer: SocketAddr, op: Arc<Operator>) {
+    let stop = op.sim.stop.clone();
+    let handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+    let accepted = tokio::select! {
+        _ = stop.cancelled() => return,
+        accepted = handshake => accepted,
+    };
+    let why = match accepted {
+        Ok(Ok(stream)) => return session::run_tls(stream, op).await,
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!("no handshake within {TLS_HANDSHAKE_TIMEOUT:?}"),
+    };
+    Counters::bump(&op.counters.tls_handshake_failures);
+    info!(operator = %op.name, %peer, error = %why, "TLS handshake failed; connection closed");
 }

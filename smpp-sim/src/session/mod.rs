@@ -2,7 +2,9 @@
 //! and carries out what the handle asks of bound sessions (unbind, inject).
 //!
 //! The reading task owns the session's state; a writer task ([`writer`]) owns the socket's
-//! writing half and reports back which deliver_sm it wrote when.
+//! writing half and reports back which deliver_sm it wrote when. A session runs the same over
+//! a plain TCP connection ([`run_tcp`]) and over TLS ([`run_tls`]): it sees only a reading
+//! and a writing half.
 
 mod bind;
 mod control;
@@ -19,8 +21,10 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use rusmpp::types::AnyOctetString;
 use rusmpp::{Command, CommandId, CommandStatus, Pdu};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
+use tokio_rustls::server::TlsStream;
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 use tokio_util::time::DelayQueue;
@@ -87,10 +91,25 @@ struct Session {
     injected: InjectedSequences,
 }
 
-/// Serves one TCP connection until it closes, the operator goes down, or the simulator stops.
-pub(crate) async fn run(stream: TcpStream, op: Arc<Operator>) {
-    let _ = stream.set_nodelay(true);
+/// Serves one plain TCP connection (see [`run`]).
+pub(crate) async fn run_tcp(stream: TcpStream, op: Arc<Operator>) {
     let (read, write) = stream.into_split();
+    run(read, write, op).await;
+}
+
+/// Serves one connection whose TLS handshake is done (see [`run`]).
+pub(crate) async fn run_tls(stream: TlsStream<TcpStream>, op: Arc<Operator>) {
+    let (read, write) = tokio::io::split(stream);
+    run(read, write, op).await;
+}
+
+/// Serves one connection, given as its reading and writing halves, until it closes, the
+/// operator goes down, or the simulator stops.
+async fn run<R, W>(read: R, write: W, op: Arc<Operator>)
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let mut frames = FramedRead::new(read, FrameCodec::new(op.sim.max_pdu_length));
     let (tx, rx) = mpsc::channel(1024);
     let (written_tx, mut written) = mpsc::unbounded_channel();

@@ -11,8 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use futures::SinkExt;
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::{Notify, mpsc, watch};
 use tokio_util::codec::FramedWrite;
 use tokio_util::sync::CancellationToken;
@@ -83,8 +82,13 @@ impl Context {
     }
 }
 
-/// Runs until the session drops its sender or asks to close.
-pub(crate) async fn run(write: OwnedWriteHalf, mut rx: mpsc::Receiver<Outgoing>, mut cx: Context) {
+/// Runs until the session drops its sender or asks to close; `write` is the connection's
+/// writing half (plain TCP or TLS).
+pub(crate) async fn run<W: AsyncWrite + Unpin>(
+    write: W,
+    mut rx: mpsc::Receiver<Outgoing>,
+    mut cx: Context,
+) {
     let mut sink = FramedWrite::new(write, FrameCodec::new(usize::MAX));
     let mut held: VecDeque<Outgoing> = VecDeque::new();
     let mut notes = Vec::new();

@@ -19,6 +19,7 @@ use rusmpp::types::{COctetString, OctetString};
 use rusmpp::values::{DataCoding, InterfaceVersion, Npi, RegisteredDelivery, Ton};
 use rusmpp::{Command, CommandId, CommandStatus, Pdu};
 use smpp_sim::{ReceiptConfig, SimConfig, SimHandle, Simulator};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
 
@@ -48,9 +49,14 @@ pub enum Bind {
     Trx,
 }
 
+/// What a test ESME talks over: a plain TCP stream or a TLS stream.
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
 /// A test ESME connection.
 pub struct Client {
-    framed: Framed<TcpStream, CommandCodec>,
+    framed: Framed<Box<dyn Io>, CommandCodec>,
     next: u32,
     /// deliver_sm received while waiting for something else.
     pub delivered: VecDeque<DeliverSm>,
@@ -61,8 +67,16 @@ pub struct Client {
 impl Client {
     pub async fn connect(addr: SocketAddr) -> Self {
         let stream = TcpStream::connect(addr).await.expect("connects");
+        Self::over(stream)
+    }
+
+    /// A client on a connection already made (e.g. a TLS stream whose handshake is done).
+    pub fn over(stream: impl Io + 'static) -> Self {
         Self {
-            framed: Framed::new(stream, CommandCodec::new().with_max_length(70_000)),
+            framed: Framed::new(
+                Box::new(stream) as Box<dyn Io>,
+                CommandCodec::new().with_max_length(70_000),
+            ),
             next: 0,
             delivered: VecDeque::new(),
             auto_ack: true,

@@ -51,8 +51,9 @@ async fn run(args: RunArgs) -> Result<(), SimError> {
         .unwrap_or_else(default_socket_path);
     let sim = Simulator::start(config).await?;
     for op in sim.operators() {
+        let tls = if op.tls { " over TLS" } else { "" };
         println!(
-            "{:<10} listening on {} (system_id {})",
+            "{:<10} listening on {}{tls} (system_id {})",
             op.name, op.addr, op.system_id
         );
     }
