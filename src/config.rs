@@ -233,6 +233,13 @@ impl Config {
                     op.name
                 )));
             }
+            if op.ca_file.is_some() && !op.tls {
+                return Err(ConfigError::Invalid(format!(
+                    "operator {}: ca_file is set but tls is not: set tls = true to connect over \
+                     TLS, or remove ca_file",
+                    op.name
+                )));
+            }
             if op.binds == 0 || op.window == 0 || op.tps == 0 {
                 return Err(ConfigError::Invalid(format!(
                     "operator {}: binds, window and tps must be at least 1",
@@ -306,5 +313,19 @@ mod tests {
         assert!(Config::parse("data_dri = \"x\"").is_err());
         let empty = Config::parse("").unwrap();
         assert!(matches!(empty.check(), Err(ConfigError::Invalid(_))));
+    }
+
+    #[test]
+    fn a_ca_file_without_tls_is_refused_rather_than_ignored() {
+        let config = Config::parse(
+            "[[operator]]\nname = \"kcell\"\nhost = \"smsc.example\"\nport = 3550\n\
+             system_id = \"kcell\"\npassword = \"x\"\nca_file = \"ca.pem\"\n",
+        )
+        .unwrap();
+        let refused = config.check().unwrap_err().to_string();
+        assert!(
+            refused.contains("operator kcell: ca_file is set but tls is not"),
+            "{refused}"
+        );
     }
 }

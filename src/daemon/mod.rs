@@ -33,7 +33,13 @@ pub type DaemonError = Box<dyn Error + Send + Sync>;
 /// Runs the gateway until SIGTERM/ctrl-c, with the config file at `config_path`.
 pub async fn run(config_path: &Path) -> Result<(), DaemonError> {
     let config = Config::load(config_path)?;
-    logging::init(config.log_format);
+    // an unknown zone fails at start when the calendar is built, with its own error
+    let zone = config
+        .calendar
+        .time_zone
+        .parse()
+        .unwrap_or(chrono_tz::Asia::Almaty);
+    logging::init(config.log_format, zone);
     let stop = CancellationToken::new();
     let signals = stop.clone();
     tokio::spawn(async move {
@@ -72,6 +78,8 @@ pub async fn run_with(config: Config, stop: CancellationToken) -> Result<(), Dae
     let store_config = config.store.clone();
     let store = tokio::task::spawn_blocking(move || Store::open(&store_config)).await??;
     tracing::info!(path = %config.store.path.display(), queued = store.counts().queued.iter().sum::<u64>(), "store open");
+    // before anything is sent: the messages the embedded simulator may owe receipts for
+    let awaiting_receipts = store.counts().in_state(crate::message::State::Submitted);
 
     let templates = Arc::new(Templates::new(&config.templates)?);
     let router = Arc::new(Router::new(&config.routes)?);
@@ -186,6 +194,10 @@ pub async fn run_with(config: Config, stop: CancellationToken) -> Result<(), Dae
     }
 
     let server = Server::bind(&config.api.socket_path, config.api.server.clone())?;
+    // once nothing can fail the start any more (the saved file is deleted here)
+    if let Some(sim) = &simulator {
+        sim.restore_owed(&config, awaiting_receipts);
+    }
     tracing::info!(socket = %config.api.socket_path.display(), operators = config.operators.len(), "khabar is accepting messages");
     // systemd (Type=notify) learns the gateway is up; a no-op without NOTIFY_SOCKET
     let _ = sd_notify::notify(false, &[NotifyState::Ready]);
@@ -209,6 +221,11 @@ pub async fn run_with(config: Config, stop: CancellationToken) -> Result<(), Dae
     let background = async { while tasks.join_next().await.is_some() {} };
     stop_within("the background tasks", STOP_STEP, background).await;
     tasks.shutdown().await; // aborts what overran
+    // the binds are closed (what they held is given back): save what the simulator owes,
+    // even if the store's flush below fails
+    if let Some(sim) = simulator {
+        stop_within("the embedded simulator", STOP_STEP, sim.stop()).await;
+    }
     match tokio::time::timeout(STOP_STEP, store.flush()).await {
         Ok(flushed) => flushed?,
         // what is not on disk was never answered as accepted or recorded
@@ -216,9 +233,6 @@ pub async fn run_with(config: Config, stop: CancellationToken) -> Result<(), Dae
     }
     log_summaries.abort();
     crate::log_gate::flush(true);
-    if let Some(sim) = simulator {
-        sim.stop().await;
-    }
     tracing::info!("khabar stopped");
     Ok(())
 }

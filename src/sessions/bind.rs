@@ -8,6 +8,7 @@ use crate::sessions::job::{Incoming, JobOutcome};
 use crate::sessions::link::OperatorLink;
 use crate::sessions::status_codes::{describe, status_name};
 use crate::sessions::submit::{SubmitTask, feed};
+use crate::sessions::tls;
 use crate::sessions::window::Window;
 use futures::StreamExt;
 use rand::Rng;
@@ -170,7 +171,11 @@ impl BindTask {
         let (client, events) = tokio::time::timeout(cfg.response_timeout, connecting)
             .await
             .map_err(|_| format!("connect to {} timed out", self.link.address))?
-            .map_err(|e| format!("connect to {}: {e}", self.link.address))?;
+            .map_err(|e| {
+                let why = tls::handshake_failure(&e, cfg.ca_file.as_deref())
+                    .unwrap_or_else(|| e.to_string());
+                format!("connect to {}: {why}", self.link.address)
+            })?;
         let system_id = COctetString::from_str(&cfg.system_id)
             .map_err(|e| format!("system_id {:?}: {e}", cfg.system_id))?;
         let password = COctetString::from_str(self.link.password.expose())

@@ -70,7 +70,10 @@ impl SessionPool {
         for ep in endpoints {
             let password = ep.config.resolve_password()?;
             let tls = match (&ep.config.tls, &ep.config.ca_file) {
-                (true, Some(ca)) => Some(tls::client_config(ca)?),
+                (true, Some(ca)) => Some(
+                    tls::client_config(ca)
+                        .map_err(|e| format!("operator {}: {e}", ep.config.name))?,
+                ),
                 _ => None,
             };
             let roles: Vec<Role> = match ep.config.bind_mode {
