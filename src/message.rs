@@ -231,6 +231,29 @@ pub struct Extra {
     /// the rolling hour). (Last in the struct: older records lack it.)
     #[serde(default)]
     pub held_until: Option<Millis>,
+    /// Replies (mobile-originated SMS) matched to it, oldest first, at most
+    /// [`REPLIES_KEPT`]. (Last in the struct: older records lack it.)
+    #[serde(default)]
+    pub replies: Vec<ReplySeen>,
+    /// When the deadline watcher found `receipt_by` passed without a final receipt.
+    /// (Last in the struct: older records lack it.)
+    #[serde(default)]
+    pub receipt_overdue_at: Option<Millis>,
+}
+
+/// Replies kept on one message: a request is answered once; a few more show a person who
+/// kept writing without growing the record without bound.
+pub const REPLIES_KEPT: usize = 5;
+
+/// A reply matched to a message, as its story tells it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplySeen {
+    /// When it came.
+    pub at: Millis,
+    /// What it means.
+    pub class: crate::replies::ReplyClass,
+    /// Its text; erased with the message's text by retention.
+    pub text: Option<String>,
 }
 
 /// A message as upstream hands it over, already validated and normalised.

@@ -72,6 +72,9 @@ pub struct Template {
     /// Fields that must be valid IIN/BINs when given.
     #[serde(default)]
     pub iin_fields: Vec<String>,
+    /// What the template is for, shown by `khabar templates`.
+    #[serde(default)]
+    pub about: Option<String>,
 }
 
 /// The `[templates]` section of config.toml: template name → template. Configured templates
@@ -81,6 +84,18 @@ pub struct Template {
 pub struct TemplatesConfig {
     /// Every template, by name.
     pub templates: BTreeMap<String, Template>,
+}
+
+impl TemplatesConfig {
+    /// Whether `name` is a built-in template as shipped (not added or replaced in config.toml).
+    pub fn is_builtin(&self, name: &str) -> bool {
+        defaults::builtin().get(name) == self.templates.get(name)
+    }
+
+    /// Whether `name` is configured in config.toml over a built-in template of that name.
+    pub fn replaces_builtin(&self, name: &str) -> bool {
+        defaults::builtin().contains_key(name) && !self.is_builtin(name)
+    }
 }
 
 impl Default for TemplatesConfig {

@@ -160,3 +160,70 @@ async fn wait_until_submitted(
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+/// After a restart the first `status` counts what is true: messages awaiting receipts are the
+/// ones still `submitted`, not the halfway state of reading the event log back (where every
+/// message seen submitted counts until its receipt further on is read).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn status_counts_are_right_from_the_first_answer_after_a_restart() {
+    let sim = simulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &sim, "");
+    let daemon = Daemon::start(&config).await;
+    let mut client = daemon.client().await;
+    let mut delivered = Vec::new();
+    for n in 0..300 {
+        delivered.push(
+            submit(
+                &mut client,
+                &format!("+7701{:07}", 1_000_100 + n),
+                "b",
+                "bulk",
+            )
+            .await,
+        );
+    }
+    for id in delivered {
+        wait_final(&mut client, id).await;
+    }
+    // from now on receipts take an hour: these stay awaiting theirs
+    for operator in sim.operators() {
+        let slow = smpp_sim::ReceiptConfig {
+            min_delay_ms: 3_600_000,
+            max_delay_ms: 3_600_000,
+            ..Default::default()
+        };
+        sim.set_receipts(&operator.name, slow).unwrap();
+    }
+    let mut waiting = Vec::new();
+    for n in 0..20 {
+        waiting.push(
+            submit(
+                &mut client,
+                &format!("+7705{:07}", 1_000_100 + n),
+                "w",
+                "bulk",
+            )
+            .await,
+        );
+    }
+    for &id in &waiting {
+        wait_until_submitted(&mut client, id).await;
+    }
+    drop(client);
+    daemon.stop().await;
+
+    let daemon = Daemon::start(&config).await;
+    let mut client = daemon.client().await;
+    let status = client.status().await.unwrap().unwrap();
+    let bulk = (status.lanes.iter())
+        .find(|l| l.kind == khabar::message::Kind::Bulk)
+        .unwrap();
+    assert_eq!(
+        (bulk.queued, bulk.submitting, bulk.submitted),
+        (0, 0, waiting.len() as u64),
+        "awaiting receipts at the first status after the restart"
+    );
+    drop(client);
+    daemon.stop().await;
+}

@@ -7,6 +7,7 @@ mod daemon_support;
 
 use daemon_support::{Daemon, PATIENCE, simulator, wait_final, wait_for_view, write_config};
 use khabar::api::client::Client;
+use khabar::api::protocol::MessageRef;
 use khabar::api::views::MessageView;
 use khabar::message::{MessageId, State, now_ms};
 use serde_json::{Value, json};
@@ -127,6 +128,15 @@ async fn answered_request(to: &str, answer: &str, class: &str) {
     assert_eq!(reply["reference"], json!(reference), "{reply}");
     assert_eq!(reply["from"], json!(view.recipient), "{reply}");
     assert_eq!(reply["class"], json!(class), "{reply}");
+    let told = client.get(&MessageRef::Id(id)).await.unwrap().unwrap();
+    let replies: Vec<(Option<&str>, Value)> = (told.replies.iter())
+        .map(|r| (r.text.as_deref(), serde_json::to_value(r.class).unwrap()))
+        .collect();
+    assert_eq!(
+        replies,
+        vec![(Some(answer), json!(class))],
+        "get tells the reply"
+    );
     daemon.stop().await;
 }
 

@@ -140,3 +140,36 @@ async fn every_documented_request_is_answered_as_documented() {
     }
     daemon.stop().await;
 }
+
+/// Every `deadline` the document's "Deadlines in words" table shows is understood, and (but
+/// for the fixed instant) lies after the moment it is accepted.
+#[test]
+fn every_deadline_the_document_shows_is_understood() {
+    use khabar::calendar::{Calendar, CalendarConfig, DeadlineExpr, parse_deadline_expr};
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/PROTOCOL.md")).unwrap();
+    let table = doc
+        .split("| `deadline` | means")
+        .nth(1)
+        .expect("PROTOCOL.md has the deadlines table");
+    let calendar = Calendar::new(&CalendarConfig::default()).unwrap();
+    let accepted = khabar::message::now_ms();
+    let mut shown = 0;
+    for row in table.lines().skip(2).take_while(|l| l.starts_with('|')) {
+        let first = row.split('|').nth(1).unwrap();
+        for example in first.split('`').skip(1).step_by(2) {
+            let words = example.trim_matches('"');
+            let expr = parse_deadline_expr(words)
+                .unwrap_or_else(|e| panic!("{example} is documented but refused: {e}"));
+            if !matches!(expr, DeadlineExpr::At(_)) {
+                let at = calendar.resolve(&expr, accepted);
+                assert!(
+                    at > accepted,
+                    "{example} resolves to {at}, not later than now"
+                );
+            }
+            shown += 1;
+        }
+    }
+    assert!(shown >= 10, "only {shown} deadlines found in the table");
+}

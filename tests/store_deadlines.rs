@@ -60,12 +60,13 @@ async fn a_claim_never_hands_out_a_message_past_send_by() {
 }
 
 #[tokio::test]
-async fn a_retry_after_send_by_expires_instead() {
+async fn a_retry_after_send_by_waits_and_expires_at_send_by_not_before() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     let now = now_ms();
     let mut otp = message(Kind::Otp, None);
-    otp.send_by = Some(now + 10_000);
+    let send_by = now + 10_000;
+    otp.send_by = Some(send_by);
     let id = store.accept(otp).await.unwrap().id;
     store
         .claim_next(Kind::Otp, now_ms())
@@ -76,15 +77,19 @@ async fn a_retry_after_send_by_expires_instead() {
         .requeue(id, now + 20_000, "ESME_RSYSERR", now)
         .await
         .unwrap();
+    assert_eq!(m.state, State::Queued, "its send_by has not passed yet");
+    let early = store.fire_due_deadlines(send_by - 1, 100).await.unwrap();
+    assert_eq!(early.expired, 0);
+    let fired = store.fire_due_deadlines(send_by, 100).await.unwrap();
+    assert_eq!(fired.expired, 1);
+    let m = store.get(id).unwrap().unwrap();
     assert_eq!(m.state, State::Expired);
+    let expired = m.history.last().unwrap();
+    assert_eq!(expired.at, send_by, "expired at its send_by");
+    let retried = &m.history[m.history.len() - 2];
     assert!(
-        m.history
-            .last()
-            .unwrap()
-            .reason
-            .as_deref()
-            .unwrap()
-            .contains("ESME_RSYSERR")
+        retried.reason.as_deref().unwrap().contains("ESME_RSYSERR"),
+        "{m:?}"
     );
     assert_consistent(&store).await;
 }
@@ -134,6 +139,9 @@ async fn receipt_overdue_fires_once_for_messages_without_a_final_receipt() {
         State::Submitted,
         "overdue is news, not a state"
     );
+    let noted = |id| store.get(id).unwrap().unwrap().extra.receipt_overdue_at;
+    assert_eq!(noted(waiting), Some(now + 300_000), "its story tells it");
+    assert_eq!(noted(answered), None);
     assert_consistent(&store).await;
 }
 
@@ -180,7 +188,8 @@ async fn deadlines_that_passed_while_closed_fire_after_reopen() {
     let store = open(dir.path());
     assert_eq!(
         store.next_deadline().unwrap(),
-        Some(now + 500 - (now + 500) % 1000)
+        Some(now + 500),
+        "the earliest deadline itself"
     );
     let fired = store.fire_due_deadlines(now + 10_000, 100).await.unwrap();
     assert_eq!(

@@ -10,12 +10,13 @@ use std::io::Write;
 const AFTER_HELP: &str = "\
 Without --from, prints events as they happen from now on. With --from CURSOR, resumes the
 durable cursor of that name where it was last acknowledged and acknowledges each event
-after printing it, so the next run continues without gaps or repeats.
+after printing it, so the next run continues without gaps or repeats. --since SEQ starts at
+that event instead (1: replay everything still kept).
 
 Examples:
   khabar events
   khabar events --from ops-audit
-  khabar events --from ops-audit --since 1200 --json
+  khabar events --from ops-audit --since 1 --json
   khabar events --count 10";
 
 /// Arguments of `khabar events`.

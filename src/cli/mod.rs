@@ -15,6 +15,7 @@ mod sim;
 mod socket;
 mod status;
 mod status_view;
+mod templates;
 mod upload;
 
 use crate::api::{ApiError, Client, ClientError};
@@ -123,6 +124,8 @@ enum Command {
     Otp(otp::OtpCommand),
     /// Print the working days and days off deadlines are counted by, with their sources.
     Calendar(calendar::CalendarArgs),
+    /// List the message templates a submit may name, with their fields and texts.
+    Templates(templates::TemplatesArgs),
     /// Control the embedded SMSC simulator: counters, received messages, replies, faults.
     #[command(after_help = sim::AFTER_HELP)]
     Sim(sim::SimArgs),
@@ -167,12 +170,15 @@ async fn execute(cli: Cli) -> CliResult {
         Command::Run(args) => return run::run(&cli.config, &args).await,
         Command::Sim(args) => return sim::run(&cli.config, args).await,
         Command::Calendar(args) => return calendar::run(&cli.config, args),
+        Command::Templates(args) => return templates::run(&cli.config, args),
         command => Cli { command, ..cli },
     };
     let socket = socket::resolve(cli.socket.as_deref(), &cli.config)?;
     let connect = || Client::connect(&socket);
     match cli.command {
-        Command::Run(_) | Command::Sim(_) | Command::Calendar(_) => Ok(Exit::Ok),
+        Command::Run(_) | Command::Sim(_) | Command::Calendar(_) | Command::Templates(_) => {
+            Ok(Exit::Ok)
+        }
         Command::Send(args) => send::run(&socket, *args).await,
         Command::Status(args) => status::run(&socket, args).await,
         Command::Show(args) => show::run(connect().await?, args).await,

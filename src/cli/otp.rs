@@ -20,7 +20,7 @@ when the code expires. Asking too often is refused with rate_limited and a retry
 
 Examples:
   khabar otp send --to +77011234567 --session egov-7f3a
-  khabar otp send --to 87011234567 --session egov-7f3a --purpose registration --ttl 5m --language ru";
+  khabar otp send --to 87051234567 --session egov-91c2 --purpose registration --ttl 5m --language ru";
 
 const VERIFY_HELP: &str = "\
 Prints the result: ok, wrong_code (with attempts left), expired, already_used,

@@ -11,8 +11,8 @@ use std::fmt::Write;
 
 const AFTER_HELP: &str = "\
 Prints the message's header (kind, recipient, sender, deadlines, text unless erased), every
-state it went through with time and reason, and each SMS part with its operator message id
-and receipt. Times are Asia/Almaty.
+state it went through with time and reason, each SMS part with its operator message id and
+receipt, a receipt that is overdue, and the replies matched to it. Times are Asia/Almaty.
 
 Examples:
   khabar show 0190f3a2b4c5d6e7
@@ -89,7 +89,15 @@ pub(crate) fn render(m: &MessageView) -> String {
             format!("until {} (per-recipient limit)", time(until)),
         );
     }
-    field("receipt by", time_or_dash(m.receipt_by));
+    let receipt_by = match m.receipt_overdue_at {
+        Some(at) => format!(
+            "{}  (OVERDUE: no final receipt, noticed {})",
+            time_or_dash(m.receipt_by),
+            time(at)
+        ),
+        None => time_or_dash(m.receipt_by),
+    };
+    field("receipt by", receipt_by);
     if let Some(w) = m.reply_window_s {
         field("reply window", super::display::age(w));
     }
@@ -130,5 +138,98 @@ pub(crate) fn render(m: &MessageView) -> String {
             }
         }
     }
+    if !m.replies.is_empty() {
+        out.push_str("\nreplies\n");
+        for r in &m.replies {
+            let class = serde_json::to_value(r.class).unwrap_or_default();
+            let text = r
+                .text
+                .as_deref()
+                .map_or("(erased)".to_owned(), |t| format!("{t:?}"));
+            let _ = writeln!(
+                out,
+                "  {}  {:<8} {text}",
+                time_ms(r.at),
+                class.as_str().unwrap_or("")
+            );
+        }
+    }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::views::ReplyView;
+    use crate::message::{Message, ReplySeen, State, Transition};
+    use crate::replies::ReplyClass;
+
+    /// A request that was sent, answered twice, and whose receipt never came.
+    fn answered_request() -> MessageView {
+        let created = 1_700_000_000_000;
+        let mut m = Message {
+            id: MessageId(7),
+            reference: Some("offer-1".into()),
+            kind: Kind::Request,
+            recipient: "77011234567".into(),
+            sender: None,
+            text: Some("Келісесіз бе?".into()),
+            created,
+            send_by: None,
+            receipt_by: Some(created + 300_000),
+            attempts: 1,
+            next_try: created,
+            state: State::Submitted,
+            operator: Some("kcell".into()),
+            parts: Vec::new(),
+            history: vec![Transition {
+                state: State::Submitted,
+                at: created + 1_000,
+                reason: None,
+            }],
+            extra: Default::default(),
+            concat_ref: None,
+        };
+        m.extra.receipt_overdue_at = Some(1_700_000_300_500);
+        m.extra.replies = vec![
+            ReplySeen {
+                at: 1_700_000_010_000,
+                class: ReplyClass::Accept,
+                text: Some("Иә".into()),
+            },
+            ReplySeen {
+                at: 1_700_000_020_000,
+                class: ReplyClass::Other,
+                text: None,
+            },
+        ];
+        MessageView::from(&m)
+    }
+
+    #[test]
+    fn the_story_tells_replies_and_an_overdue_receipt() {
+        let view = answered_request();
+        assert_eq!(
+            view.replies[0],
+            ReplyView {
+                at: 1_700_000_010_000,
+                class: ReplyClass::Accept,
+                text: Some("Иә".into())
+            }
+        );
+        let story = render(&view);
+        let replies = story
+            .split("\nreplies\n")
+            .nth(1)
+            .expect("a replies section");
+        let lines: Vec<&str> = replies.lines().collect();
+        assert_eq!(lines.len(), 2, "{story}");
+        assert!(lines[0].ends_with("accept   \"Иә\""), "{story}");
+        assert!(lines[1].ends_with("other    (erased)"), "{story}");
+        let receipt_by = story.lines().find(|l| l.starts_with("receipt by")).unwrap();
+        assert!(
+            receipt_by.contains("OVERDUE: no final receipt, noticed"),
+            "{story}"
+        );
+    }
 }

@@ -175,7 +175,8 @@ impl Scheduler {
 
     /// A transient failure of a claimed message: back to the queue after a jittered,
     /// exponential, capped backoff — or `failed` with the last reason once it has had
-    /// `max_attempts` attempts, or `expired` if `send_by` passes before the next try.
+    /// `max_attempts` attempts. A next try after `send_by` waits queued and the deadline
+    /// watcher expires it at `send_by`, not before.
     pub async fn retry(
         &self,
         id: MessageId,

@@ -76,8 +76,9 @@ impl Store {
             .map(|(_, due)| due))
     }
 
-    /// No deadline is earlier than this (the start of the earliest deadline bucket, so at most
-    /// one bucket — a second — before the real one).
+    /// The earliest deadline in the first stored chunk (a later chunk of the same bucket may
+    /// hold an earlier one, so this is at most a bucket — a second — after the real one, and
+    /// the watcher's tick bounds the wait anyway).
     pub fn next_deadline(&self) -> Result<Option<Millis>, StoreError> {
         let first = self
             .inner
@@ -85,7 +86,10 @@ impl Store {
             .scan_prefix(keys::DEADLINE)
             .next()
             .transpose()?;
-        Ok(first.and_then(|(k, _)| keys::deadline_chunk_bucket(&k)))
+        Ok(first.and_then(|(k, v)| {
+            let earliest = codec::unpack_deadlines(&v).iter().map(|e| e.when).min();
+            earliest.or_else(|| keys::deadline_chunk_bucket(&k))
+        }))
     }
 
     /// Up to `limit` events with a seq greater than `after`, oldest first.

@@ -13,8 +13,9 @@
 use super::Template;
 use std::collections::BTreeMap;
 
-/// A built-in template: name, Kazakh, Russian, required fields, IIN fields.
+/// A built-in template: name, what it is for, Kazakh, Russian, required fields, IIN fields.
 type Builtin = (
+    &'static str,
     &'static str,
     &'static str,
     &'static str,
@@ -26,6 +27,7 @@ type Builtin = (
 const BUILTIN: [Builtin; 5] = [
     (
         "service_result",
+        "a service result, which must carry the document number and the IIN/BIN (seed 001)",
         "Мемлекеттік қызмет нәтижесі: құжат № {document_number}, ЖСН/БСН {iin}. \
          Құжатты eGov.kz сайтында тексеруге болады.",
         "Результат госуслуги: документ № {document_number}, ИИН/БИН {iin}. \
@@ -35,6 +37,7 @@ const BUILTIN: [Builtin; 5] = [
     ),
     (
         "housing_queue",
+        "removal from the housing queue, with the reason found (seed 004)",
         "Құрметті көрсетілетін қызметті алушы! Есепті түгендеуде Сізден {reason} анықталды. \
          Сіз қызметтік тұрғынжайға мұқтаждар есебінен шығарылдыңыз. \
          Сұрақтар: ҚР ҚМ «Жедел желісі».",
@@ -45,6 +48,7 @@ const BUILTIN: [Builtin; 5] = [
     ),
     (
         "otp",
+        "the text of otp_send; the daemon fills the code (seed 001)",
         "Бір реттік құпия сөз: {code}. Оны ешкімге хабарламаңыз.",
         "Одноразовый пароль: {code}. Никому его не сообщайте.",
         &["code"],
@@ -52,6 +56,7 @@ const BUILTIN: [Builtin; 5] = [
     ),
     (
         "proactive_request",
+        "the automatic offer of a service, answered Yes/No (seed 002)",
         "«{service}» мемлекеттік қызметін проактивті түрде алуға келісесіз бе? \
          Жауап жазыңыз: Иә немесе Жоқ.",
         "Согласны получить госуслугу «{service}» в проактивном порядке? Ответьте: Да или Нет.",
@@ -60,6 +65,7 @@ const BUILTIN: [Builtin; 5] = [
     ),
     (
         "request_follow_up",
+        "the notice sent when a request's reply window closed unanswered (seed 002)",
         "«{service}» қызметі бойынша сұрау салу жойылды: жауап күту мерзімі өтті. \
          Қызметті eGov.kz арқылы алуға болады.",
         "Запрос по услуге «{service}» отменён: срок ожидания ответа истёк. \
@@ -73,13 +79,14 @@ const BUILTIN: [Builtin; 5] = [
 pub(super) fn builtin() -> BTreeMap<String, Template> {
     BUILTIN
         .iter()
-        .map(|(name, kk, ru, required, iin_fields)| {
+        .map(|(name, about, kk, ru, required, iin_fields)| {
             let strings = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect();
             let template = Template {
                 kk: (*kk).to_owned(),
                 ru: Some((*ru).to_owned()),
                 required: strings(required),
                 iin_fields: strings(iin_fields),
+                about: Some((*about).to_owned()),
             };
             ((*name).to_owned(), template)
         })

@@ -30,6 +30,7 @@ fn one(name: &str, kk: &str, required: &[&str]) -> TemplatesConfig {
         ru: None,
         required: required.iter().map(|s| (*s).to_owned()).collect(),
         iin_fields: vec![],
+        about: None,
     };
     TemplatesConfig {
         templates: BTreeMap::from([(name.to_owned(), template)]),

@@ -214,6 +214,8 @@ impl FakeBackend {
                 at: created,
                 reason: None,
             }],
+            replies: Vec::new(),
+            receipt_overdue_at: None,
         });
         if let Some(re) = r.reference {
             inner.by_ref.insert(re, id);

@@ -79,6 +79,30 @@ pub struct MessageView {
     pub parts: Vec<PartView>,
     /// Every state it went through, oldest first.
     pub history: Vec<TransitionView>,
+    /// Replies (mobile-originated SMS) matched to it, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replies: Vec<ReplyView>,
+    /// When `receipt_by` was found passed without a final receipt (the `receipt_overdue`
+    /// event).
+    #[serde(
+        default,
+        with = "serde_fmt::time_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub receipt_overdue_at: Option<Millis>,
+}
+
+/// A reply matched to a message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyView {
+    /// When it came.
+    #[serde(with = "serde_fmt::time")]
+    pub at: Millis,
+    /// What it means: `accept`, `decline` or `other`.
+    pub class: crate::replies::ReplyClass,
+    /// Its text; absent once erased by retention.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
 }
 
 /// One SMS part as the operator saw it.
@@ -163,6 +187,14 @@ impl From<&Message> for MessageView {
                     reason: t.reason.clone(),
                 })
                 .collect(),
+            replies: (m.extra.replies.iter())
+                .map(|r| ReplyView {
+                    at: r.at,
+                    class: r.class,
+                    text: r.text.clone(),
+                })
+                .collect(),
+            receipt_overdue_at: m.extra.receipt_overdue_at,
         }
     }
 }

@@ -165,7 +165,7 @@ impl GatewayBackend {
                 otp_session: None,
                 template,
                 deadline_rule,
-                held_until: None,
+                ..Extra::default()
             },
         };
         self.parts.scheduler.prepare(&mut message, now);

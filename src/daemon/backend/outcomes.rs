@@ -41,6 +41,9 @@ struct Tracked {
 /// Outcome counts, overdue receipts and submitted messages per lane, from the event log.
 pub struct OutcomeTracker {
     tracked: Mutex<Tracked>,
+    /// True once the log as it was at start has been read: before that the figures are a
+    /// replay's halfway state (messages seen submitted whose receipts are further on).
+    caught_up: tokio::sync::watch::Sender<bool>,
 }
 
 impl Default for OutcomeTracker {
@@ -85,7 +88,15 @@ impl OutcomeTracker {
                 overdue: HashMap::new(),
                 submitted: HashMap::new(),
             }),
+            caught_up: tokio::sync::watch::Sender::new(false),
         }
+    }
+
+    /// Resolves once the log as it was at start has been read (at once afterwards), so that
+    /// the first status after a restart counts what is true, not a replay's halfway state.
+    pub async fn caught_up(&self) {
+        let mut caught_up = self.caught_up.subscribe();
+        let _ = caught_up.wait_for(|&done| done).await;
     }
 
     fn lock(&self) -> MutexGuard<'_, Tracked> {
@@ -185,7 +196,10 @@ impl OutcomeTracker {
                     let page = tokio::task::spawn_blocking(move || read_page(&store, after)).await;
                     match page {
                         Ok(Ok((events, kinds))) => {
-                            let Some(last) = events.last() else { break };
+                            let Some(last) = events.last() else {
+                                tracker.caught_up.send_replace(true);
+                                break;
+                            };
                             after = last.seq;
                             tracker.apply(&events, &kinds);
                         }

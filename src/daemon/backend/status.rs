@@ -20,6 +20,8 @@ const HEAD: usize = 1000;
 const IN_FLIGHT: usize = 10_000;
 /// Overdue and at-risk messages listed by name.
 const LISTED: usize = 20;
+/// How long the first status after a start waits for the event log to be read.
+const CATCH_UP_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// What the report reads from the store, off the async threads.
 struct Scan {
@@ -87,6 +89,8 @@ impl GatewayBackend {
             shares: self.parts.scheduler.config().min_share.by_lane(),
         };
 
+        // bounded: a store that cannot be read must not hang status (the read error is logged)
+        let _ = tokio::time::timeout(CATCH_UP_PATIENCE, self.tracker.caught_up()).await;
         let (overdue_count, overdue) = self.tracker.overdue(LISTED);
         let store = self.store().clone();
         let encoding = self.parts.encoding;

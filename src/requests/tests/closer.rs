@@ -156,6 +156,7 @@ async fn without_a_follow_up_text_the_template_is_used() {
             ru: None,
             required: Vec::new(),
             iin_fields: Vec::new(),
+            about: None,
         },
     )]);
     let rig = rig(TemplatesConfig::from(configured));

@@ -112,6 +112,9 @@ fn fire_one(
         DeadlineKind::ReceiptBy
             if !message.state.is_final() && message.receipt_by == Some(entry.when) =>
         {
+            let mut message = tx.load_for_update(entry.id)?;
+            message.extra.receipt_overdue_at = Some(now);
+            tx.save(&message)?;
             tx.emit(Event::ReceiptOverdue {
                 id: message.id,
                 reference: message.reference.clone(),

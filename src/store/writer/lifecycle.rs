@@ -118,9 +118,10 @@ impl Writer {
                 if refund {
                     m.attempts = m.attempts.saturating_sub(1);
                 }
-                if m.send_by.is_some_and(|s| s <= due.max(now)) {
-                    let why =
-                        format!("send_by passes before the next try (last failure: {reason})");
+                // a next try after send_by waits queued: the deadline watcher expires it at
+                // send_by itself, not before (it might still go if its try came sooner)
+                if m.send_by.is_some_and(|s| s <= now) {
+                    let why = format!("{TOO_LATE} (last failure: {reason})");
                     transition(&mut tx, &mut m, State::Expired, now, Some(why))?;
                 } else {
                     m.next_try = due;
@@ -183,7 +184,7 @@ impl Writer {
 
 /// Undoes a claim: back to the queue at `until`, the attempt not counted.
 fn defer(tx: &mut Tx, m: &mut Message, until: Millis, now: Millis) -> Result<(), StoreError> {
-    if m.send_by.is_some_and(|s| s <= until.max(now)) {
+    if m.send_by.is_some_and(|s| s <= now) {
         return transition(tx, m, State::Expired, now, Some(TOO_LATE.into()));
     }
     tx.land(m.id);

@@ -19,6 +19,7 @@ mod ops;
 mod parked;
 mod records;
 mod recover;
+mod replies;
 mod retention;
 mod tx;
 mod verify;
@@ -270,7 +271,9 @@ impl Writer {
             }
             Op::AppendEvent { event, reply } => {
                 let mut tx = self.tx();
-                let result = tx.emit(event).map(|()| self.commit(tx));
+                let result = replies::note_on_message(&mut tx, &event)
+                    .and_then(|()| tx.emit(event))
+                    .map(|()| self.commit(tx));
                 let seq = self.state.event_seq;
                 self.answer_durable(reply, result.map(|()| seq));
             }

@@ -40,10 +40,13 @@ impl Writer {
         let mut tx = self.tx();
         let cursor = tx.state.erase_cursor;
         let erase = walk(&mut tx, cursor, erase_cutoff, limit, |tx, mut m| {
-            if m.text.is_none() {
+            if m.text.is_none() && m.extra.replies.iter().all(|r| r.text.is_none()) {
                 return Ok(false);
             }
             m.text = None;
+            for reply in &mut m.extra.replies {
+                reply.text = None;
+            }
             tx.save(&m)?;
             Ok(true)
         })?;
