@@ -20,6 +20,10 @@ pub struct StoreConfig {
     /// after they finished, so the store does not grow without bound.
     #[serde(with = "humantime_serde")]
     pub forget_after: Duration,
+    /// A finished message moves from the live store to the history tier this long after it
+    /// finished (a receipt or reply coming later finds it in either).
+    #[serde(with = "humantime_serde")]
+    pub move_to_history_after: Duration,
     /// Events older than this are trimmed even if a subscriber has not acknowledged them.
     #[serde(with = "humantime_serde")]
     pub keep_events_for: Duration,
@@ -52,6 +56,7 @@ impl Default for StoreConfig {
             cache_mib: 32,
             erase_texts_after: Duration::from_secs(30 * 86_400),
             forget_after: Duration::from_secs(180 * 86_400),
+            move_to_history_after: Duration::from_secs(60),
             keep_events_for: Duration::from_secs(7 * 86_400),
             max_group: 8192,
             min_free_disk_mib: 256,

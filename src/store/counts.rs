@@ -49,9 +49,14 @@ impl Counts {
 
     /// Counts a new message of `kind` in `state`.
     pub fn add(&mut self, kind: Kind, state: State) {
-        self.states[state_index(state)] += 1;
+        self.add_many(kind, state, 1);
+    }
+
+    /// Counts `n` messages of `kind` in `state`.
+    pub fn add_many(&mut self, kind: Kind, state: State, n: u64) {
+        self.states[state_index(state)] += n;
         if state == State::Queued {
-            self.queued[kind.lane() as usize] += 1;
+            self.queued[kind.lane() as usize] += n;
         }
     }
 

@@ -13,6 +13,7 @@ pub mod disk;
 pub mod error;
 pub mod event;
 pub mod event_run;
+pub mod history;
 pub mod keys;
 mod lifecycle_api;
 pub mod log_sync;
@@ -28,6 +29,7 @@ pub use disk::DiskSpace;
 pub use error::StoreError;
 pub use event::{Event, StoredEvent};
 pub use open::open_waiting_for_lock;
+pub use read::Tier;
 pub use writer::{
     AcceptedOtps, DroppedReceipts, EXIT_STORE_FAILED, Fired, ReceiptLanding, RetentionReport,
 };
@@ -40,9 +42,11 @@ use tokio::sync::{oneshot, watch};
 use writer::{Op, Shared, WriterState};
 
 /// The store format this release writes (and the newest it reads). Format 2 writes message
-/// records without field names ([`codec::RECORD_VERSION`]); a format 1 store is opened as is
-/// (its records are still read) and marked format 2, so an older release refuses it cleanly.
-pub const FORMAT_VERSION: u32 = 2;
+/// records without field names ([`codec::RECORD_VERSION`]); format 3 moves finished messages
+/// to the history tier ([`history`]). An older store is opened as is (its records are still
+/// read, its finished messages move over in the background) and marked format 3, so an older
+/// release, which would not look in the history, refuses it cleanly.
+pub const FORMAT_VERSION: u32 = 3;
 
 /// The oldest store format this release opens.
 const OLDEST_FORMAT_READ: u32 = 1;
@@ -66,6 +70,7 @@ pub struct Store {
 
 struct Inner {
     db: sled::Db,
+    history: Arc<history::History>,
     ops: writer::OpSender,
     shared: Arc<Shared>,
     writer: Mutex<Option<JoinHandle<()>>>,
@@ -102,8 +107,9 @@ impl Store {
         let db = open::sled_db(config)?;
         open::check_not_wiped(&config.path, &db)?;
         let state = open_format(&db)?;
+        let history = Arc::new(history::History::open(&config.path)?);
         open::mark_in_use(&config.path);
-        let (state, recovered) = writer::recover_in_flight(&db, &state, now_ms())?;
+        let (state, recovered) = writer::recover_in_flight(&db, &history, &state, now_ms())?;
         if recovered > 0 {
             tracing::info!(
                 recovered,
@@ -124,11 +130,18 @@ impl Store {
             keep_events_ms: millis(config.keep_events_for),
             store_dir: config.path.clone(),
             thread_nice: config.thread_nice,
+            move_after_ms: millis(config.move_to_history_after),
         };
-        let (ops, handle) = writer::spawn(db.clone(), state, writer_config, shared.clone())
-            .map_err(|e| StoreError::Storage(format!("cannot start the writer: {e}")))?;
+        let (ops, handle) = writer::spawn(
+            db.clone(),
+            history.clone(),
+            state,
+            writer_config,
+            shared.clone(),
+        )?;
         let inner = Inner {
             db,
+            history,
             ops,
             shared,
             writer: Mutex::new(Some(handle)),

@@ -4,6 +4,15 @@
 use super::codec::{self, IntakeChunk};
 use super::event::StoredEvent;
 use super::{Store, StoreError, event_run, keys};
+
+/// Where a message is kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tier {
+    /// The live store (sled).
+    Live,
+    /// The history tier of finished messages (SQLite).
+    History,
+}
 use crate::message::{Kind, Message, MessageId, Millis};
 
 /// Loads a record wherever it lives (its own key, or the intake chunk covering its id).
@@ -28,39 +37,53 @@ pub fn load(db: &sled::Db, id: MessageId) -> Result<Option<Message>, StoreError>
 }
 
 impl Store {
-    /// The message with this id.
+    /// The message with this id, live or in the history tier. (A message moving between
+    /// them is copied to the history before its live copy goes, so looking at the live store
+    /// first never misses it.)
     pub fn get(&self, id: MessageId) -> Result<Option<Message>, StoreError> {
-        load(&self.inner.db, id)
+        match load(&self.inner.db, id)? {
+            Some(message) => Ok(Some(message)),
+            None => self.inner.history.get(id),
+        }
     }
 
-    /// The message upstream handed over with this reference.
+    /// Which tier holds the message: the live store (while queued, in flight, awaiting a
+    /// receipt, or moments after it finished), else the history; None if it holds neither.
+    pub fn tier_of(&self, id: MessageId) -> Result<Option<Tier>, StoreError> {
+        if load(&self.inner.db, id)?.is_some() {
+            return Ok(Some(Tier::Live));
+        }
+        Ok(self.inner.history.get(id)?.map(|_| Tier::History))
+    }
+
+    /// The message upstream handed over with this reference, live or in the history tier.
     pub fn get_by_reference(&self, reference: &str) -> Result<Option<Message>, StoreError> {
         let hash = keys::reference_hash(reference);
-        let Some(bucket) = self.inner.db.get(keys::reference_bucket(hash))? else {
-            return Ok(None);
-        };
-        for (h, id) in codec::unpack_pairs(&bucket) {
-            if h == hash
-                && let Some(message) = self.get(id)?
-                && message.reference.as_deref() == Some(reference)
-            {
-                return Ok(Some(message));
+        if let Some(bucket) = self.inner.db.get(keys::reference_bucket(hash))? {
+            for (h, id) in codec::unpack_pairs(&bucket) {
+                if h == hash
+                    && let Some(message) = self.get(id)?
+                    && message.reference.as_deref() == Some(reference)
+                {
+                    return Ok(Some(message));
+                }
             }
         }
-        Ok(None)
+        self.inner.history.get_by_reference(reference)
     }
 
-    /// The message and part index an operator's message id (from submit_sm_resp) belongs to.
+    /// The message and part index an operator's message id (from submit_sm_resp) belongs to,
+    /// live or in the history tier.
     pub fn find_by_operator_id(
         &self,
         operator: &str,
         operator_id: &str,
     ) -> Result<Option<(MessageId, u32)>, StoreError> {
-        let value = self
-            .inner
-            .db
-            .get(keys::operator_id(operator, operator_id))?;
-        Ok(value.and_then(|v| codec::unpack_part_ref(&v)))
+        let key = keys::operator_id(operator, operator_id);
+        match self.inner.db.get(&key)? {
+            Some(value) => Ok(codec::unpack_part_ref(&value)),
+            None => self.inner.history.find_operator_key(&key),
+        }
     }
 
     /// The due time of the earliest queued message of a kind's lane (it may lie in the future).
@@ -127,6 +150,6 @@ impl Store {
 
     /// Bytes the store takes on disk.
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
-        Ok(self.inner.db.size_on_disk()?)
+        Ok(self.inner.db.size_on_disk()? + self.inner.history.size_on_disk())
     }
 }

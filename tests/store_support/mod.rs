@@ -21,12 +21,14 @@ pub fn message(kind: Kind, reference: Option<&str>) -> NewMessage {
 
 /// Opens the store in `dir` with default settings.
 pub fn open(dir: &Path) -> Store {
-    Store::open(&StoreConfig::at(dir.join("store"))).expect("open store")
+    open_with(dir, |_| {})
 }
 
 /// Opens the store in `dir` with settings changed by `change`.
 pub fn open_with(dir: &Path, change: impl FnOnce(&mut StoreConfig)) -> Store {
     let mut config = StoreConfig::at(dir.join("store"));
+    // finished messages move to the history tier at once: every store test crosses both tiers
+    config.move_to_history_after = std::time::Duration::ZERO;
     change(&mut config);
     Store::open(&config).expect("open store")
 }

@@ -100,6 +100,29 @@ impl Writer {
             hashes[i] = Some((hash, bucket));
             outcomes.push(Outcome::New);
         }
+        // references not live may belong to finished messages, in the history tier
+        let unseen: Vec<&str> = first_in_run.keys().copied().collect();
+        let moved = tx.history_references(&unseen)?;
+        if !moved.is_empty() {
+            for (i, m) in messages.iter().enumerate() {
+                let found = m.reference.as_deref().and_then(|r| moved.get(r));
+                match (&outcomes[i], found) {
+                    (Outcome::New, Some(&(id, state))) => {
+                        outcomes[i] = Outcome::Existing(Accepted {
+                            id,
+                            state,
+                            duplicate: true,
+                        });
+                    }
+                    (&Outcome::SameAs(j), _) => {
+                        if let Outcome::Existing(first) = &outcomes[j] {
+                            outcomes[i] = Outcome::Existing(*first);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
 
         // ids lane by lane, so each lane's intake chunks cover disjoint id ranges
         let mut order: Vec<usize> = (0..n)

@@ -91,7 +91,8 @@ fn fire_one(
     now: Millis,
     fired: &mut Fired,
 ) -> Result<(), StoreError> {
-    let Some((message, _)) = tx.load(entry.id)? else {
+    // a message in the history tier is finished: its deadlines have nothing left to do
+    let Some((message, _)) = tx.load_live(entry.id)? else {
         fired.dropped += 1;
         return Ok(());
     };

@@ -2,6 +2,7 @@
 //! many writers share one flush (group commit).
 
 use super::super::StoreError;
+use super::super::history::{HistoryWrite, HistoryWriter};
 use super::super::log_sync::LogSync;
 use super::super::priority;
 use super::inbox::OpSender;
@@ -22,11 +23,14 @@ pub struct FlushJob {
     pub pending: Vec<Pending>,
     /// The last event the flush makes durable.
     pub last_event: Option<u64>,
+    /// Writes to the history tier, committed before the flush of the live store.
+    pub history: Vec<HistoryWrite>,
 }
 
 /// Runs until the writer hangs up.
 pub fn flusher(
     db: sled::Db,
+    mut history: HistoryWriter,
     log: LogSync,
     shared: Arc<Shared>,
     jobs: Receiver<FlushJob>,
@@ -38,10 +42,13 @@ pub fn flusher(
     while let Ok(job) = jobs.recv() {
         let flushed = match shared.failure.error() {
             Some(failed) => Err(failed.clone()),
-            None => db
-                .flush()
-                .map_err(StoreError::from)
-                .and_then(|_| log.sync()),
+            // the history first: a message's live copy is only deleted after its copy there
+            // is durable, and a history change is answered only once both are
+            None => history.apply(&job.history).and_then(|()| {
+                db.flush()
+                    .map_err(StoreError::from)
+                    .and_then(|_| log.sync())
+            }),
         };
         if let Err(e) = &flushed {
             // trip logs the first failure, once; the waiting writers get the error below

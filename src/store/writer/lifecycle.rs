@@ -56,6 +56,9 @@ pub fn transition_off_queue(
         // an OTP is useless once final, and must not linger
         message.text = None;
     }
+    if to.is_final() {
+        tx.finished(message.id);
+    }
     if to == State::Submitted || to.is_final() {
         tx.emit(Event::StateChanged {
             id: message.id,

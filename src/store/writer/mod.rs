@@ -15,6 +15,7 @@ mod flusher;
 mod inbox;
 mod layers;
 mod lifecycle;
+mod moves;
 mod ops;
 mod parked;
 mod records;
@@ -28,6 +29,7 @@ pub use deadlines::Fired;
 pub use direct::{AcceptedOtps, DirectClaims};
 pub use failure::{EXIT_STORE_FAILED, Failure};
 pub use inbox::OpSender;
+pub use moves::HistoryView;
 pub use ops::{Change, Op};
 pub use parked::{DroppedReceipts, ReceiptLanding};
 pub use recover::recover_in_flight;
@@ -35,6 +37,7 @@ pub use retention::RetentionReport;
 
 use super::StoreError;
 use super::counts::Counts;
+use super::history::{self, History};
 use super::priority;
 use crate::message::{Kind, Millis, NewMessage, now_ms};
 use flights::Flights;
@@ -73,6 +76,12 @@ pub struct WriterState {
     /// Receipts parked under `p/` (none: a submit result need not look for one).
     #[serde(default)]
     pub parked: u64,
+    /// Every history record below this id has had its text erased (or never needs to).
+    #[serde(default)]
+    pub history_erase_cursor: u64,
+    /// Every history record below this id has been forgotten (or never needs to be).
+    #[serde(default)]
+    pub history_forget_cursor: u64,
 }
 
 /// What the readers share with the writer.
@@ -101,6 +110,8 @@ pub struct WriterConfig {
     pub store_dir: std::path::PathBuf,
     /// Niceness of the writer, the flusher and sled's I/O pool (see [`super::priority`]).
     pub thread_nice: i32,
+    /// A finished message moves to the history tier this long after it finished, in ms.
+    pub move_after_ms: Millis,
 }
 
 /// The writer thread's state.
@@ -123,24 +134,35 @@ pub struct Writer {
     flights: Flights,
     /// Decoded copies of in-flight records.
     records: records::RecordCache,
+    /// The history tier, with the writes not yet durable.
+    history: HistoryView,
+    /// History writes for the next flush job.
+    history_writes: Vec<history::HistoryWrite>,
+    /// Flush jobs handed off so far (numbers the history writes each makes durable).
+    jobs: u64,
+    /// Finished messages on their way to the history tier.
+    moves: moves::Moves,
 }
 
 /// Starts the writer and flusher threads; returns the op channel and the writer's handle.
 pub fn spawn(
     db: sled::Db,
+    history: Arc<History>,
     state: WriterState,
     config: WriterConfig,
     shared: Arc<Shared>,
-) -> std::io::Result<(OpSender, JoinHandle<()>)> {
+) -> Result<(OpSender, JoinHandle<()>), StoreError> {
     let (op_tx, op_rx) = inbox::inbox();
     let (flush_tx, flush_rx) = channel::<FlushJob>();
     let flusher = {
         let (db, shared, op_tx) = (db.clone(), shared.clone(), op_tx.clone());
         let log = super::log_sync::LogSync::open(&config.store_dir);
         let nice = config.thread_nice;
+        let history_writer = history.writer()?;
         std::thread::Builder::new()
             .name("khabar-store-flush".into())
-            .spawn(move || flusher(db, log, shared, flush_rx, op_tx, nice))?
+            .spawn(move || flusher(db, history_writer, log, shared, flush_rx, op_tx, nice))
+            .map_err(|e| StoreError::Storage(format!("cannot start the store's flusher: {e}")))?
     };
     let writer = Writer {
         db,
@@ -157,13 +179,18 @@ pub fn spawn(
         flush_tx,
         flights: Flights::default(),
         records: Default::default(),
+        history: HistoryView::new(history),
+        history_writes: Vec::new(),
+        jobs: 0,
+        moves: moves::Moves::starting(),
     };
     let handle = std::thread::Builder::new()
         .name("khabar-store-write".into())
         .spawn(move || {
             priority::lower_this_thread(writer.config.thread_nice);
             writer.run(op_rx, flusher)
-        })?;
+        })
+        .map_err(|e| StoreError::Storage(format!("cannot start the store's writer: {e}")))?;
     Ok((op_tx, handle))
 }
 
@@ -190,6 +217,9 @@ impl Writer {
                     Some(op) => stop = self.handle(op),
                     None => break,
                 }
+            }
+            if !self.flusher_busy && !stop {
+                self.move_finished();
             }
             self.apply_staged();
             if !self.flusher_busy || stop {
@@ -282,10 +312,14 @@ impl Writer {
                 self.answer_durable(reply, result);
             }
             Op::Verify { reply } => {
-                let _ = reply.send(verify::check(&self.db, &self.state));
+                let _ = reply.send(verify::check(&self.db, &self.history, &self.state));
             }
             Op::Flush { reply } => self.answer_durable(reply, Ok(())),
-            Op::FlusherIdle => self.flusher_busy = false,
+            Op::FlusherIdle => {
+                self.flusher_busy = false;
+                self.history.durable(self.jobs);
+                self.moves.copies_durable();
+            }
             Op::Wake => {}
             Op::Shutdown => return true,
         }
@@ -321,12 +355,15 @@ impl Writer {
             let error = error.clone();
             return self.refuse_waiting(&error);
         }
-        if self.pending.is_empty() && self.new_events.is_none() {
+        if self.pending.is_empty() && self.new_events.is_none() && self.history_writes.is_empty() {
             return;
         }
+        self.jobs += 1;
+        let history = std::mem::take(&mut self.history_writes);
         let job = FlushJob {
             pending: std::mem::take(&mut self.pending),
             last_event: self.new_events.take(),
+            history,
         };
         match self.flush_tx.send(job) {
             Ok(()) => self.flusher_busy = true,
@@ -380,7 +417,28 @@ impl Writer {
 
     /// A new write on top of the current state.
     fn tx(&self) -> Tx {
-        Tx::new(&self.db, &self.staged, &self.records, &self.state)
+        Tx::new(
+            &self.db,
+            &self.staged,
+            &self.records,
+            &self.state,
+            &self.history,
+        )
+    }
+
+    /// Moves finished messages on: drops the live copies of those the last flush made
+    /// durable in the history, copies the next ones (a failure trips the fail-stop).
+    fn move_finished(&mut self) {
+        if self.shared.failure.error().is_some() {
+            return;
+        }
+        let now = now_ms();
+        let moved = self
+            .drop_moved_live_copies(now)
+            .and_then(|()| self.copy_finished(now));
+        if let Err(e) = moved {
+            self.shared.failure.trip(&e);
+        }
     }
 
     /// Stages a finished write and adopts its bookkeeping (applied with the group).
@@ -389,8 +447,16 @@ impl Writer {
             changed,
             state,
             flights,
+            history_writes,
+            finished,
         } = tx.stage();
         self.dirty |= changed;
+        // readable at once by the next operations; durable with the next flush job
+        self.history.add(self.jobs + 1, &history_writes);
+        self.history_writes.extend(history_writes);
+        if !finished.is_empty() {
+            self.moves.finished(finished, now_ms());
+        }
         if state.counts != self.state.counts
             && let Ok(mut counts) = self.shared.counts.lock()
         {

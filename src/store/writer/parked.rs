@@ -52,8 +52,13 @@ impl Writer {
     ) -> Result<ReceiptLanding, StoreError> {
         let mut tx = self.tx();
         for candidate in candidates {
-            let found = tx.get(&keys::operator_id(operator, candidate))?;
-            let Some((id, part)) = found.as_deref().and_then(codec::unpack_part_ref) else {
+            let key = keys::operator_id(operator, candidate);
+            let found = match tx.get(&key)? {
+                Some(live) => codec::unpack_part_ref(&live),
+                // a receipt for a message that finished and moved (a late or repeated one)
+                None => tx.history_operator_key(&key)?,
+            };
+            let Some((id, part)) = found else {
                 continue;
             };
             let mut message = tx.load_for_update(id)?;

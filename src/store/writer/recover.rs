@@ -2,10 +2,12 @@
 //! recorded for some part) go back to the queue, so those parts are sent again; nothing the
 //! operator acknowledged (a part with its id, a `submitted` message) is sent again.
 
+use super::super::history::History;
 use super::super::{StoreError, keys};
 use super::WriterState;
 use super::layers::Staged;
 use super::lifecycle::transition;
+use super::moves::HistoryView;
 use super::tx::Tx;
 use crate::message::{Millis, State};
 
@@ -15,18 +17,20 @@ const RESTARTED: &str = "restart: no submit_sm_resp seen";
 /// Requeues every in-flight message at `now`; returns the new bookkeeping and how many.
 pub fn recover_in_flight(
     db: &sled::Db,
+    history: &std::sync::Arc<History>,
     state: &WriterState,
     now: Millis,
 ) -> Result<(WriterState, usize), StoreError> {
     let staged = Staged::default();
-    let mut tx = Tx::new(db, &staged, &Default::default(), state);
+    let view = HistoryView::new(history.clone());
+    let mut tx = Tx::new(db, &staged, &Default::default(), state, &view);
     let mut requeued = 0;
     for kv in db.scan_prefix(keys::IN_FLIGHT) {
         let (key, value) = kv?;
         // afterwards nothing is in flight: every marker goes, whatever it names
         tx.remove(key.to_vec());
         for id in keys::in_flight_ids(&key, &value) {
-            if tx.load(id)?.map(|(m, _)| m.state) != Some(State::Submitting) {
+            if tx.load_live(id)?.map(|(m, _)| m.state) != Some(State::Submitting) {
                 continue; // landed, or named twice
             }
             let mut message = tx.load_for_update(id)?;

@@ -2,12 +2,16 @@
 //! entirely after `forget_after`; the event log is trimmed behind the slowest subscriber
 //! (and beyond `keep_events_for`). Each pass walks records in id (= creation) order from a
 //! persisted cursor, never the whole store; the cursor only moves past records that are done,
-//! so a message that is still in flight delays, but never escapes, its turn.
+//! so a message that is still in flight delays, but never escapes, its turn. The live store
+//! and the history tier have a cursor each: most finished messages are in the history, a few
+//! (final moments ago, or after a crash) still live.
 
 use super::super::codec;
 use super::super::event::Event;
+use super::super::history::HistoryWrite;
 use super::super::{StoreError, event_run, keys};
 use super::Writer;
+use super::moves::remove_live;
 use super::tx::Tx;
 use crate::message::{Message, MessageId, Millis};
 
@@ -40,32 +44,45 @@ impl Writer {
         let mut tx = self.tx();
         let cursor = tx.state.erase_cursor;
         let erase = walk(&mut tx, cursor, erase_cutoff, limit, |tx, mut m| {
-            if m.text.is_none() && m.extra.replies.iter().all(|r| r.text.is_none()) {
+            if !erase_texts(&mut m) {
                 return Ok(false);
-            }
-            m.text = None;
-            for reply in &mut m.extra.replies {
-                reply.text = None;
             }
             tx.save(&m)?;
             Ok(true)
         })?;
         tx.state.erase_cursor = erase.cursor;
+        let moved_cursor = tx.state.history_erase_cursor;
+        let moved_erase = walk_history(&mut tx, moved_cursor, erase_cutoff, limit, |tx, mut m| {
+            if !erase_texts(&mut m) {
+                return Ok(false);
+            }
+            tx.write_history(HistoryWrite::Put(Box::new(m)));
+            Ok(true)
+        })?;
+        tx.state.history_erase_cursor = moved_erase.cursor;
         self.commit(tx);
 
         let forget_cutoff = now - self.config.forget_after_ms;
         let mut tx = self.tx();
         let cursor = tx.state.forget_cursor;
         let forget = walk(&mut tx, cursor, forget_cutoff, limit, |tx, m| {
-            forget(tx, &m)?;
+            remove_live(tx, &m)?;
+            tx.state.counts.remove(m.kind, m.state);
             Ok(true)
         })?;
         tx.state.forget_cursor = forget.cursor;
+        let moved_cursor = tx.state.history_forget_cursor;
+        let moved_forget = walk_history(&mut tx, moved_cursor, forget_cutoff, limit, |tx, m| {
+            tx.state.counts.remove(m.kind, m.state);
+            tx.write_history(HistoryWrite::Forget(Box::new(m)));
+            Ok(true)
+        })?;
+        tx.state.history_forget_cursor = moved_forget.cursor;
         self.commit(tx);
         Ok(RetentionReport {
-            texts_erased: erase.acted,
-            forgotten: forget.acted,
-            more: erase.more || forget.more,
+            texts_erased: erase.acted + moved_erase.acted,
+            forgotten: forget.acted + moved_forget.acted,
+            more: erase.more || forget.more || moved_erase.more || moved_forget.more,
         })
     }
 
@@ -163,31 +180,45 @@ fn walk(
     Ok(out)
 }
 
-/// Deletes a message and every index entry that names it.
-fn forget(tx: &mut Tx, m: &Message) -> Result<(), StoreError> {
-    if let Some(operator) = &m.operator {
-        for part in &m.parts {
-            if let Some(op_id) = &part.operator_id {
-                tx.remove(keys::operator_id(operator, op_id));
-            }
+/// Erases a message's text and its replies' texts; false when there was none.
+fn erase_texts(m: &mut Message) -> bool {
+    if m.text.is_none() && m.extra.replies.iter().all(|r| r.text.is_none()) {
+        return false;
+    }
+    m.text = None;
+    for reply in &mut m.extra.replies {
+        reply.text = None;
+    }
+    true
+}
+
+/// [`walk`] over the history tier: messages with ids from `cursor` on, acting on those
+/// finished before `cutoff` (every message there is finished).
+fn walk_history(
+    tx: &mut Tx,
+    cursor: u64,
+    cutoff: Millis,
+    limit: usize,
+    mut act: impl FnMut(&mut Tx, Message) -> Result<bool, StoreError>,
+) -> Result<Walk, StoreError> {
+    let below = MessageId::from_parts(cutoff.saturating_add(1), 0);
+    let after = MessageId(cursor.saturating_sub(1));
+    let page = tx.history_page(after, below, limit)?;
+    let mut out = Walk {
+        cursor,
+        acted: 0,
+        more: page.len() == limit,
+    };
+    for message in page {
+        let finished_at = message.history.last().map_or(message.created, |t| t.at);
+        if finished_at > cutoff {
+            out.more = false; // its turn comes when it is old enough
+            break;
+        }
+        out.cursor = message.id.0 + 1;
+        if act(tx, message)? {
+            out.acted += 1;
         }
     }
-    if let Some(reference) = &m.reference {
-        let hash = keys::reference_hash(reference);
-        let bucket = keys::reference_bucket(hash);
-        if let Some(bytes) = tx.get(&bucket)? {
-            let pairs: Vec<_> = codec::unpack_pairs(&bytes)
-                .into_iter()
-                .filter(|p| *p != (hash, m.id))
-                .collect();
-            if pairs.is_empty() {
-                tx.remove(bucket);
-            } else {
-                tx.put(bucket, codec::pack_pairs(&pairs));
-            }
-        }
-    }
-    tx.remove(keys::record(m.id));
-    tx.state.counts.remove(m.kind, m.state);
-    Ok(())
+    Ok(out)
 }

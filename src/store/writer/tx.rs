@@ -5,13 +5,16 @@
 
 use super::super::codec::{self, IntakeChunk};
 use super::super::event::Event;
+use super::super::history::HistoryWrite;
 use super::super::{StoreError, keys};
 use super::WriterState;
 use super::flights::FlightChanges;
 use super::layers::{self, KeyRange, Overlay, Staged, prefix_range};
+use super::moves::HistoryView;
 use super::records::RecordCache;
 use crate::message::{Message, MessageId};
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 use std::ops::Bound;
 
 pub use super::layers::Entry;
@@ -22,6 +25,8 @@ pub enum Home {
     Own,
     /// Inside the intake chunk with this key.
     Intake(Vec<u8>),
+    /// In the history tier (it finished and moved there).
+    History,
 }
 
 /// Pending changes of one operation.
@@ -39,6 +44,15 @@ pub struct Tx {
     events: Vec<(u64, Vec<u8>)>,
     /// Ids this operation moved into and out of `submitting`.
     flights: FlightChanges,
+    /// The history tier as the writer sees it (with its writes not yet durable).
+    history: HistoryView,
+    /// Records this operation read from the history tier: saving one writes it there.
+    from_history: RefCell<HashSet<MessageId>>,
+    /// This operation's writes to the history tier, and what they leave there (read back).
+    history_writes: Vec<HistoryWrite>,
+    history_changes: HashMap<MessageId, Option<Message>>,
+    /// Live messages this operation made final (they move to the history tier later).
+    finished: Vec<MessageId>,
 }
 
 /// What a finished operation leaves to the writer.
@@ -50,11 +64,21 @@ pub struct Staging {
     /// Ids the operation moved into and out of `submitting` (their in-flight runs are the
     /// writer's to keep).
     pub flights: FlightChanges,
+    /// Writes to the history tier (made durable by the next flush).
+    pub history_writes: Vec<HistoryWrite>,
+    /// Live messages the operation made final.
+    pub finished: Vec<MessageId>,
 }
 
 impl Tx {
     /// Starts a write on top of the staged changes, the store and the bookkeeping.
-    pub fn new(db: &sled::Db, staged: &Staged, records: &RecordCache, state: &WriterState) -> Self {
+    pub fn new(
+        db: &sled::Db,
+        staged: &Staged,
+        records: &RecordCache,
+        state: &WriterState,
+        history: &HistoryView,
+    ) -> Self {
         Tx {
             db: db.clone(),
             staged: staged.clone(),
@@ -65,12 +89,63 @@ impl Tx {
             state: state.clone(),
             events: Vec::new(),
             flights: FlightChanges::default(),
+            history: history.clone(),
+            from_history: RefCell::default(),
+            history_writes: Vec::new(),
+            history_changes: HashMap::new(),
+            finished: Vec::new(),
         }
     }
 
-    /// True when nothing was changed.
-    pub fn is_empty(&self) -> bool {
-        self.writes.is_empty() && self.events.is_empty() && self.flights.entered.is_empty()
+    /// Notes that a live message became final (it moves to the history tier later).
+    pub fn finished(&mut self, id: MessageId) {
+        if !self.from_history.borrow().contains(&id) {
+            self.finished.push(id);
+        }
+    }
+
+    /// Up to `limit` messages of the history tier with ids in `(after, below)`, as this
+    /// operation and the writes not yet durable leave them.
+    pub fn history_page(
+        &self,
+        after: MessageId,
+        below: MessageId,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError> {
+        let page = self.history.history().page(after, below, limit)?;
+        let mut out = Vec::with_capacity(page.len());
+        for message in page {
+            let id = message.id;
+            let now = match self.history_changes.get(&id) {
+                Some(change) => change.clone(),
+                None => self.history.get(id)?,
+            };
+            out.extend(now);
+        }
+        Ok(out)
+    }
+
+    /// The message and part of an operator-id key in the history tier.
+    pub fn history_operator_key(&self, key: &[u8]) -> Result<Option<(MessageId, u32)>, StoreError> {
+        self.history.history().find_operator_key(key)
+    }
+
+    /// The id and state of each of `references` found in the history tier.
+    pub fn history_references(
+        &self,
+        references: &[&str],
+    ) -> Result<HashMap<String, (MessageId, crate::message::State)>, StoreError> {
+        self.history.history().references(references)
+    }
+
+    /// Writes (or forgets) a message in the history tier.
+    pub fn write_history(&mut self, write: HistoryWrite) {
+        let left = match &write {
+            HistoryWrite::Put(m) => Some((**m).clone()),
+            HistoryWrite::Forget(_) => None,
+        };
+        self.history_changes.insert(write.id(), left);
+        self.history_writes.push(write);
     }
 
     /// Notes that a message is now `submitting`.
@@ -183,8 +258,24 @@ impl Tx {
             .collect()
     }
 
-    /// Loads a record wherever it lives.
+    /// Loads a record wherever it lives: the live store, else the history tier.
     pub fn load(&self, id: MessageId) -> Result<Option<(Message, Home)>, StoreError> {
+        if let Some(live) = self.load_live(id)? {
+            return Ok(Some(live));
+        }
+        let moved = match self.history_changes.get(&id) {
+            Some(change) => change.clone(),
+            None => self.history.get(id)?,
+        };
+        Ok(moved.map(|message| {
+            self.from_history.borrow_mut().insert(id);
+            (message, Home::History)
+        }))
+    }
+
+    /// Loads a record from the live store only (a message in the history tier is finished:
+    /// the queue, the in-flight runs and the deadlines have nothing more to do with it).
+    pub fn load_live(&self, id: MessageId) -> Result<Option<(Message, Home)>, StoreError> {
         let cached = match self.record_changes.get(&id) {
             Some(change) => change.clone(), // None: read this operation's own write below
             None => self.records.get(id),
@@ -238,8 +329,12 @@ impl Tx {
         self.first_live(&range, true, true, |_| true)
     }
 
-    /// Writes a record to its own key.
+    /// Writes a record to its own key (or, read from the history tier, back there).
     pub fn save(&mut self, message: &Message) -> Result<(), StoreError> {
+        if self.from_history.borrow().contains(&message.id) {
+            self.write_history(HistoryWrite::Put(Box::new(message.clone())));
+            return Ok(());
+        }
         let bytes = codec::encode_record(message)?;
         self.writes.insert(keys::record(message.id), Some(bytes));
         let kept = RecordCache::keeps(message.state).then(|| message.clone());
@@ -264,13 +359,18 @@ impl Tx {
 
     /// Ends the operation: its changes join the staged group (applied to sled with it).
     pub fn stage(self) -> Staging {
-        let changed = !(self.is_empty() && self.state == self.base);
+        let changed = !(self.writes.is_empty()
+            && self.events.is_empty()
+            && self.flights.entered.is_empty()
+            && self.state == self.base);
         self.staged.add(self.writes, self.events);
         self.records.adopt(self.record_changes);
         Staging {
             changed,
             state: self.state,
             flights: self.flights,
+            history_writes: self.history_writes,
+            finished: self.finished,
         }
     }
 }

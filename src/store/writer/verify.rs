@@ -7,6 +7,7 @@ use super::super::counts::Counts;
 use super::super::read::load;
 use super::super::{StoreError, event_run, keys};
 use super::WriterState;
+use super::moves::HistoryView;
 use crate::message::{Message, MessageId, Millis, State};
 use std::collections::{HashMap, HashSet};
 
@@ -15,6 +16,7 @@ const MAX_PROBLEMS: usize = 1000;
 
 struct Checker<'a> {
     db: &'a sled::Db,
+    history: &'a HistoryView,
     state: &'a WriterState,
     problems: Vec<String>,
     queue: HashMap<MessageId, (u8, Millis)>,
@@ -25,10 +27,17 @@ struct Checker<'a> {
     max_chunk_seq: u64,
 }
 
-/// Lists every disagreement between the indexes and the records (empty = consistent).
-pub fn check(db: &sled::Db, state: &WriterState) -> Result<Vec<String>, StoreError> {
+/// Lists every disagreement between the indexes and the records (empty = consistent). The
+/// history tier counts in the counters; a message in both tiers (moving, or left live by a
+/// crash while it moved) counts once, as its live copy.
+pub fn check(
+    db: &sled::Db,
+    history: &HistoryView,
+    state: &WriterState,
+) -> Result<Vec<String>, StoreError> {
     let mut c = Checker {
         db,
+        history,
         state,
         problems: Vec::new(),
         queue: HashMap::new(),
@@ -40,6 +49,7 @@ pub fn check(db: &sled::Db, state: &WriterState) -> Result<Vec<String>, StoreErr
     };
     c.read_indexes()?;
     c.records()?;
+    c.moved()?;
     c.leftovers();
     c.operator_ids()?;
     c.references()?;
@@ -94,7 +104,11 @@ impl Checker<'_> {
                         e.id, e.when
                     ));
                 }
-                if e.id.0 >= self.state.forget_cursor && load(self.db, e.id)?.is_none() {
+                if e.id.0 >= self.state.forget_cursor
+                    && e.id.0 >= self.state.history_forget_cursor
+                    && load(self.db, e.id)?.is_none()
+                    && self.history.get(e.id)?.is_none()
+                {
                     self.problem(format!("deadline entry for missing message {}", e.id));
                 }
                 self.deadlines.insert((e.id, e.kind, e.when));
@@ -149,6 +163,27 @@ impl Checker<'_> {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Counts the history tier, less the messages also live (counted as their live copy).
+    fn moved(&mut self) -> Result<(), StoreError> {
+        let moved = self.history.counts()?;
+        for (total, add) in self.counts.states.iter_mut().zip(moved.states) {
+            *total += add;
+        }
+        for kv in self.db.scan_prefix(keys::RECORD) {
+            let (_, v) = kv?;
+            let Ok(live) = codec::decode_record(&v) else {
+                continue; // listed by `records`
+            };
+            if live.state.is_final()
+                && let Some(copy) = self.history.get(live.id)?
+            {
+                self.counts.remove(copy.kind, copy.state);
+            }
+        }
+        self.max_id = self.max_id.max(self.history.history().max_id()?);
         Ok(())
     }
 

@@ -1,0 +1,212 @@
+//! The history tier: finished messages move out of the live store and are still found by id,
+//! by reference (idempotency) and by operator id (late receipts); retention erases and forgets
+//! them there; a store written before the tier existed moves its finished messages over; and
+//! the counters and indexes agree throughout.
+
+mod store_support;
+
+use khabar::message::{Kind, MessageId, State, now_ms};
+use khabar::store::{Store, Tier};
+use std::time::Duration;
+use store_support::{assert_consistent, message, open, open_with};
+
+const DAY: i64 = 86_400_000;
+
+/// Accepts a notification, sends it as one part with operator id `op_id` and, unless
+/// `receipt` is None, records that receipt.
+async fn finished(store: &Store, reference: &str, op_id: &str, receipt: Option<&str>) -> MessageId {
+    let id = store
+        .accept(message(Kind::Notification, Some(reference)))
+        .await
+        .unwrap()
+        .id;
+    let claimed = store
+        .claim_next(Kind::Notification, now_ms())
+        .await
+        .unwrap()
+        .expect("claimed");
+    assert_eq!(claimed.id, id);
+    store
+        .mark_submitted(id, "kcell", vec![op_id.to_owned()], Some(now_ms() + 1_000))
+        .await
+        .unwrap();
+    if let Some(stat) = receipt {
+        store
+            .record_receipt(id, 0, stat, None, now_ms())
+            .await
+            .unwrap();
+    }
+    id
+}
+
+/// Drives the writer (each flush is a group) until `id` is in `tier`, at most 100 flushes.
+async fn wait_tier(store: &Store, id: MessageId, tier: Tier) {
+    for _ in 0..100 {
+        if store.tier_of(id).unwrap() == Some(tier) {
+            return;
+        }
+        store.flush().await.unwrap();
+    }
+    panic!("{id} never reached {tier:?}: {:?}", store.tier_of(id));
+}
+
+#[tokio::test]
+async fn a_finished_message_moves_and_is_still_found_by_id_reference_and_operator_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let id = finished(&store, "crm-1", "k-1", Some("DELIVRD")).await;
+    let live = store.get(id).unwrap().unwrap();
+    wait_tier(&store, id, Tier::History).await;
+
+    assert_eq!(store.get(id).unwrap(), Some(live.clone()), "the same story");
+    assert_eq!(store.get_by_reference("crm-1").unwrap(), Some(live));
+    assert_eq!(
+        store.find_by_operator_id("kcell", "k-1").unwrap(),
+        Some((id, 0))
+    );
+    let again = store
+        .accept(message(Kind::Notification, Some("crm-1")))
+        .await
+        .unwrap();
+    assert!(
+        again.duplicate,
+        "a reference stays taken after its message moved"
+    );
+    assert_eq!((again.id, again.state), (id, State::Delivered));
+    let counts = store.counts();
+    assert_eq!(counts.in_state(State::Delivered), 1);
+    assert_consistent(&store).await;
+
+    // and after a restart
+    drop(store);
+    let store = open(dir.path());
+    assert_eq!(store.tier_of(id).unwrap(), Some(Tier::History));
+    assert_eq!(
+        store.get_by_reference("crm-1").unwrap().map(|m| m.id),
+        Some(id)
+    );
+    assert_consistent(&store).await;
+}
+
+#[tokio::test]
+async fn a_message_still_awaiting_its_receipt_stays_live() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let waiting = finished(&store, "crm-2", "k-2", None).await;
+    let done = finished(&store, "crm-3", "k-3", Some("DELIVRD")).await;
+    wait_tier(&store, done, Tier::History).await;
+    assert_eq!(store.tier_of(waiting).unwrap(), Some(Tier::Live));
+    assert_consistent(&store).await;
+}
+
+#[tokio::test]
+async fn a_late_receipt_for_a_moved_message_is_recorded_in_the_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let id = finished(&store, "crm-4", "k-4", None).await;
+    // no receipt in time: unknown, then moved
+    store
+        .fire_due_deadlines(now_ms() + 2_000, 100)
+        .await
+        .unwrap();
+    assert_eq!(store.get(id).unwrap().unwrap().state, State::Unknown);
+    wait_tier(&store, id, Tier::History).await;
+
+    let landed = store
+        .record_or_park_receipt("kcell", vec!["k-4".into()], "DELIVRD", None, now_ms())
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            landed,
+            khabar::store::ReceiptLanding::Recorded { part: 0, .. }
+        ),
+        "{landed:?}"
+    );
+    let m = store.get(id).unwrap().unwrap();
+    assert_eq!(m.state, State::Unknown, "a late receipt does not revive it");
+    assert_eq!(m.parts[0].receipt.as_deref(), Some("DELIVRD"));
+    assert_eq!(store.tier_of(id).unwrap(), Some(Tier::History));
+    assert_consistent(&store).await;
+}
+
+#[tokio::test]
+async fn retention_erases_and_forgets_moved_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_with(dir.path(), |c| {
+        c.move_to_history_after = Duration::ZERO;
+        c.erase_texts_after = Duration::from_secs(2 * 86_400);
+        c.forget_after = Duration::from_secs(10 * 86_400);
+    });
+    let now = now_ms();
+    let id = finished(&store, "crm-5", "k-5", Some("DELIVRD")).await;
+    wait_tier(&store, id, Tier::History).await;
+
+    assert_eq!(
+        store
+            .run_retention(now + DAY, 100)
+            .await
+            .unwrap()
+            .texts_erased,
+        0
+    );
+    assert_eq!(
+        store
+            .run_retention(now + 3 * DAY, 100)
+            .await
+            .unwrap()
+            .texts_erased,
+        1
+    );
+    let erased = store.get(id).unwrap().unwrap();
+    assert_eq!((erased.text, erased.state), (None, State::Delivered));
+    assert_consistent(&store).await;
+
+    let report = store.run_retention(now + 11 * DAY, 100).await.unwrap();
+    assert_eq!(report.forgotten, 1);
+    assert_eq!(store.get(id).unwrap(), None);
+    assert_eq!(store.get_by_reference("crm-5").unwrap(), None);
+    assert_eq!(store.find_by_operator_id("kcell", "k-5").unwrap(), None);
+    assert_eq!(store.counts().total(), 0);
+    assert_consistent(&store).await;
+}
+
+#[tokio::test]
+async fn finished_messages_of_a_store_written_before_the_history_tier_move_over() {
+    let dir = tempfile::tempdir().unwrap();
+    // finished while nothing moves, as a store of the previous format holds them
+    let store = open_with(dir.path(), |c| {
+        c.move_to_history_after = Duration::from_secs(365 * 86_400);
+    });
+    let mut ids = Vec::new();
+    for n in 0..300 {
+        ids.push(
+            finished(
+                &store,
+                &format!("old-{n}"),
+                &format!("o-{n}"),
+                Some("DELIVRD"),
+            )
+            .await,
+        );
+    }
+    let waiting = finished(&store, "old-waiting", "o-w", None).await;
+    drop(store);
+    let db = sled::open(dir.path().join("store")).unwrap();
+    db.insert("meta/format_version", 2u32.to_be_bytes().to_vec())
+        .unwrap();
+    db.flush().unwrap();
+    drop(db);
+
+    let store = open(dir.path());
+    for &id in &ids {
+        wait_tier(&store, id, Tier::History).await;
+    }
+    assert_eq!(store.tier_of(waiting).unwrap(), Some(Tier::Live));
+    assert_eq!(
+        store.get_by_reference("old-7").unwrap().map(|m| m.id),
+        Some(ids[7])
+    );
+    assert_eq!(store.counts().in_state(State::Delivered), 300);
+    assert_consistent(&store).await;
+}
