@@ -1,13 +1,21 @@
 //! What can go wrong in the store.
 
 use crate::message::{MessageId, State};
+use std::sync::Arc;
 
 /// A store failure. Cloneable so that one storage failure can answer every caller of a group.
 #[derive(Clone, Debug, thiserror::Error)]
 pub enum StoreError {
-    /// sled or the file system failed; the operation did not happen (or is not durable).
-    #[error("storage failure: {0}")]
-    Storage(String),
+    /// The storage engine (sled, SQLite) or the file system failed; the operation did not
+    /// happen (or is not durable). Returned by every call that writes or reads the disk.
+    #[error("storage failure: {what}")]
+    Storage {
+        /// What failed, in words that include the cause ("cannot open …: I/O error: …").
+        what: String,
+        /// The engine's or the file system's own error.
+        #[source]
+        cause: Cause,
+    },
     /// Stored bytes could not be read back.
     #[error("corrupt store data: {0}")]
     Corrupt(String),
@@ -58,12 +66,54 @@ pub enum StoreError {
     Failed(String),
 }
 
+/// The cause of a storage failure, shared so that [`StoreError`] stays `Clone` (one failure
+/// answers every operation waiting on the same flush). Its own `source` is the engine's error.
+#[derive(Clone, Debug)]
+pub struct Cause(Arc<dyn std::error::Error + Send + Sync>);
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Cause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.0)
+    }
+}
+
+impl StoreError {
+    /// A storage failure: `what` failed because of `cause` (whose words `what` should carry).
+    pub fn storage(
+        what: impl Into<String>,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        StoreError::Storage {
+            what: what.into(),
+            cause: Cause(Arc::new(cause)),
+        }
+    }
+
+    /// The same failure with `context` in front of what failed ("cannot open …: …").
+    pub fn in_context(self, context: impl std::fmt::Display) -> Self {
+        match self {
+            StoreError::Storage { what, cause } => StoreError::Storage {
+                what: format!("{context}: {what}"),
+                cause,
+            },
+            other => other,
+        }
+    }
+}
+
 impl From<sled::Error> for StoreError {
     fn from(e: sled::Error) -> Self {
-        match e {
-            sled::Error::Io(io) => StoreError::Storage(format!("I/O error: {}", io_sentence(&io))),
-            other => StoreError::Storage(other.to_string()),
-        }
+        let what = match &e {
+            sled::Error::Io(io) => format!("I/O error: {}", io_sentence(io)),
+            other => other.to_string(),
+        };
+        StoreError::storage(what, e)
     }
 }
 
@@ -74,5 +124,31 @@ fn io_sentence(e: &std::io::Error) -> String {
         std::io::ErrorKind::StorageFull => "No space left on device".to_owned(),
         std::io::ErrorKind::ReadOnlyFilesystem => "Read-only file system".to_owned(),
         _ => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error;
+
+    #[test]
+    fn a_storage_failure_says_what_and_keeps_its_cause() {
+        let io = std::io::Error::from(std::io::ErrorKind::StorageFull);
+        let e = StoreError::from(sled::Error::Io(io)).in_context("cannot open /data/store");
+        assert_eq!(
+            e.to_string(),
+            "storage failure: cannot open /data/store: I/O error: No space left on device"
+        );
+        let cause = e
+            .source()
+            .and_then(|c| c.source())
+            .expect("the cause is kept");
+        let sled = cause
+            .downcast_ref::<sled::Error>()
+            .expect("sled's own error");
+        assert!(
+            matches!(sled, sled::Error::Io(io) if io.kind() == std::io::ErrorKind::StorageFull)
+        );
     }
 }

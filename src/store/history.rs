@@ -68,7 +68,7 @@ pub struct History {
 }
 
 fn failed(what: &str, e: rusqlite::Error) -> StoreError {
-    StoreError::Storage(format!("history: {what}: {e}"))
+    StoreError::storage(format!("history: {what}: {e}"), e)
 }
 
 fn connect(path: &Path) -> Result<Connection, StoreError> {

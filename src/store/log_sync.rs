@@ -53,11 +53,6 @@ impl LogSync {
             return Ok(());
         };
         file.sync_data()
-            .map_err(|e| match StoreError::from(sled::Error::Io(e)) {
-                StoreError::Storage(why) => {
-                    StoreError::Storage(format!("cannot fsync sled's log: {why}"))
-                }
-                other => other,
-            })
+            .map_err(|e| StoreError::from(sled::Error::Io(e)).in_context("cannot fsync sled's log"))
     }
 }

@@ -67,12 +67,9 @@ pub fn sled_db(config: &StoreConfig) -> Result<sled::Db, StoreError> {
     }));
     match opened {
         Ok(Ok(db)) => Ok(db),
-        Ok(Err(e)) => Err(match StoreError::from(e) {
-            StoreError::Storage(why) => {
-                StoreError::Storage(format!("cannot open {}: {why}", path.display()))
-            }
-            other => other,
-        }),
+        Ok(Err(e)) => {
+            Err(StoreError::from(e).in_context(format_args!("cannot open {}", path.display())))
+        }
         Err(_) => Err(StoreError::Corrupt(format!(
             "sled could not recover the log in {} (it panicked): its tail was damaged, as \
              after a power loss or a file system error; restore the directory from a backup \

@@ -8,7 +8,7 @@ use crate::store::StoreError;
 fn explain(error: &StoreError) -> String {
     let (detail, restarting) = match error {
         StoreError::Closed => return "the store is shutting down".to_owned(),
-        StoreError::Storage(detail) => (detail, false),
+        StoreError::Storage { what: detail, .. } => (detail, false),
         // the store stopped after that failure and the daemon exits to reopen it
         StoreError::Failed(detail) => (detail, true),
         other => return other.to_string(),
@@ -33,7 +33,7 @@ fn explain(error: &StoreError) -> String {
 fn logged_by_store(error: &StoreError) -> bool {
     matches!(
         error,
-        StoreError::DiskFull { .. } | StoreError::Storage(_) | StoreError::Failed(_)
+        StoreError::DiskFull { .. } | StoreError::Storage { .. } | StoreError::Failed(_)
     )
 }
 

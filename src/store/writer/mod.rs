@@ -162,7 +162,7 @@ pub fn spawn(
         std::thread::Builder::new()
             .name("khabar-store-flush".into())
             .spawn(move || flusher(db, history_writer, log, shared, flush_rx, op_tx, nice))
-            .map_err(|e| StoreError::Storage(format!("cannot start the store's flusher: {e}")))?
+            .map_err(|e| StoreError::storage(format!("cannot start the store's flusher: {e}"), e))?
     };
     let writer = Writer {
         db,
@@ -190,7 +190,7 @@ pub fn spawn(
             priority::lower_this_thread(writer.config.thread_nice);
             writer.run(op_rx, flusher)
         })
-        .map_err(|e| StoreError::Storage(format!("cannot start the store's writer: {e}")))?;
+        .map_err(|e| StoreError::storage(format!("cannot start the store's writer: {e}"), e))?;
     Ok((op_tx, handle))
 }
 
