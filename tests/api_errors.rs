@@ -4,7 +4,7 @@
 mod api_support;
 
 use api_support::{TestServer, ask, code_of, submit, within};
-use khabar::api::client::Reply;
+use khabar::api::client::Answer;
 use khabar::api::{ErrorCode, ServerConfig};
 use khabar::message::State;
 use serde_json::{Value, json};
@@ -79,9 +79,9 @@ fn note_code(seen: &mut BTreeSet<String>, code: &str) {
 }
 
 /// Sends a raw line and reads one reply.
-async fn raw(client: &mut khabar::api::Client, line: &[u8]) -> Reply {
+async fn raw(client: &mut khabar::api::Client, line: &[u8]) -> Answer {
     within(client.send_raw(line)).await.expect("send");
-    within(client.read_reply()).await.expect("reply")
+    within(client.read_answer()).await.expect("reply")
 }
 
 /// Requests whose only fault is their content: (line, expected code, field named if any).
@@ -255,7 +255,7 @@ async fn every_error_code_comes_from_a_real_bad_input() {
     )
     .await;
     let batch = reply
-        .into_payload::<khabar::api::protocol::BatchReply>()
+        .into_payload::<khabar::api::protocol::BatchAnswer>()
         .unwrap()
         .unwrap();
     let error = batch.results[0]
@@ -271,7 +271,7 @@ async fn every_error_code_comes_from_a_real_bad_input() {
     // Connection-level refusals: over the cap (the first client holds one slot).
     let _second = server.client().await;
     let mut third = server.client().await;
-    let reply = within(third.read_reply()).await.expect("refusal line");
+    let reply = within(third.read_answer()).await.expect("refusal line");
     assert_eq!(code_of(&reply), "too_many_connections");
     note_code(&mut seen, &code_of(&reply));
     drop(client);
@@ -286,7 +286,7 @@ async fn every_error_code_comes_from_a_real_bad_input() {
     };
     let server = TestServer::start_with(config, 10).await;
     let mut client = server.client().await;
-    let reply = within(client.read_reply()).await.expect("refusal line");
+    let reply = within(client.read_answer()).await.expect("refusal line");
     assert_eq!(code_of(&reply), "forbidden");
     note_code(&mut seen, &code_of(&reply));
     server.stop().await;
@@ -298,7 +298,7 @@ async fn every_error_code_comes_from_a_real_bad_input() {
     };
     let server = TestServer::start_with(config, 10).await;
     let mut client = server.client().await;
-    let reply = within(client.read_reply()).await.expect("farewell line");
+    let reply = within(client.read_answer()).await.expect("farewell line");
     assert_eq!(code_of(&reply), "idle_timeout");
     note_code(&mut seen, &code_of(&reply));
     server.stop().await;
@@ -311,7 +311,7 @@ async fn every_error_code_comes_from_a_real_bad_input() {
     let server = TestServer::start_with(config, 10).await;
     let mut client = server.client().await;
     client.send_raw(b"{\"op\":").await.unwrap();
-    let reply = within(client.read_reply()).await.expect("farewell line");
+    let reply = within(client.read_answer()).await.expect("farewell line");
     assert_eq!(code_of(&reply), "slow_request");
     note_code(&mut seen, &code_of(&reply));
     server.stop().await;
@@ -321,7 +321,7 @@ async fn every_error_code_comes_from_a_real_bad_input() {
     let mut client = server.client().await;
     assert!(ask(&mut client, json!({"op": "ping"})).await.result.is_ok());
     server.stop().await;
-    let reply = within(client.read_reply()).await.expect("farewell line");
+    let reply = within(client.read_answer()).await.expect("farewell line");
     assert_eq!(code_of(&reply), "shutting_down");
     note_code(&mut seen, &code_of(&reply));
 

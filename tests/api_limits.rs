@@ -58,9 +58,9 @@ async fn a_ten_megabyte_line_is_refused_without_stopping_anyone() {
     within(big.send_raw(b"\"}\n{\"op\":\"ping\",\"id\":\"after\"}\n"))
         .await
         .unwrap();
-    let refused = within(big.read_reply()).await.unwrap();
+    let refused = within(big.read_answer()).await.unwrap();
     assert_eq!(code_of(&refused), "line_too_long");
-    let pong = within(big.read_reply()).await.unwrap();
+    let pong = within(big.read_answer()).await.unwrap();
     assert_eq!(pong.id, Some(json!("after")));
     assert!(pong.result.is_ok());
 }
@@ -121,7 +121,7 @@ async fn a_silent_client_is_closed_after_the_idle_timeout() {
     };
     let server = TestServer::start_with(config, 10).await;
     let mut silent = server.client().await;
-    let farewell = within(silent.read_reply()).await.unwrap();
+    let farewell = within(silent.read_answer()).await.unwrap();
     assert_eq!(code_of(&farewell), "idle_timeout");
     assert!(matches!(
         within(silent.read_line()).await,
@@ -177,7 +177,7 @@ async fn a_client_over_the_cap_is_told_and_a_freed_slot_is_reused() {
     let b = server.client().await;
     assert!(ask(&mut a, json!({"op": "ping"})).await.result.is_ok());
     let mut refused = server.client().await;
-    let reply = within(refused.read_reply()).await.unwrap();
+    let reply = within(refused.read_answer()).await.unwrap();
     assert_eq!(code_of(&reply), "too_many_connections");
     drop(b);
     // The freed slot is reusable once the server has noticed; retry until it has.

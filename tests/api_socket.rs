@@ -30,7 +30,7 @@ async fn peers_are_admitted_by_uid_or_gid_and_others_refused() {
     };
     let server = TestServer::start_with(stranger, 10).await;
     let mut refused = server.client().await;
-    let reply = within(refused.read_reply()).await.unwrap();
+    let reply = within(refused.read_answer()).await.unwrap();
     assert_eq!(code_of(&reply), "forbidden");
     assert!(
         reply
@@ -109,7 +109,7 @@ async fn shutdown_finishes_what_it_read_says_goodbye_and_removes_the_socket() {
     // answer is an acceptance; then the farewell.
     let mut answered = 0;
     loop {
-        let reply = within(client.read_reply()).await.unwrap();
+        let reply = within(client.read_answer()).await.unwrap();
         if reply.id.is_none() {
             assert_eq!(code_of(&reply), "shutting_down");
             break;

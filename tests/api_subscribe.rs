@@ -150,7 +150,7 @@ async fn ack_moves_a_cursor_from_any_connection_and_second_subscribe_is_refused(
         .iter()
         .find(|l| l.contains("\"id\":9"))
         .expect("a reply to the second subscribe");
-    let reply = khabar::api::client::Reply::parse(refusal).unwrap();
+    let reply = khabar::api::client::Answer::parse(refusal).unwrap();
     assert_eq!(code_of(&reply), "invalid_request");
     assert!(lines.iter().any(|l| l.starts_with("{\"event\":{\"seq\":3")));
 }

@@ -143,7 +143,7 @@ async fn trickling_clients_are_cut_off_and_one_user_cannot_take_every_slot() {
     // daemon says why at once and closes (read it without sending, or the write may meet the
     // closed socket first)
     let mut ninth = Client::connect(&socket).await.unwrap();
-    let refusal = match tokio::time::timeout(PATIENCE, ninth.read_reply()).await {
+    let refusal = match tokio::time::timeout(PATIENCE, ninth.read_answer()).await {
         Ok(Ok(reply)) => match reply.result {
             Err(e) => e,
             Ok(payload) => panic!("the ninth connection was served: {payload:?}"),

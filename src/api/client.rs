@@ -1,11 +1,11 @@
 //! A small async client for the socket, used by the CLI and the tests.
 //!
-//! Requests are JSON objects (`serde_json::json!`); replies come back as [`Reply`] or, through
+//! Requests are JSON objects (`serde_json::json!`); answers come back as [`Answer`] or, through
 //! the typed helpers, as the protocol's payload types.
 
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::protocol::{
-    BatchReply, EventLine, MessageRef, MessageReply, StatusReply, Subscribed,
+    BatchAnswer, EventLine, MessageAnswer, MessageRef, StatusAnswer, Subscribed,
 };
 use crate::api::views::{EventView, MessageView, StatusReport};
 use futures::StreamExt;
@@ -63,16 +63,16 @@ pub enum ClientError {
 
 /// One reply: the echoed `id` and the payload fields or the error.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Reply {
+pub struct Answer {
     /// The echoed request id.
     pub id: Option<Value>,
     /// The payload fields (without `id` and `ok`), or the error.
     pub result: Result<Map<String, Value>, ApiError>,
 }
 
-impl Reply {
+impl Answer {
     /// Reads a reply line.
-    pub fn parse(line: &str) -> Result<Reply, ClientError> {
+    pub fn parse(line: &str) -> Result<Answer, ClientError> {
         let value: Value =
             serde_json::from_str(line).map_err(|e| ClientError::Protocol(e.to_string()))?;
         let Value::Object(mut map) = value else {
@@ -89,7 +89,7 @@ impl Reply {
                 })?),
             _ => return Err(ClientError::Protocol(format!("no `ok` field: {line}"))),
         };
-        Ok(Reply { id, result })
+        Ok(Answer { id, result })
     }
 
     /// The payload as `T`, or the daemon's error.
@@ -170,8 +170,8 @@ impl Client {
     }
 
     /// Reads one reply line.
-    pub async fn read_reply(&mut self) -> Result<Reply, ClientError> {
-        Reply::parse(&self.read_line().await?)
+    pub async fn read_answer(&mut self) -> Result<Answer, ClientError> {
+        Answer::parse(&self.read_line().await?)
     }
 
     /// Gives `request` an `id` if it has none and returns the line to send.
@@ -196,7 +196,7 @@ impl Client {
 
     /// Checks that a reply answers the request with `id`. A connection-level refusal
     /// (`forbidden`, `too_many_connections`, …) carries no id and is returned as is.
-    fn matched(reply: Reply, id: &Value) -> Result<Reply, ClientError> {
+    fn matched(reply: Answer, id: &Value) -> Result<Answer, ClientError> {
         match &reply.id {
             Some(got) if got == id => Ok(reply),
             None if reply.result.is_err() => Ok(reply),
@@ -207,10 +207,10 @@ impl Client {
     }
 
     /// Sends one request (an `id` is added if missing) and waits for its reply.
-    pub async fn request(&mut self, request: Value) -> Result<Reply, ClientError> {
+    pub async fn request(&mut self, request: Value) -> Result<Answer, ClientError> {
         let (line, id) = self.encode(request)?;
         self.send_raw(&line).await?;
-        Self::matched(self.read_reply().await?, &id)
+        Self::matched(self.read_answer().await?, &id)
     }
 
     /// Sends one request and reads its payload as `T`.
@@ -223,7 +223,7 @@ impl Client {
 
     /// Sends many requests without waiting, reading replies while writing (the server stops
     /// reading when its pipeline is full, so both must run at once). Replies are in order.
-    pub async fn pipeline(&mut self, requests: Vec<Value>) -> Result<Vec<Reply>, ClientError> {
+    pub async fn pipeline(&mut self, requests: Vec<Value>) -> Result<Vec<Answer>, ClientError> {
         let mut lines = Vec::new();
         let mut ids = Vec::with_capacity(requests.len());
         for request in requests {
@@ -245,7 +245,7 @@ impl Client {
                     None => return Err(ClientError::Closed),
                     Some(Err(e)) => return Err(ClientError::Protocol(e.to_string())),
                 };
-                replies.push(Self::matched(Reply::parse(&line)?, id)?);
+                replies.push(Self::matched(Answer::parse(&line)?, id)?);
             }
             Ok(replies)
         };
@@ -269,7 +269,7 @@ impl Client {
     pub async fn submit_batch(
         &mut self,
         messages: Vec<Value>,
-    ) -> Result<Result<BatchReply, ApiError>, ClientError> {
+    ) -> Result<Result<BatchAnswer, ApiError>, ClientError> {
         self.call(json!({"op": "submit_batch", "messages": messages}))
             .await
     }
@@ -279,7 +279,7 @@ impl Client {
         &mut self,
         message: &MessageRef,
     ) -> Result<Result<MessageView, ApiError>, ClientError> {
-        let reply: Result<MessageReply, ApiError> = self.call(ref_request("get", message)).await?;
+        let reply: Result<MessageAnswer, ApiError> = self.call(ref_request("get", message)).await?;
         Ok(reply.map(|r| r.message))
     }
 
@@ -288,14 +288,14 @@ impl Client {
         &mut self,
         message: &MessageRef,
     ) -> Result<Result<MessageView, ApiError>, ClientError> {
-        let reply: Result<MessageReply, ApiError> =
+        let reply: Result<MessageAnswer, ApiError> =
             self.call(ref_request("cancel", message)).await?;
         Ok(reply.map(|r| r.message))
     }
 
     /// The daemon's status report.
     pub async fn status(&mut self) -> Result<Result<StatusReport, ApiError>, ClientError> {
-        let reply: Result<StatusReply, ApiError> = self.call(json!({"op": "status"})).await?;
+        let reply: Result<StatusAnswer, ApiError> = self.call(json!({"op": "status"})).await?;
         Ok(reply.map(|r| r.status))
     }
 
@@ -350,7 +350,7 @@ impl Subscription {
                 return Ok(event.event);
             }
             self.unconfirmed_acks = self.unconfirmed_acks.saturating_sub(1);
-            match Reply::parse(&line)?.result {
+            match Answer::parse(&line)?.result {
                 Ok(_) => continue,
                 Err(e) => return Err(ClientError::Refused(e)),
             }
@@ -366,7 +366,7 @@ impl Subscription {
                 continue;
             }
             self.unconfirmed_acks -= 1;
-            if let Err(e) = Reply::parse(&line)?.result {
+            if let Err(e) = Answer::parse(&line)?.result {
                 return Err(ClientError::Refused(e));
             }
         }

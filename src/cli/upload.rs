@@ -2,7 +2,7 @@
 //! summarises accepted / duplicate / rejected lines with the reasons.
 
 use super::{CliError, CliResult, Exit};
-use crate::api::protocol::BatchReply;
+use crate::api::protocol::BatchAnswer;
 use crate::api::{ApiError, Client, ClientError, ErrorCode};
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use serde_json::Value;
@@ -166,7 +166,7 @@ async fn send(
     }
     let count = batch.lines.len() as u64;
     match client.submit_batch(batch.messages).await? {
-        Ok(BatchReply { results, .. }) => {
+        Ok(BatchAnswer { results, .. }) => {
             for (line, item) in batch.lines.iter().zip(results) {
                 summary.record(*line, item.into_result().map(|ok| ok.duplicate));
             }

@@ -9,10 +9,10 @@
 mod checks;
 mod codes;
 mod db;
+mod issued;
 mod limits;
 mod seal;
 mod secret;
-mod sessions;
 #[cfg(test)]
 mod tests;
 
@@ -23,11 +23,11 @@ use crate::log_gate::{Repeated, note};
 use crate::message::Millis;
 use crate::number::Msisdn;
 use checks::{check_config, check_length, check_session, check_ttl};
+use issued::CodeRecord;
 use limits::{ResendPolicy, SendLog};
 pub use seal::is_sealed;
 use secret::Secret;
 use serde::Deserialize;
-use sessions::SessionRecord;
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use std::fmt;
@@ -220,8 +220,7 @@ impl OtpService {
         log.record(now);
         let code = codes::generate(length);
         let expires_at = now.saturating_add(millis(ttl));
-        let record =
-            SessionRecord::new(self.secret.hash(session, &code), to_digits, now, expires_at);
+        let record = CodeRecord::new(self.secret.hash(session, &code), to_digits, now, expires_at);
         let record_bytes = record.encode()?;
         let log_bytes = log.encode()?;
         (&self.sessions, &self.sends)
@@ -299,7 +298,7 @@ impl OtpService {
                 attempts_left: None,
             });
         };
-        let mut record = SessionRecord::decode(&bytes)?;
+        let mut record = CodeRecord::decode(&bytes)?;
         let stored_hash = record.hash;
         let (verdict, changed) = record.judge(now, self.config.max_attempts, || {
             codes::matches(&self.secret, session, code, &stored_hash)
@@ -330,7 +329,7 @@ impl OtpService {
         let mut unreadable = 0;
         for entry in self.sessions.iter() {
             let (key, bytes) = entry.map_err(|e| storage("read", e))?;
-            let Ok(record) = SessionRecord::decode(&bytes) else {
+            let Ok(record) = CodeRecord::decode(&bytes) else {
                 unreadable += 1;
                 continue;
             };

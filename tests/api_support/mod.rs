@@ -6,7 +6,7 @@ pub mod fake;
 pub mod fake_otp;
 
 use fake::FakeBackend;
-use khabar::api::client::Reply;
+use khabar::api::client::Answer;
 use khabar::api::server::Server;
 use khabar::api::{Client, ServerConfig};
 use serde_json::{Value, json};
@@ -81,7 +81,7 @@ pub async fn within<F: Future>(f: F) -> F::Output {
 }
 
 /// Sends a request and returns its reply.
-pub async fn ask(client: &mut Client, request: Value) -> Reply {
+pub async fn ask(client: &mut Client, request: Value) -> Answer {
     within(client.request(request)).await.expect("reply")
 }
 
@@ -91,7 +91,7 @@ pub fn submit(text: &str) -> Value {
 }
 
 /// The error code of a reply, as its wire name.
-pub fn code_of(reply: &Reply) -> String {
+pub fn code_of(reply: &Answer) -> String {
     match &reply.result {
         Ok(payload) => panic!("expected an error, got {payload:?}"),
         Err(e) => e.code.as_str().to_string(),

@@ -5,17 +5,17 @@
 //! `{"id":…,"ok":false,"error":{"code":"…","message":"…"}}`. Parsing never panics: every
 //! malformed line maps to a precise [`ErrorCode`](crate::api::ErrorCode).
 
+mod answers;
 mod fields;
 mod ops;
-mod replies;
 mod submit;
 
+pub use answers::{
+    Acked, BatchAnswer, BatchItem, EventLine, MessageAnswer, OtpResult, OtpSent, OtpVerdict, Pong,
+    StatusAnswer, SubmitOk, Subscribed,
+};
 pub use ops::{
     AckRequest, MAX_CURSOR_BYTES, MessageRef, OtpSendRequest, OtpVerifyRequest, SubscribeRequest,
-};
-pub use replies::{
-    Acked, BatchItem, BatchReply, EventLine, MessageReply, OtpResult, OtpSent, OtpVerdict, Pong,
-    StatusReply, SubmitOk, Subscribed,
 };
 pub use submit::{Content, Language, MAX_REFERENCE_BYTES, SubmitRequest};
 

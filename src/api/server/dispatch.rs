@@ -4,7 +4,7 @@ use super::Shared;
 use crate::api::backend::Backend;
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::protocol::{
-    Acked, BatchReply, MessageReply, ParsedLine, Pong, Request, StatusReply, SubmitOk,
+    Acked, BatchAnswer, MessageAnswer, ParsedLine, Pong, Request, StatusAnswer, SubmitOk,
     SubmitRequest, SubscribeRequest, Subscribed, error_line, ok_line, reply_line,
 };
 use futures::future::BoxFuture;
@@ -64,7 +64,7 @@ pub(crate) fn dispatch<B: Backend>(
             Request::Cancel(m) => reply_line(id, &backend.cancel(m).await.map(message_reply)),
             Request::Status => reply_line(
                 id,
-                &backend.status().await.map(|status| StatusReply { status }),
+                &backend.status().await.map(|status| StatusAnswer { status }),
             ),
             Request::Subscribe(s) => return subscribe(&*backend, id, s).await,
             Request::Ack(a) => {
@@ -85,8 +85,8 @@ pub(crate) fn dispatch<B: Backend>(
     })
 }
 
-fn message_reply(message: crate::api::views::MessageView) -> MessageReply {
-    MessageReply { message }
+fn message_reply(message: crate::api::views::MessageView) -> MessageAnswer {
+    MessageAnswer { message }
 }
 
 /// Sends the well-formed items to the backend in one call and merges the answers back with
@@ -94,7 +94,7 @@ fn message_reply(message: crate::api::views::MessageView) -> MessageReply {
 async fn submit_batch<B: Backend>(
     backend: &B,
     items: Vec<Result<SubmitRequest, ApiError>>,
-) -> BatchReply {
+) -> BatchAnswer {
     let mut results: Vec<Option<Result<SubmitOk, ApiError>>> = Vec::with_capacity(items.len());
     let mut valid = Vec::new();
     let mut slots = Vec::new();
@@ -114,7 +114,7 @@ async fn submit_batch<B: Backend>(
             results[*slot] = Some(answer);
         }
     }
-    BatchReply::from_results(
+    BatchAnswer::from_results(
         results
             .into_iter()
             .map(|r| r.unwrap_or_else(|| Err(ApiError::internal("the backend skipped this item"))))

@@ -108,7 +108,7 @@ fn readable_key_file_is_used_with_a_warning() {
     );
     // The key on disk is the one in use: the hash matches one made from those bytes.
     let stored = otp.sessions.get("s1").unwrap().unwrap();
-    let record = sessions::SessionRecord::decode(&stored).unwrap();
+    let record = issued::CodeRecord::decode(&stored).unwrap();
     let same_key = secret::Secret::from_key(&[42u8; 40]).unwrap();
     assert_eq!(record.hash, same_key.hash("s1", &issued.code));
 }

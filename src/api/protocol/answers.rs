@@ -1,4 +1,5 @@
-//! The payloads of successful replies. On the wire each is merged into the envelope
+//! The payloads of successful answers (not subscribers' replies, which are `crate::replies`). On
+//! the wire each is merged into the envelope
 //! `{"id":…,"ok":true, …payload}`; the client reads them back with the same types.
 
 use crate::api::error::ApiError;
@@ -74,7 +75,7 @@ impl BatchItem {
 
 /// `submit_batch`: one item per message, in order, with totals.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BatchReply {
+pub struct BatchAnswer {
     /// Items newly stored.
     pub accepted: usize,
     /// Items whose reference was already known.
@@ -85,10 +86,10 @@ pub struct BatchReply {
     pub results: Vec<BatchItem>,
 }
 
-impl BatchReply {
+impl BatchAnswer {
     /// Counts and wraps per-item results.
     pub fn from_results(results: Vec<Result<SubmitOk, ApiError>>) -> Self {
-        let mut reply = BatchReply {
+        let mut reply = BatchAnswer {
             accepted: 0,
             duplicates: 0,
             rejected: 0,
@@ -108,14 +109,14 @@ impl BatchReply {
 
 /// `get` and `cancel`: the message as it is now.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MessageReply {
+pub struct MessageAnswer {
     /// The message with its history.
     pub message: MessageView,
 }
 
 /// `status`: everything `khabar status` shows.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct StatusReply {
+pub struct StatusAnswer {
     /// The report.
     pub status: StatusReport,
 }

@@ -1,4 +1,6 @@
-//! One identification session's code as stored, and the verdict on a typed code.
+//! The code issued for one identification session as stored (the upstream's login or
+//! registration attempt, named by its `session` id; not an SMPP session), and the verdict on a
+//! typed code.
 
 use super::OtpError;
 use super::secret::CodeHash;
@@ -8,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 /// The stored state of a session's current code. Holds the keyed hash, never the code.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct SessionRecord {
+pub(crate) struct CodeRecord {
     /// HMAC-SHA256(key, session || 0x00 || code).
     pub hash: CodeHash,
     /// The recipient's E.164 digits.
@@ -25,10 +27,10 @@ pub(crate) struct SessionRecord {
     pub locked: bool,
 }
 
-impl SessionRecord {
+impl CodeRecord {
     /// A fresh record for a newly issued code.
     pub(crate) fn new(hash: CodeHash, to: &str, issued_at: Millis, expires_at: Millis) -> Self {
-        SessionRecord {
+        CodeRecord {
             hash,
             to: to.to_owned(),
             issued_at,
