@@ -1,9 +1,41 @@
 //! khabar: an SMS gateway daemon for Kazakhstan's e-government systems.
 //!
-//! The modules follow the data path of `DESIGN.md`, one stage each:
-//! upstream `api` → durable `store` → `scheduler` (lanes, deadlines, retries) → `router`
-//! (number prefix → operator) → `sessions` (SMPP binds) → `receipts` (delivery receipts and
-//! replies) → events back to upstream. The remaining modules are shared rules.
+//! # Layout
+//!
+//! The modules follow the data path of `DESIGN.md`, one stage each, grouped in the order a
+//! message meets them.
+//!
+//! Upstream in:
+//! - [`api`]: the Unix socket, newline-delimited JSON: requests parsed, checked and answered.
+//! - [`daemon`]: starts every stage and the socket, checks what upstream hands over, stops
+//!   them in order.
+//!
+//! Keeping it:
+//! - [`store`]: durable message state — sled for the live queue, SQLite for the history of
+//!   finished messages; one writer thread with group commit.
+//! - [`otp`]: one-time passwords (codes kept as keyed hashes, per identification session).
+//! - [`requests`]: proactive-service requests awaiting a reply, and their follow-ups.
+//!
+//! Sending it:
+//! - [`scheduler`]: priority lanes, deadlines, retries; hands out the next due message.
+//! - [`sending`]: paces recipients, builds the parts, hands jobs to the sessions.
+//! - [`router`]: number prefix → operator, with fallbacks.
+//! - [`sessions`]: SMPP binds per operator, windows, rate caps, health.
+//!
+//! Hearing back:
+//! - [`receipts`]: delivery receipts and mobile-originated replies from the SMSCs.
+//!
+//! Shared rules (they depend on no stage):
+//! - [`message`]: the message and its life, the types every stage shares.
+//! - [`replies`]: what a subscriber's reply means (accept, decline, other).
+//! - [`encoding`]: text → SMS parts (GSM 7-bit or UCS-2, concatenation).
+//! - [`number`], [`operator_id`], [`iin`], [`calendar`], [`templates`]: phone numbers,
+//!   operator message ids, IIN/BINs, working days and deadlines, message templates.
+//!
+//! Around the stages:
+//! - [`config`], [`cli`], [`metrics`], [`log_gate`], [`side_db`]: the configuration, the
+//!   command line, the Prometheus endpoint, repeated log lines, the small sled databases beside
+//!   the store.
 
 pub mod message;
 pub mod operator_id;
