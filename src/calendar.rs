@@ -9,7 +9,7 @@
 //! Days off come from calendar files ([`data`]): the one shipped with khabar and the
 //! operator's own (`[calendar] files`), one entry per day off or working weekend day, a later
 //! file winning for the same date. A year no file covers is counted by the Law's fixed-date
-//! holidays ([`holidays`]), each moved off a weekend to the next working day unless it is a
+//! holidays (`holidays.rs`), each moved off a weekend to the next working day unless it is a
 //! religious one; the daemon warns before such a year comes near ([`coverage`]). Inline
 //! `holidays` follow the same rule; `extra_days_off` and `extra_working_days` override
 //! everything.

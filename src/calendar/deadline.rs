@@ -29,7 +29,7 @@ pub enum DeadlineExpr {
         at: Option<NaiveTime>,
     },
     /// The given day of the month (1-31), the first one still ahead, moved forward to the
-    /// next working day when it is a day off (see [`super::resolve`]).
+    /// next working day when it is a day off (see `resolve.rs`).
     DayOfMonth {
         /// The day of the month.
         day: u32,

@@ -24,7 +24,7 @@ const LOCK_RETRY_EVERY: Duration = Duration::from_millis(20);
 ///
 /// sled 0.34 releases its file lock only once the background work of a dropped handle is
 /// done (sled issues #1234, #1289), so reopening right after a close (a restart inside one
-/// process, as the tests do) can find it still held; that is retried for up to [`LOCK_WAIT`].
+/// process, as the tests do) can find it still held; that is retried for up to `LOCK_WAIT` (10 s).
 /// A lock still held after that belongs to another process, and the error says so.
 pub fn open_waiting_for_lock(sled_config: &sled::Config, path: &Path) -> sled::Result<sled::Db> {
     open_waiting_up_to(LOCK_WAIT, sled_config, path)

@@ -3,7 +3,7 @@
 //! A request is `{"id": <any JSON, optional>, "op": "<name>", …fields}`. Its reply echoes the
 //! `id` and is either `{"id":…,"ok":true,…payload}` or
 //! `{"id":…,"ok":false,"error":{"code":"…","message":"…"}}`. Parsing never panics: every
-//! malformed line maps to a precise [`ErrorCode`](crate::api::ErrorCode).
+//! malformed line maps to a precise [`crate::api::ErrorCode`].
 
 mod answers;
 mod fields;

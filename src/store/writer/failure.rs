@@ -43,7 +43,7 @@ impl Failure {
     }
 
     /// Records `cause` if it is a storage failure (other errors leave the store usable). The
-    /// first one is logged and, with `exit`, ends the process after [`EXIT_GRACE`].
+    /// first one is logged and, with `exit`, ends the process after `EXIT_GRACE`.
     pub fn trip(&self, cause: &StoreError) {
         let StoreError::Storage { what: detail, .. } = cause else {
             return;
