@@ -5,6 +5,7 @@
 //! cargo bench --bench end_to_end                          # 200,000 messages, 3 runs
 //! cargo bench --bench end_to_end -- --quick --runs 1      # 20,000 messages, one run
 //! cargo bench --bench end_to_end -- --only accept        # or e2e, e2e-3, e2e-1, otp, cold-start
+//! cargo bench --bench end_to_end -- --only soak --minutes 10   # E, only when asked for by name
 //! ```
 //!
 //! - **A, accept**: durable accepts over the socket (each answered after its fsync), sending
@@ -23,6 +24,14 @@
 //!   (about 7.5 GiB free needed, checked first), then the `khabar` binary started over it as a
 //!   child: spawn → first submit_sm at smpp-sim, and the child's RSS then and after 10,000
 //!   submit_sm (`--quick`: 500,000; `--queued` to choose). One fill, started `--runs` times.
+//! - **E, soak** (only with `--only soak`; one run whatever `--runs`): the `khabar` binary as a
+//!   child over a fresh data dir, three operators as in B; a steady `--rate` (2,000 messages/s)
+//!   for `--minutes` (30; `--quick`: 2) of B's mix with a few `bulk` and references on half.
+//!   Every `--sample-secs` (30; `--quick`: 10) the daemon's RSS, the data dir's size on disk,
+//!   messages accepted and final, queue depth; then every message final, `--settle-secs` (60)
+//!   later a last sample, SIGTERM, the disk again. `--erase-texts-after 1m` sets
+//!   `[store] erase_texts_after` (and housekeeping every 15 s). The free space in `TMPDIR` the
+//!   run needs is checked first.
 //!
 //! Each scenario runs `--runs` times (default 3); the table shows the median and the spread.
 
@@ -40,6 +49,8 @@ mod e2e;
 mod harness;
 #[path = "end_to_end/otp_latency.rs"]
 mod otp_latency;
+#[path = "end_to_end/soak.rs"]
+mod soak;
 #[path = "end_to_end/traffic.rs"]
 mod traffic;
 
@@ -54,6 +65,7 @@ struct Args {
     only: Option<String>,
     otp: otp_latency::Plan,
     cold_queued: u64,
+    soak: soak::Plan,
 }
 
 fn parse_args() -> Args {
@@ -69,9 +81,11 @@ fn parse_args() -> Args {
             settle: Duration::from_secs(5),
         },
         cold_queued: 5_000_000,
+        soak: soak::Plan::default(),
     };
     let mut messages = None;
     let (mut bulk, mut otps, mut queued) = (None, None, None);
+    let (mut minutes, mut sample_secs) = (None, None);
     let number = |n: Option<String>| n.and_then(|n| n.replace('_', "").parse().ok());
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -83,11 +97,21 @@ fn parse_args() -> Args {
                 args.otp.otps = 500;
                 args.otp.settle = Duration::from_secs(2);
                 args.cold_queued = 500_000;
+                args.soak.duration = Duration::from_secs(2 * 60);
+                args.soak.sample_every = Duration::from_secs(10);
             }
             "--messages" => messages = number(it.next()),
             "--bulk" => bulk = number(it.next()),
             "--otps" => otps = number(it.next()),
             "--queued" => queued = number(it.next()),
+            "--rate" => args.soak.rate = number(it.next()).unwrap_or(args.soak.rate).max(1),
+            "--minutes" => minutes = it.next().and_then(|m| m.parse::<f64>().ok()),
+            "--sample-secs" => sample_secs = number(it.next()),
+            "--settle-secs" => {
+                let settle = number(it.next()).unwrap_or(args.soak.settle.as_secs());
+                args.soak.settle = Duration::from_secs(settle);
+            }
+            "--erase-texts-after" => args.soak.erase_texts_after = it.next(),
             "--runs" => args.runs = it.next().and_then(|n| n.parse().ok()).unwrap_or(3),
             "--only" => args.only = it.next(),
             _ => {} // cargo passes --bench
@@ -99,6 +123,12 @@ fn parse_args() -> Args {
     args.otp.bulk = bulk.unwrap_or(args.otp.bulk);
     args.otp.otps = otps.unwrap_or(args.otp.otps).max(1);
     args.cold_queued = queued.unwrap_or(args.cold_queued);
+    if let Some(m) = minutes.filter(|m| m.is_finite() && *m > 0.0) {
+        args.soak.duration = Duration::from_secs_f64(m * 60.0);
+    }
+    if let Some(s) = sample_secs {
+        args.soak.sample_every = Duration::from_secs(s.max(1));
+    }
     args.runs = args.runs.max(1);
     args
 }
@@ -335,13 +365,20 @@ fn main() {
             println!("D: daemon cold start over a full store");
             cold_start::scenario(&args, &mut rows).await?;
         }
+        // Long: run only when asked for by name.
+        if args.only.as_deref() == Some("soak") {
+            println!("E: soak at a steady rate");
+            soak::scenario(&args.soak).await?;
+        }
         Ok::<_, String>(())
     });
-    println!();
-    println!("| scenario | median | spread (min – max) | unit |");
-    println!("| --- | ---: | ---: | --- |");
-    for row in &rows {
-        println!("{}", row.line());
+    if !rows.is_empty() {
+        println!();
+        println!("| scenario | median | spread (min – max) | unit |");
+        println!("| --- | ---: | ---: | --- |");
+        for row in &rows {
+            println!("{}", row.line());
+        }
     }
     println!("\nwall time {:.0} s", started.elapsed().as_secs_f64());
     if let Err(e) = outcome {

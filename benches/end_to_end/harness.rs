@@ -191,3 +191,182 @@ impl Daemon {
         Ok(self.dir)
     }
 }
+
+/// [`write_config`] with `extra` appended: further TOML sections such as `[store]` or
+/// `[scheduler]` (which [`write_config`] never writes).
+pub fn write_config_with(
+    dir: &Path,
+    sim: &SimHandle,
+    shape: Shape,
+    extra: &str,
+) -> Result<PathBuf, String> {
+    let path = dir.join("config.toml");
+    let text = format!("{}\n{extra}", config_text(dir, sim, shape));
+    std::fs::write(&path, text).map_err(|e| e.to_string())?;
+    Ok(path)
+}
+
+/// Bytes `path` takes on disk (allocated blocks, `st_blocks` × 512), counting everything
+/// under it when it is a directory; symbolic links are not followed. 0 if it is gone.
+pub fn disk_bytes(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return 0;
+    };
+    let own = meta.blocks() * 512;
+    if !meta.is_dir() {
+        return own;
+    }
+    let inside: u64 = std::fs::read_dir(path)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| disk_bytes(&e.path()))
+                .sum()
+        })
+        .unwrap_or(0);
+    own + inside
+}
+
+/// A `khabar` binary (`khabar --config … run`) running as a child process, its output in a
+/// log file. Dropping it kills the child.
+pub struct Process {
+    child: tokio::process::Child,
+    pid: u32,
+    log: PathBuf,
+    /// Its socket.
+    pub socket: PathBuf,
+}
+
+impl Process {
+    /// Spawns the bench profile's `khabar` binary with `config`, stdout and stderr in `log`;
+    /// `socket` is the socket path the config names.
+    pub fn spawn(config: &Path, socket: &Path, log: &Path) -> Result<Process, String> {
+        let out = std::fs::File::create(log).map_err(|e| e.to_string())?;
+        let err = out.try_clone().map_err(|e| e.to_string())?;
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_khabar"))
+            .arg("--config")
+            .arg(config)
+            .arg("run")
+            .stdin(std::process::Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("cannot start khabar: {e}"))?;
+        let pid = child.id().ok_or("khabar exited at once")?;
+        Ok(Process {
+            child,
+            pid,
+            log: log.to_path_buf(),
+            socket: socket.to_path_buf(),
+        })
+    }
+
+    /// Waits until its socket answers `status` and `shape.operators` of `sim`'s operators
+    /// have `shape.binds` binds up each; fails if it exits or [`STARTUP`] passes first.
+    pub async fn wait_ready(&mut self, sim: &SimHandle, shape: Shape) -> Result<(), String> {
+        let deadline = Instant::now() + STARTUP;
+        let bound = |sim: &SimHandle| {
+            sim.stats()
+                .iter()
+                .take(shape.operators)
+                .all(|s| s.binds_current >= u64::from(shape.binds))
+        };
+        let mut answered = false;
+        while !(answered && bound(sim)) {
+            if !answered && let Ok(mut client) = Client::connect(&self.socket).await {
+                answered = client.status().await.is_ok_and(|s| s.is_ok());
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!("khabar exited ({status}) while starting"));
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "khabar not ready within {STARTUP:?} (socket answering: {answered})"
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(())
+    }
+
+    /// A new client connection.
+    pub async fn client(&self) -> Result<Client, String> {
+        Client::connect(&self.socket)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// Its resident memory now (`VmRSS`) and its peak (`VmHWM`), MiB; 0 once it is gone.
+    pub fn rss_mib(&self) -> (f64, f64) {
+        proc_memory_mib(self.pid)
+    }
+
+    /// CPU seconds it has used so far (utime + stime of all its threads).
+    pub fn cpu_s(&self) -> f64 {
+        proc_cpu_s(self.pid).unwrap_or(0.0)
+    }
+
+    /// True while it has not exited.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// SIGTERM, then waits up to `patience` for it to exit (SIGKILL after that); its exit
+    /// status, or why there is none.
+    pub async fn terminate(
+        &mut self,
+        patience: Duration,
+    ) -> Result<std::process::ExitStatus, String> {
+        if let Ok(pid) = libc::pid_t::try_from(self.pid)
+            && self.running()
+        {
+            // SAFETY: kill(2) on our own child's pid, which is not reaped before this returns.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+        }
+        match tokio::time::timeout(patience, self.child.wait()).await {
+            Ok(Ok(status)) => Ok(status),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => {
+                let _ = self.child.kill().await;
+                Err(format!(
+                    "did not stop within {patience:?} of SIGTERM; killed"
+                ))
+            }
+        }
+    }
+
+    /// The last `lines` lines of its log.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+}
+
+/// `VmRSS` and `VmHWM` of process `pid` (`/proc/PID/status`), MiB; 0 when unreadable.
+pub fn proc_memory_mib(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map_or(0.0, |kib| kib / 1024.0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// utime + stime of process `pid` (`/proc/PID/stat`, fields 14 and 15, counted after the
+/// parenthesised name, which may hold spaces), seconds.
+pub fn proc_cpu_s(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat[stat.rfind(')')? + 2..].split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    // SAFETY: sysconf only reads a constant of the running system.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let ticks = if ticks > 0 { ticks as f64 } else { 100.0 };
+    Some((utime + stime) / ticks)
+}

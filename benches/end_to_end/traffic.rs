@@ -119,3 +119,42 @@ impl Mix {
         mix
     }
 }
+
+/// Message `n`'s recipient for long runs: the operator as in [`recipient`], the subscriber
+/// number stepping through 9,000,000 numbers (1000000–9999999) in a scattered order, never
+/// one ending in 0000–0004 (smpp-sim's test numbers).
+pub fn spread_recipient(n: u64) -> String {
+    // 7,919 is prime and does not divide 9,000,000: n ↦ subscriber is one-to-one over
+    // 9,000,000 consecutive messages.
+    let mut subscriber = 1_000_000 + n.wrapping_mul(7_919) % 9_000_000;
+    if subscriber % 10_000 < 5 {
+        subscriber += 5;
+    }
+    format!("{}{subscriber:07}", PREFIXES[operator_of(n)])
+}
+
+/// Whether message `n` of [`soak_request`] is `bulk` (one in 25, either alphabet).
+pub fn is_bulk(n: u64) -> bool {
+    n % 25 == 7
+}
+
+/// Whether message `n` of [`soak_request`] carries a reference (half of them, either
+/// alphabet and length).
+pub fn has_reference(n: u64) -> bool {
+    n % 4 < 2
+}
+
+/// Message `n` for long runs, as a `submit_batch` item: [`text`]'s mix, kind `notification`
+/// but one in 25 `bulk`, a reference (`tag`-`n`, an upstream idempotency key) on half of
+/// them, recipients from [`spread_recipient`].
+pub fn soak_request(n: u64, tag: &str) -> Value {
+    let mut item = json!({
+        "to": format!("+{}", spread_recipient(n)),
+        "text": text(n),
+        "kind": if is_bulk(n) { "bulk" } else { "notification" },
+    });
+    if has_reference(n) {
+        item["reference"] = json!(format!("{tag}-{n}"));
+    }
+    item
+}
