@@ -210,3 +210,65 @@ async fn finished_messages_of_a_store_written_before_the_history_tier_move_over(
     assert_eq!(store.counts().in_state(State::Delivered), 300);
     assert_consistent(&store).await;
 }
+
+#[tokio::test]
+async fn events_move_to_the_history_and_are_read_back_whole_in_order_then_trimmed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_with(dir.path(), |c| {
+        c.move_to_history_after = Duration::ZERO;
+        c.keep_events_for = Duration::from_secs(86_400);
+    });
+    for n in 0..50 {
+        finished(
+            &store,
+            &format!("ev-{n}"),
+            &format!("e-{n}"),
+            Some("DELIVRD"),
+        )
+        .await;
+    }
+    let all = store.read_events(0, 10_000).unwrap();
+    let last = all.last().expect("events").seq;
+    for _ in 0..100 {
+        if store.events_in_history() >= last {
+            break;
+        }
+        store.flush().await.unwrap();
+    }
+    assert!(store.events_in_history() >= last, "the events moved");
+    let seqs: Vec<u64> = store
+        .read_events(0, 10_000)
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(seqs, (1..=last).collect::<Vec<_>>(), "whole and in order");
+    let page: Vec<u64> = store
+        .read_events(10, 5)
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(page, vec![11, 12, 13, 14, 15]);
+
+    // a cursor that acknowledged them lets them go
+    store.ack_cursor("crm", last).await.unwrap();
+    let mut trimmed = 0;
+    loop {
+        let n = store.trim_events(now_ms(), 1000).await.unwrap();
+        store.flush().await.unwrap();
+        trimmed += n;
+        if n == 0 {
+            break;
+        }
+    }
+    assert_eq!(trimmed as u64, last);
+    assert!(store.read_events(0, 10_000).unwrap().is_empty());
+    drop(store);
+    let store = open(dir.path());
+    assert!(
+        store.read_events(0, 10_000).unwrap().is_empty(),
+        "after a restart too"
+    );
+    assert_consistent(&store).await;
+}

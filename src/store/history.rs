@@ -7,7 +7,8 @@
 //!
 //! One row per message: its record in the store's own encoding (`codec::encode_record`), with
 //! its id, reference, kind and state as columns for lookups and counts; one row per operator
-//! message id for receipts that come after a message moved. Writes come in batches from the
+//! message id for receipts that come after a message moved; and the event log, moved here once
+//! durable from the live store (where a few seconds of it stay). Writes come in batches from the
 //! store's flusher, one transaction each, durable (`synchronous = FULL`) before the flusher
 //! answers anyone, and always before the live store lets go of what moved.
 
@@ -40,7 +41,16 @@ CREATE TABLE IF NOT EXISTS operator_ids (
     id INTEGER NOT NULL,
     part INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    event BLOB NOT NULL
+);
 ";
+
+/// One event as the history keeps it: its seq, when it happened, its encoding
+/// (`codec::encode(EVENT_VERSION, ..)`).
+pub type EventRow = (u64, i64, Vec<u8>);
 
 /// One change to the history.
 #[derive(Clone, Debug)]
@@ -49,13 +59,26 @@ pub enum HistoryWrite {
     Put(Box<Message>),
     /// Forget the message and its operator ids.
     Forget(Box<Message>),
+    /// Append events (already durable in the live store).
+    Events(Vec<EventRow>),
+    /// Delete up to `limit` events, oldest first, of those with a seq up to `through` or
+    /// that happened before `before`.
+    TrimEvents {
+        /// Every consumer acknowledged the events up to this seq.
+        through: u64,
+        /// Events before this are older than `keep_events_for`.
+        before: i64,
+        /// Most events deleted.
+        limit: usize,
+    },
 }
 
 impl HistoryWrite {
-    /// The message written.
-    pub fn id(&self) -> MessageId {
+    /// The message written, for the writes of one message.
+    pub fn id(&self) -> Option<MessageId> {
         match self {
-            HistoryWrite::Put(m) | HistoryWrite::Forget(m) => m.id,
+            HistoryWrite::Put(m) | HistoryWrite::Forget(m) => Some(m.id),
+            HistoryWrite::Events(_) | HistoryWrite::TrimEvents { .. } => None,
         }
     }
 }
@@ -294,6 +317,58 @@ impl History {
         })
     }
 
+    /// Up to `limit` events with seqs in `(after, through]`, oldest first.
+    pub fn events(
+        &self,
+        after: u64,
+        through: u64,
+        limit: usize,
+    ) -> Result<Vec<EventRow>, StoreError> {
+        self.read(|c| {
+            let mut q = c
+                .prepare_cached(
+                    "SELECT seq, at, event FROM events WHERE seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3",
+                )
+                .map_err(|e| failed("events", e))?;
+            let rows = q
+                .query_map(params![after as i64, through as i64, limit as i64], |r| {
+                    Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?))
+                })
+                .map_err(|e| failed("events", e))?;
+            rows.map(|row| row.map_err(|e| failed("events", e))).collect()
+        })
+    }
+
+    /// The last event seq here (0 when none).
+    pub fn last_event(&self) -> Result<u64, StoreError> {
+        self.read(|c| {
+            let max: Option<i64> = c
+                .query_row("SELECT MAX(seq) FROM events", [], |r| r.get(0))
+                .map_err(|e| failed("last event", e))?;
+            Ok(max.unwrap_or(0) as u64)
+        })
+    }
+
+    /// How many events [`HistoryWrite::TrimEvents`] with these bounds would delete, counting
+    /// up to `limit`.
+    pub fn trimmable_events(
+        &self,
+        through: u64,
+        before: i64,
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        self.read(|c| {
+            let n: i64 = c
+                .query_row(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM events WHERE seq <= ?1 OR at < ?2 LIMIT ?3)",
+                    params![through as i64, before, limit as i64],
+                    |r| r.get(0),
+                )
+                .map_err(|e| failed("trimmable events", e))?;
+            Ok(n as usize)
+        })
+    }
+
     /// Bytes on disk (the file and its write-ahead log).
     pub fn size_on_disk(&self) -> u64 {
         ["", "-wal", "-shm"]
@@ -336,6 +411,15 @@ impl HistoryWriter {
             let mut forget_key = tx
                 .prepare_cached("DELETE FROM operator_ids WHERE key = ?1 AND id = ?2")
                 .map_err(|e| failed("forget", e))?;
+            let mut event = tx
+                .prepare_cached("INSERT OR IGNORE INTO events (seq, at, event) VALUES (?1, ?2, ?3)")
+                .map_err(|e| failed("events", e))?;
+            let mut trim = tx
+                .prepare_cached(
+                    "DELETE FROM events WHERE seq IN
+                     (SELECT seq FROM events WHERE seq <= ?1 OR at < ?2 ORDER BY seq LIMIT ?3)",
+                )
+                .map_err(|e| failed("trim events", e))?;
             for write in writes {
                 match write {
                     HistoryWrite::Put(m) => {
@@ -363,6 +447,21 @@ impl HistoryWriter {
                                 .execute(params![key, m.id.0 as i64])
                                 .map_err(|e| failed("forget", e))?;
                         }
+                    }
+                    HistoryWrite::Events(rows) => {
+                        for (seq, at, bytes) in rows {
+                            event
+                                .execute(params![*seq as i64, at, bytes])
+                                .map_err(|e| failed("events", e))?;
+                        }
+                    }
+                    HistoryWrite::TrimEvents {
+                        through,
+                        before,
+                        limit,
+                    } => {
+                        trim.execute(params![*through as i64, before, *limit as i64])
+                            .map_err(|e| failed("trim events", e))?;
                     }
                 }
             }

@@ -122,6 +122,7 @@ impl Store {
             events,
             failure: writer::Failure::new(config.exit_on_failure),
             direct: writer::DirectClaims::default(),
+            events_in_history: state.events_moved.max(history.last_event()?).into(),
         });
         let writer_config = writer::WriterConfig {
             max_group: config.max_group.max(1),

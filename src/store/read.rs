@@ -4,6 +4,7 @@
 use super::codec::{self, IntakeChunk};
 use super::event::StoredEvent;
 use super::{Store, StoreError, event_run, keys};
+use std::sync::atomic::Ordering;
 
 /// Where a message is kept.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,8 +116,35 @@ impl Store {
         }))
     }
 
-    /// Up to `limit` events with a seq greater than `after`, oldest first.
+    /// Up to `limit` events with a seq greater than `after`, oldest first: those the history
+    /// tier holds from there, the newest ones from the live store. (An event leaves the live
+    /// store only after the history has it and says so, so reading the history first misses
+    /// none.)
     pub fn read_events(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
+        let in_history = self.inner.shared.events_in_history.load(Ordering::Acquire);
+        let mut out = Vec::new();
+        if after < in_history {
+            for (seq, _, bytes) in self.inner.history.events(after, in_history, limit)? {
+                let event = codec::decode(codec::EVENT_VERSION, &bytes, "event")?;
+                out.push(StoredEvent { seq, event });
+            }
+            if out.len() >= limit {
+                return Ok(out);
+            }
+        }
+        let after = after.max(in_history);
+        let limit = limit - out.len();
+        out.extend(self.live_events(after, limit)?);
+        Ok(out)
+    }
+
+    /// Every event up to this seq has moved to the history tier.
+    pub fn events_in_history(&self) -> u64 {
+        self.inner.shared.events_in_history.load(Ordering::Acquire)
+    }
+
+    /// [`Store::read_events`] from the live store alone.
+    fn live_events(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
         let wanted = keys::event(after.saturating_add(1));
         // the run holding the first wanted event starts at or before it
         let from = match self

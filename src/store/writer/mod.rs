@@ -46,6 +46,7 @@ use inbox::Inbox;
 use layers::Staged;
 use ops::{AcceptReply, Reply};
 use serde::{Deserialize, Serialize};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -82,6 +83,9 @@ pub struct WriterState {
     /// Every history record below this id has been forgotten (or never needs to be).
     #[serde(default)]
     pub history_forget_cursor: u64,
+    /// Every event up to this seq has moved to the history tier (and left the live store).
+    #[serde(default)]
+    pub events_moved: u64,
 }
 
 /// What the readers share with the writer.
@@ -94,6 +98,9 @@ pub struct Shared {
     pub failure: Failure,
     /// Who takes OTPs claimed at acceptance.
     pub direct: DirectClaims,
+    /// Every event up to this seq is in the history tier (readers read them there; the live
+    /// store may already have dropped them).
+    pub events_in_history: std::sync::atomic::AtomicU64,
 }
 
 /// Settings the writer needs.
@@ -164,6 +171,7 @@ pub fn spawn(
             .spawn(move || flusher(db, history_writer, log, shared, flush_rx, op_tx, nice))
             .map_err(|e| StoreError::storage(format!("cannot start the store's flusher: {e}"), e))?
     };
+    let events_in_history = shared.events_in_history.load(Ordering::Acquire);
     let writer = Writer {
         db,
         state,
@@ -182,7 +190,7 @@ pub fn spawn(
         history: HistoryView::new(history),
         history_writes: Vec::new(),
         jobs: 0,
-        moves: moves::Moves::starting(),
+        moves: moves::Moves::starting(events_in_history),
     };
     let handle = std::thread::Builder::new()
         .name("khabar-store-write".into())
@@ -318,7 +326,7 @@ impl Writer {
             Op::FlusherIdle => {
                 self.flusher_busy = false;
                 self.history.durable(self.jobs);
-                self.moves.copies_durable();
+                self.moves.copies_durable(&self.shared);
             }
             Op::Wake => {}
             Op::Shutdown => return true,

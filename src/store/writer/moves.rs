@@ -13,19 +13,25 @@
 //! the live one deleted. The same sweep moves the finished messages of a store written before
 //! the history tier existed.
 
+use super::super::codec::EVENT_VERSION;
 use super::super::counts::Counts;
+use super::super::event::Event;
+use super::super::event_run;
 use super::super::history::{History, HistoryWrite};
 use super::super::{StoreError, codec, keys};
-use super::Writer;
 use super::tx::Tx;
+use super::{Shared, Writer};
 use crate::message::{Message, MessageId, Millis};
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Most messages copied to the history with one flush.
 const MOVE_BATCH: usize = 4096;
 /// Live records the start-up sweep looks at per group.
 const SWEEP_BATCH: usize = 1024;
+/// Most events copied to the history with one flush.
+const EVENT_BATCH: usize = 16_384;
 
 /// History writes not yet durable, by message (`None`: forgotten), with the number of the
 /// flush job that makes them durable.
@@ -93,8 +99,11 @@ impl HistoryView {
             let left = match write {
                 HistoryWrite::Put(m) => Some((**m).clone()),
                 HistoryWrite::Forget(_) => None,
+                HistoryWrite::Events(_) | HistoryWrite::TrimEvents { .. } => continue,
             };
-            pending.insert(write.id(), (job, left));
+            if let Some(id) = write.id() {
+                pending.insert(id, (job, left));
+            }
         }
     }
 
@@ -115,13 +124,19 @@ pub struct Moves {
     copied: Vec<(MessageId, Vec<u8>)>,
     /// The start-up sweep's next live record key; None once it has walked them all.
     sweep: Option<Vec<u8>>,
+    /// Every event up to this seq is durable in the history.
+    events_copied: u64,
+    /// The events the flush job in flight copies reach this seq.
+    events_copying: Option<u64>,
 }
 
 impl Moves {
-    /// Moving work for a store just opened: the sweep starts at the first live record.
-    pub fn starting() -> Self {
+    /// Moving work for a store just opened, whose history holds the events up to
+    /// `events_copied`: the sweep starts at the first live record.
+    pub fn starting(events_copied: u64) -> Self {
         Moves {
             sweep: Some(keys::RECORD.to_vec()),
+            events_copied,
             ..Moves::default()
         }
     }
@@ -131,9 +146,14 @@ impl Moves {
         self.finished.extend(ids.into_iter().map(|id| (at, id)));
     }
 
-    /// The flush job in flight is done: its copies are durable.
-    pub fn copies_durable(&mut self) {
+    /// The flush job in flight is done: its copies are durable (readers may now read those
+    /// events in the history).
+    pub fn copies_durable(&mut self, shared: &Shared) {
         self.copied.append(&mut self.copying);
+        if let Some(through) = self.events_copying.take() {
+            self.events_copied = through;
+            shared.events_in_history.store(through, Ordering::Release);
+        }
     }
 }
 
@@ -142,6 +162,7 @@ impl Writer {
     /// the history with the next flush job.
     pub(super) fn copy_finished(&mut self, now: Millis) -> Result<(), StoreError> {
         self.sweep_live()?;
+        self.copy_events()?;
         let before = now.saturating_sub(self.config.move_after_ms);
         let mut tx = self.tx();
         let mut copying = Vec::new();
@@ -168,9 +189,41 @@ impl Writer {
         Ok(())
     }
 
+    /// Step 1 for events: copies the durable event runs not yet in the history.
+    fn copy_events(&mut self) -> Result<(), StoreError> {
+        let durable = *self.shared.events.borrow();
+        let from = self.moves.events_copied;
+        if durable <= from || self.moves.events_copying.is_some() {
+            return Ok(());
+        }
+        let mut rows = Vec::new();
+        let mut through = from;
+        let end = keys::prefix_end(keys::EVENT);
+        for kv in self.db.range(keys::event(from + 1)..end) {
+            let (key, bytes) = kv?;
+            let first = keys::event_seq(&key).unwrap_or(0);
+            let run = event_run::split(first, &bytes)?;
+            let last = run.last().map_or(first, |(seq, _)| *seq);
+            if last > durable || rows.len() >= EVENT_BATCH {
+                break;
+            }
+            for (seq, raw) in run {
+                let at = codec::decode::<Event>(EVENT_VERSION, raw, "event")?.at();
+                rows.push((seq, at, raw.to_vec()));
+            }
+            through = last;
+        }
+        if !rows.is_empty() {
+            self.history_writes.push(HistoryWrite::Events(rows));
+            self.moves.events_copying = Some(through);
+        }
+        Ok(())
+    }
+
     /// Step 2: deletes the live copies of what the last flush made durable in the history,
-    /// unless they changed since they were copied.
+    /// unless they changed since they were copied; and the live event runs now there.
     pub(super) fn drop_moved_live_copies(&mut self, now: Millis) -> Result<(), StoreError> {
+        self.drop_moved_events()?;
         let copied = std::mem::take(&mut self.moves.copied);
         if copied.is_empty() {
             return Ok(());
@@ -188,6 +241,29 @@ impl Writer {
             }
         }
         self.moves.finished(again, now);
+        self.commit(tx);
+        Ok(())
+    }
+
+    /// Deletes the live event runs the history holds whole.
+    fn drop_moved_events(&mut self) -> Result<(), StoreError> {
+        let through = self.moves.events_copied;
+        if through <= self.state.events_moved {
+            return Ok(());
+        }
+        let mut tx = self.tx();
+        for kv in self.db.scan_prefix(keys::EVENT) {
+            let (key, bytes) = kv?;
+            let first = keys::event_seq(&key).unwrap_or(0);
+            let last = event_run::split(first, &bytes)?
+                .last()
+                .map_or(first, |(seq, _)| *seq);
+            if last > through {
+                break;
+            }
+            tx.remove(key.to_vec());
+        }
+        tx.state.events_moved = through;
         self.commit(tx);
         Ok(())
     }

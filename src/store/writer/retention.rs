@@ -68,6 +68,10 @@ impl Writer {
         let forget = walk(&mut tx, cursor, forget_cutoff, limit, |tx, m| {
             remove_live(tx, &m)?;
             tx.state.counts.remove(m.kind, m.state);
+            if tx.in_history(m.id)? {
+                // moving when its turn came: the copy goes too
+                tx.write_history(HistoryWrite::Forget(Box::new(m)));
+            }
             Ok(true)
         })?;
         tx.state.forget_cursor = forget.cursor;
@@ -96,7 +100,21 @@ impl Writer {
         }
         let too_old = now - self.config.keep_events_ms;
         let mut tx = self.tx();
-        let mut trimmed = 0;
+        // the history holds all but the newest events: trim there first, in bounded steps
+        let through = slowest.unwrap_or(0);
+        let history = self.history.history().clone();
+        let mut trimmed = history.trimmable_events(through, too_old, limit)?;
+        if trimmed > 0 {
+            tx.write_history(HistoryWrite::TrimEvents {
+                through,
+                before: too_old,
+                limit,
+            });
+        }
+        if trimmed >= limit {
+            self.commit(tx);
+            return Ok(trimmed);
+        }
         for kv in self.db.scan_prefix(keys::EVENT).take(limit) {
             let (k, v) = kv?;
             let first = keys::event_seq(&k).unwrap_or(0);
@@ -216,6 +234,9 @@ fn walk_history(
             break;
         }
         out.cursor = message.id.0 + 1;
+        if tx.load_live(message.id)?.is_some() {
+            continue; // still live too (moving): the live walk acts on it
+        }
         if act(tx, message)? {
             out.acted += 1;
         }

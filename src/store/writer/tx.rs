@@ -125,6 +125,14 @@ impl Tx {
         Ok(out)
     }
 
+    /// True when the history tier holds (or is about to hold) the message.
+    pub fn in_history(&self, id: MessageId) -> Result<bool, StoreError> {
+        Ok(match self.history_changes.get(&id) {
+            Some(change) => change.is_some(),
+            None => self.history.get(id)?.is_some(),
+        })
+    }
+
     /// The message and part of an operator-id key in the history tier.
     pub fn history_operator_key(&self, key: &[u8]) -> Result<Option<(MessageId, u32)>, StoreError> {
         self.history.history().find_operator_key(key)
@@ -143,8 +151,14 @@ impl Tx {
         let left = match &write {
             HistoryWrite::Put(m) => Some((**m).clone()),
             HistoryWrite::Forget(_) => None,
+            HistoryWrite::Events(_) | HistoryWrite::TrimEvents { .. } => {
+                self.history_writes.push(write);
+                return;
+            }
         };
-        self.history_changes.insert(write.id(), left);
+        if let Some(id) = write.id() {
+            self.history_changes.insert(id, left);
+        }
         self.history_writes.push(write);
     }
 
