@@ -91,6 +91,10 @@ pub struct History {
 }
 
 fn failed(what: &str, e: rusqlite::Error) -> StoreError {
+    // the same words as the live store's I/O error, so one alert matches both tiers
+    if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
+        return StoreError::storage(format!("history: {what}: No space left on device ({e})"), e);
+    }
     StoreError::storage(format!("history: {what}: {e}"), e)
 }
 
@@ -349,10 +353,11 @@ impl History {
         })
     }
 
-    /// How many events [`HistoryWrite::TrimEvents`] with these bounds would delete, counting
-    /// up to `limit`.
+    /// How many of the events up to `held` (those committed here) [`HistoryWrite::TrimEvents`]
+    /// with these bounds would delete, counting up to `limit`.
     pub fn trimmable_events(
         &self,
+        held: u64,
         through: u64,
         before: i64,
         limit: usize,
@@ -360,8 +365,9 @@ impl History {
         self.read(|c| {
             let n: i64 = c
                 .query_row(
-                    "SELECT COUNT(*) FROM (SELECT 1 FROM events WHERE seq <= ?1 OR at < ?2 LIMIT ?3)",
-                    params![through as i64, before, limit as i64],
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM events
+                     WHERE seq <= ?1 AND (seq <= ?2 OR at < ?3) LIMIT ?4)",
+                    params![held as i64, through as i64, before, limit as i64],
                     |r| r.get(0),
                 )
                 .map_err(|e| failed("trimmable events", e))?;

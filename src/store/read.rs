@@ -116,25 +116,26 @@ impl Store {
         }))
     }
 
-    /// Up to `limit` events with a seq greater than `after`, oldest first: those the history
-    /// tier holds from there, the newest ones from the live store. (An event leaves the live
-    /// store only after the history has it and says so, so reading the history first misses
-    /// none.)
+    /// Up to `limit` events with a seq greater than `after`, oldest first, from both tiers.
+    ///
+    /// The live store is read first: an event missing there had already moved, and the history
+    /// said so (`events_in_history`) before its live copy went, so the history read after it
+    /// finds it. An event in both tiers while it moves is taken once.
     pub fn read_events(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut out = self.live_events(after, limit)?;
         let in_history = self.inner.shared.events_in_history.load(Ordering::Acquire);
-        let mut out = Vec::new();
         if after < in_history {
-            for (seq, _, bytes) in self.inner.history.events(after, in_history, limit)? {
+            let live_from = out.first().map_or(u64::MAX, |e| e.seq);
+            let older = self.inner.history.events(after, in_history, limit)?;
+            let mut moved = Vec::with_capacity(older.len());
+            for (seq, _, bytes) in older.into_iter().filter(|(seq, ..)| *seq < live_from) {
                 let event = codec::decode(codec::EVENT_VERSION, &bytes, "event")?;
-                out.push(StoredEvent { seq, event });
+                moved.push(StoredEvent { seq, event });
             }
-            if out.len() >= limit {
-                return Ok(out);
-            }
+            moved.append(&mut out);
+            out = moved;
+            out.truncate(limit);
         }
-        let after = after.max(in_history);
-        let limit = limit - out.len();
-        out.extend(self.live_events(after, limit)?);
         Ok(out)
     }
 

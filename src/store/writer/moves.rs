@@ -128,6 +128,8 @@ pub struct Moves {
     events_copied: u64,
     /// The events the flush job in flight copies reach this seq.
     events_copying: Option<u64>,
+    /// Seq and time of each event that job copies (what trimming counts before it lands).
+    events_in_flight: Vec<(u64, Millis)>,
 }
 
 impl Moves {
@@ -141,6 +143,21 @@ impl Moves {
         }
     }
 
+    /// Every event up to this seq is durable in the history.
+    pub fn events_copied(&self) -> u64 {
+        self.events_copied
+    }
+
+    /// Every event up to this seq is in the history once the flush job in flight is done.
+    pub fn events_copied_or_copying(&self) -> u64 {
+        self.events_copying.unwrap_or(self.events_copied)
+    }
+
+    /// Seq and time of each event the flush job in flight copies to the history.
+    pub fn events_in_flight(&self) -> &[(u64, Millis)] {
+        &self.events_in_flight
+    }
+
     /// Notes live messages that became final at `at`.
     pub fn finished(&mut self, ids: Vec<MessageId>, at: Millis) {
         self.finished.extend(ids.into_iter().map(|id| (at, id)));
@@ -151,6 +168,7 @@ impl Moves {
     pub fn copies_durable(&mut self, shared: &Shared) {
         self.copied.append(&mut self.copying);
         if let Some(through) = self.events_copying.take() {
+            self.events_in_flight.clear();
             self.events_copied = through;
             shared.events_in_history.store(through, Ordering::Release);
         }
@@ -189,18 +207,23 @@ impl Writer {
         Ok(())
     }
 
-    /// Step 1 for events: copies the durable event runs not yet in the history.
+    /// Step 1 for events: copies the durable event runs not yet in the history (read through
+    /// the group's staged writes, so a run trimmed in this group is not copied).
     fn copy_events(&mut self) -> Result<(), StoreError> {
         let durable = *self.shared.events.borrow();
         let from = self.moves.events_copied;
         if durable <= from || self.moves.events_copying.is_some() {
             return Ok(());
         }
+        let tx = self.tx();
+        let runs = tx.db_range(
+            keys::event(from + 1)..keys::prefix_end(keys::EVENT),
+            EVENT_BATCH,
+        )?;
+        drop(tx);
         let mut rows = Vec::new();
         let mut through = from;
-        let end = keys::prefix_end(keys::EVENT);
-        for kv in self.db.range(keys::event(from + 1)..end) {
-            let (key, bytes) = kv?;
+        for (key, bytes) in runs {
             let first = keys::event_seq(&key).unwrap_or(0);
             let run = event_run::split(first, &bytes)?;
             let last = run.last().map_or(first, |(seq, _)| *seq);
@@ -214,6 +237,7 @@ impl Writer {
             through = last;
         }
         if !rows.is_empty() {
+            self.moves.events_in_flight = rows.iter().map(|(seq, at, _)| (*seq, *at)).collect();
             self.history_writes.push(HistoryWrite::Events(rows));
             self.moves.events_copying = Some(through);
         }

@@ -90,7 +90,9 @@ impl Writer {
         })
     }
 
-    /// Deletes events every subscriber has acknowledged, and any older than the event retention.
+    /// Deletes events every subscriber has acknowledged, and any older than the event
+    /// retention, oldest first. The history holds the events up to the moving bound (those the
+    /// flush in flight copies counted as there); the live store the newer ones.
     pub(super) fn trim_events(&mut self, now: Millis, limit: usize) -> Result<usize, StoreError> {
         let mut slowest: Option<u64> = None;
         for kv in self.db.scan_prefix(keys::CURSOR) {
@@ -99,11 +101,15 @@ impl Writer {
             slowest = Some(slowest.map_or(seq, |s: u64| s.min(seq)));
         }
         let too_old = now - self.config.keep_events_ms;
-        let mut tx = self.tx();
-        // the history holds all but the newest events: trim there first, in bounded steps
         let through = slowest.unwrap_or(0);
+        let done = |seq: u64, at: Millis| slowest.is_some_and(|s| seq <= s) || at < too_old;
+        let mut tx = self.tx();
+        let copied = self.moves.events_copied();
+        let in_flight = self.moves.events_in_flight().iter();
         let history = self.history.history().clone();
-        let mut trimmed = history.trimmable_events(through, too_old, limit)?;
+        let mut trimmed = history.trimmable_events(copied, through, too_old, limit)?
+            + in_flight.filter(|(seq, at)| done(*seq, *at)).count();
+        trimmed = trimmed.min(limit);
         if trimmed > 0 {
             tx.write_history(HistoryWrite::TrimEvents {
                 through,
@@ -115,22 +121,25 @@ impl Writer {
             self.commit(tx);
             return Ok(trimmed);
         }
-        for kv in self.db.scan_prefix(keys::EVENT).take(limit) {
-            let (k, v) = kv?;
+        // the live store's runs past the moving bound (those before it leave with the move)
+        let moving = self.moves.events_copied_or_copying();
+        let runs = tx.db_range(
+            keys::event(moving + 1)..keys::prefix_end(keys::EVENT),
+            limit,
+        )?;
+        for (k, v) in runs {
             let first = keys::event_seq(&k).unwrap_or(0);
             let Ok(events) = event_run::split(first, &v) else {
                 tx.remove(k.to_vec()); // unreadable: nobody can consume it
                 trimmed += 1;
                 continue;
             };
-            let done = |(seq, raw): &(u64, &[u8])| {
-                let acknowledged = slowest.is_some_and(|s| *seq <= s);
-                let expired = codec::decode::<Event>(codec::EVENT_VERSION, raw, "event")
-                    .map(|e| e.at() < too_old)
-                    .unwrap_or(true);
-                acknowledged || expired
+            let is_done = |(seq, raw): &(u64, &[u8])| {
+                let at = codec::decode::<Event>(codec::EVENT_VERSION, raw, "event")
+                    .map_or(Millis::MIN, |e| e.at());
+                done(*seq, at)
             };
-            let gone = events.iter().take_while(|e| done(e)).count();
+            let gone = events.iter().take_while(|e| is_done(e)).count();
             if gone == 0 {
                 break;
             }
