@@ -239,6 +239,10 @@ pub struct Extra {
     /// (Last in the struct: older records lack it.)
     #[serde(default)]
     pub receipt_overdue_at: Option<Millis>,
+    /// When a submitted message without a final receipt becomes `unknown` (the final
+    /// receipt timeout, set at submission). (Last in the struct: older records lack it.)
+    #[serde(default)]
+    pub give_up_at: Option<Millis>,
 }
 
 /// Replies kept on one message: a request is answered once; a few more show a person who

@@ -100,6 +100,43 @@ async fn a_message_still_awaiting_its_receipt_stays_live() {
 }
 
 #[tokio::test]
+async fn a_moved_message_leaves_no_deadline_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let now = now_ms();
+    let mut with_deadlines = message(Kind::Notification, Some("crm-d1"));
+    with_deadlines.send_by = Some(now + 2 * DAY);
+    with_deadlines.receipt_by = Some(now + 3 * DAY);
+    let id = store.accept(with_deadlines).await.unwrap().id;
+    store
+        .claim_next(Kind::Notification, now_ms())
+        .await
+        .unwrap()
+        .expect("claimed");
+    let give_up_at = now + 4 * DAY;
+    store
+        .mark_submitted(id, "kcell", vec!["k-d1".to_owned()], Some(give_up_at))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get(id).unwrap().unwrap().extra.give_up_at,
+        Some(give_up_at)
+    );
+    store
+        .record_receipt(id, 0, "DELIVRD", None, now_ms())
+        .await
+        .unwrap();
+    wait_tier(&store, id, Tier::History).await;
+    store.flush().await.unwrap();
+    assert_eq!(
+        store.next_deadline().unwrap(),
+        None,
+        "its deadlines went with it"
+    );
+    assert_consistent(&store).await;
+}
+
+#[tokio::test]
 async fn a_late_receipt_for_a_moved_message_is_recorded_in_the_history() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());

@@ -5,7 +5,7 @@ use super::super::codec::{self, DeadlineEntry};
 use super::super::{StoreError, keys};
 use super::tx::Tx;
 use crate::message::{MessageId, Millis};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 /// Most ids in one queue chunk (1 KiB).
 pub const QUEUE_CHUNK_IDS: usize = 128;
@@ -85,6 +85,50 @@ pub fn add_deadlines(tx: &mut Tx, entries: &[DeadlineEntry]) -> Result<(), Store
                 keys::deadline_chunk(bucket, seq),
                 codec::pack_deadlines(chunk),
             );
+        }
+    }
+    Ok(())
+}
+
+/// The deadline index times of a message: its `send_by`, `receipt_by` and final-receipt
+/// timeout, those it has.
+pub fn deadline_times(m: &crate::message::Message) -> impl Iterator<Item = (Millis, MessageId)> {
+    [m.send_by, m.receipt_by, m.extra.give_up_at]
+        .into_iter()
+        .flatten()
+        .map(move |when| (when, m.id))
+}
+
+/// Removes the deadline entries of messages that left the live store, given their times;
+/// each bucket's chunks are read and rewritten once however many of its messages go. (Left
+/// in place, the entries of finished messages would stay in sled for days, and sled's log
+/// keeps every version of a long-lived chunk.)
+pub fn remove_deadlines(tx: &mut Tx, times: &[(Millis, MessageId)]) -> Result<(), StoreError> {
+    let mut by_bucket: BTreeMap<Millis, HashSet<MessageId>> = BTreeMap::new();
+    for (when, id) in times {
+        by_bucket
+            .entry(keys::deadline_bucket_of(*when))
+            .or_default()
+            .insert(*id);
+    }
+    for (bucket, ids) in by_bucket {
+        let prefix = keys::deadline_bucket(bucket);
+        let end = keys::prefix_end(&prefix);
+        for (key, bytes) in tx.db_range(prefix..end, usize::MAX)? {
+            let entries = codec::unpack_deadlines(&bytes);
+            let kept: Vec<DeadlineEntry> = entries
+                .iter()
+                .filter(|e| !ids.contains(&e.id))
+                .copied()
+                .collect();
+            if kept.len() == entries.len() {
+                continue;
+            }
+            if kept.is_empty() {
+                tx.remove(key);
+            } else {
+                tx.put(key, codec::pack_deadlines(&kept));
+            }
         }
     }
     Ok(())

@@ -214,6 +214,7 @@ fn submitted(
     now: Millis,
     give_up_at: Option<Millis>,
 ) -> Result<(), StoreError> {
+    m.extra.give_up_at = give_up_at;
     transition(tx, m, State::Submitted, now, None)?;
     if let Some(when) = give_up_at {
         chunks::add_deadlines(

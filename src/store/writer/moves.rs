@@ -19,6 +19,7 @@ use super::super::event::Event;
 use super::super::event_run;
 use super::super::history::{History, HistoryWrite};
 use super::super::{StoreError, codec, keys};
+use super::chunks;
 use super::tx::Tx;
 use super::{Shared, Writer};
 use crate::message::{Message, MessageId, Millis};
@@ -254,16 +255,19 @@ impl Writer {
         }
         let mut tx = self.tx();
         let mut again = Vec::new();
+        let mut deadlines = Vec::new();
         for (id, bytes) in copied {
             match tx.get(&keys::record(id))? {
                 Some(live) if live == bytes => {
                     let message = codec::decode_record(&live)?;
                     remove_live(&mut tx, &message)?;
+                    deadlines.extend(chunks::deadline_times(&message));
                 }
                 Some(_) => again.push(id), // changed since: copied again later
                 None => {}
             }
         }
+        chunks::remove_deadlines(&mut tx, &deadlines)?;
         self.moves.finished(again, now);
         self.commit(tx);
         Ok(())

@@ -11,6 +11,7 @@ use super::super::event::Event;
 use super::super::history::HistoryWrite;
 use super::super::{StoreError, event_run, keys};
 use super::Writer;
+use super::chunks;
 use super::moves::remove_live;
 use super::tx::Tx;
 use crate::message::{Message, MessageId, Millis};
@@ -67,6 +68,8 @@ impl Writer {
         let cursor = tx.state.forget_cursor;
         let forget = walk(&mut tx, cursor, forget_cutoff, limit, |tx, m| {
             remove_live(tx, &m)?;
+            let deadlines: Vec<_> = chunks::deadline_times(&m).collect();
+            chunks::remove_deadlines(tx, &deadlines)?;
             tx.state.counts.remove(m.kind, m.state);
             if tx.in_history(m.id)? {
                 // moving when its turn came: the copy goes too
