@@ -317,10 +317,15 @@ impl History {
 
     /// The highest id here (0 when empty).
     pub fn max_id(&self) -> Result<u64, StoreError> {
+        self.max_of("SELECT MAX(id) FROM messages", "max id")
+    }
+
+    /// The one integer `sql` selects, 0 when it is NULL (an empty table's MAX).
+    fn max_of(&self, sql: &str, what: &str) -> Result<u64, StoreError> {
         self.read(|c| {
             let max: Option<i64> = c
-                .query_row("SELECT MAX(id) FROM messages", [], |r| r.get(0))
-                .map_err(|e| failed("max id", e))?;
+                .query_row(sql, [], |r| r.get(0))
+                .map_err(|e| failed(what, e))?;
             Ok(max.unwrap_or(0) as u64)
         })
     }
@@ -349,12 +354,7 @@ impl History {
 
     /// The last event seq here (0 when none).
     pub fn last_event(&self) -> Result<u64, StoreError> {
-        self.read(|c| {
-            let max: Option<i64> = c
-                .query_row("SELECT MAX(seq) FROM events", [], |r| r.get(0))
-                .map_err(|e| failed("last event", e))?;
-            Ok(max.unwrap_or(0) as u64)
-        })
+        self.max_of("SELECT MAX(seq) FROM events", "last event")
     }
 
     /// How many of the events up to `held` (those committed here) [`HistoryWrite::TrimEvents`]

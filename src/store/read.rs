@@ -118,23 +118,44 @@ impl Store {
 
     /// Up to `limit` events with a seq greater than `after`, oldest first, from both tiers.
     ///
-    /// The live store is read first: an event missing there had already moved, and the history
-    /// said so (`events_in_history`) before its live copy went, so the history read after it
-    /// finds it. An event in both tiers while it moves is taken once.
+    /// Every event up to `events_in_history` is in the history (unless trimmed), so a reader
+    /// behind it whose page the history fills reads nothing else. Otherwise the live store is
+    /// read first: an event missing there had already moved, and `events_in_history` said so
+    /// before its live copy went, so the history read after it finds it. An event in both
+    /// tiers while it moves is taken once.
     pub fn read_events(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
+        let moved = self.inner.shared.events_in_history.load(Ordering::Acquire);
+        if after < moved {
+            let older = self.history_events(after, moved, limit, u64::MAX)?;
+            if older.len() == limit {
+                return Ok(older);
+            }
+        }
         let mut out = self.live_events(after, limit)?;
         let in_history = self.inner.shared.events_in_history.load(Ordering::Acquire);
         if after < in_history {
             let live_from = out.first().map_or(u64::MAX, |e| e.seq);
-            let older = self.inner.history.events(after, in_history, limit)?;
-            let mut moved = Vec::with_capacity(older.len());
-            for (seq, _, bytes) in older.into_iter().filter(|(seq, ..)| *seq < live_from) {
-                let event = codec::decode(codec::EVENT_VERSION, &bytes, "event")?;
-                moved.push(StoredEvent { seq, event });
-            }
-            moved.append(&mut out);
-            out = moved;
+            let mut older = self.history_events(after, in_history, limit, live_from)?;
+            older.append(&mut out);
+            out = older;
             out.truncate(limit);
+        }
+        Ok(out)
+    }
+
+    /// Up to `limit` events of the history with seqs in `(after, through]` and below `before`.
+    fn history_events(
+        &self,
+        after: u64,
+        through: u64,
+        limit: usize,
+        before: u64,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let rows = self.inner.history.events(after, through, limit)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (seq, _, bytes) in rows.into_iter().filter(|(seq, ..)| *seq < before) {
+            let event = codec::decode(codec::EVENT_VERSION, &bytes, "event")?;
+            out.push(StoredEvent { seq, event });
         }
         Ok(out)
     }
