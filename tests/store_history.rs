@@ -6,7 +6,7 @@
 mod store_support;
 
 use khabar::message::{Kind, MessageId, State, now_ms};
-use khabar::store::{Store, Tier};
+use khabar::store::{Event, Store, Tier};
 use std::time::Duration;
 use store_support::{assert_consistent, message, open, open_with};
 
@@ -308,4 +308,62 @@ async fn events_move_to_the_history_and_are_read_back_whole_in_order_then_trimme
         "after a restart too"
     );
     assert_consistent(&store).await;
+}
+
+#[tokio::test]
+async fn the_first_event_of_an_hour_is_found_in_either_tier() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_with(dir.path(), |c| {
+        c.keep_events_for = Duration::from_secs(30 * 86_400);
+    });
+    // events a quarter of an hour apart over the last ten hours
+    let base = now_ms() - 10 * 3_600_000;
+    let quarter = 900_000;
+    for i in 0..40 {
+        store
+            .append_event(Event::ReceiptOverdue {
+                id: MessageId(i + 1),
+                reference: None,
+                receipt_by: base,
+                at: base + i as i64 * quarter,
+            })
+            .await
+            .unwrap();
+    }
+    let check = |store: &Store, tier: &str| {
+        for wanted in [
+            base - 1,
+            base + 17 * quarter + 1,
+            base + 20 * quarter,
+            now_ms(),
+        ] {
+            let after = store.events_since(wanted).unwrap();
+            let before: Vec<_> = store.read_events(0, 100).unwrap();
+            let first = store.read_events(after, 1).unwrap();
+            let expected = before.iter().find(|e| e.event.at() >= wanted);
+            assert_eq!(
+                first.first().map(|e| e.seq),
+                expected.map(|e| e.seq),
+                "{tier}: reading after {after} starts at the first event of {wanted}"
+            );
+        }
+    };
+    check(&store, "live");
+    let last = store.read_events(0, 100).unwrap().last().unwrap().seq;
+    for n in 0..100 {
+        if store.events_in_history() >= last {
+            break;
+        }
+        // a finished message makes the writer move what is due, its events with it
+        finished(
+            &store,
+            &format!("push-{n}"),
+            &format!("p-{n}"),
+            Some("DELIVRD"),
+        )
+        .await;
+        store.flush().await.unwrap();
+    }
+    assert!(store.events_in_history() >= last, "the events moved");
+    check(&store, "history");
 }

@@ -308,6 +308,9 @@ fn nearest(load: &[&Sample], at_s: f64) -> Option<Sample> {
         .map(|s| (*s).clone())
 }
 
+/// How many of the daemon's warnings the summary prints.
+const WARNINGS_SHOWN: usize = 40;
+
 /// What the end of the run found, beyond the samples.
 struct Ending {
     drained_s: Option<f64>,
@@ -317,6 +320,8 @@ struct Ending {
     split_stopped: Vec<(String, u64)>,
     exit: String,
     log_bytes: u64,
+    /// The daemon's WARN and ERROR lines.
+    warnings: Vec<String>,
     sim: String,
 }
 
@@ -556,6 +561,14 @@ fn summary(plan: &Plan, samples: &[Sample], counters: &Counters, end: &Ending) {
     }
     println!();
     println!("{}", end.sim);
+    println!();
+    println!(
+        "the daemon logged {} warnings or errors",
+        end.warnings.len()
+    );
+    for line in end.warnings.iter().take(WARNINGS_SHOWN) {
+        println!("  {line}");
+    }
 }
 
 /// The `[store]` / `[scheduler]` sections the plan adds to the daemon's config.
@@ -680,8 +693,19 @@ async fn soak(
         split_stopped: split(&watched.data),
         exit,
         log_bytes: harness::disk_bytes(&log),
+        warnings: warnings(&log),
         sim: sim_line(sim),
     })
+}
+
+/// The WARN and ERROR lines of the daemon's log (a stall shows here with its step).
+fn warnings(log: &Path) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|line| line.contains(" WARN ") || line.contains(" ERROR "))
+        .map(str::to_string)
+        .collect()
 }
 
 /// smpp-sim's totals over its operators, one line.

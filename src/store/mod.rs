@@ -30,6 +30,7 @@ pub use error::StoreError;
 pub use event::{Event, StoredEvent};
 pub use open::open_waiting_for_lock;
 pub use read::Tier;
+pub use scan::AwaitingReceipt;
 pub use writer::{
     AcceptedOtps, DroppedReceipts, EXIT_STORE_FAILED, Fired, ReceiptLanding, RetentionReport,
 };

@@ -160,6 +160,23 @@ impl Store {
         Ok(out)
     }
 
+    /// The seq to read events after (see [`Store::read_events`]) so that the first one read is
+    /// the first stamped `at` or later. Events are stamped as they are appended, so their
+    /// times rise with their seqs and a binary search finds it in a few reads of either tier.
+    pub fn events_since(&self, at: Millis) -> Result<u64, StoreError> {
+        // the answer lies in [low, high]: no event is after the last durable one
+        let (mut low, mut high) = (0, *self.inner.shared.events.borrow());
+        while low < high {
+            let mid = low + (high - low) / 2;
+            match self.read_events(mid, 1)?.first() {
+                // it and everything before it happened before `at`
+                Some(first) if first.event.at() < at => low = first.seq.min(high),
+                _ => high = mid,
+            }
+        }
+        Ok(low)
+    }
+
     /// Every event up to this seq has moved to the history tier.
     pub fn events_in_history(&self) -> u64 {
         self.inner.shared.events_in_history.load(Ordering::Acquire)

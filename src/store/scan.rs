@@ -5,7 +5,7 @@
 
 use super::read::load;
 use super::{Inner, Store, StoreError, codec, keys};
-use crate::message::{Kind, Message, Millis, State};
+use crate::message::{Kind, Message, MessageId, Millis, State};
 use std::sync::{Arc, Weak};
 
 /// A handle that does not keep the store open: background observers hold it so that dropping
@@ -77,4 +77,42 @@ impl Store {
         }
         Ok(found)
     }
+
+    /// Every live message that awaits its receipt or whose receipt is overdue, read from the
+    /// records with their own keys (a message is given its own key when it is claimed or
+    /// changed; the intake chunks hold only messages never touched since accepted). One pass
+    /// over the live records: for a status tracker starting up, not for a hot path.
+    pub fn awaiting_receipts(&self) -> Result<Vec<AwaitingReceipt>, StoreError> {
+        let mut found = Vec::new();
+        for kv in self.inner.db.scan_prefix(keys::RECORD) {
+            let (_, bytes) = kv?;
+            let message = codec::decode_record(&bytes)?;
+            if message.state.is_final() {
+                continue;
+            }
+            let overdue = message.extra.receipt_overdue_at.and(message.receipt_by);
+            if message.state == State::Submitted || overdue.is_some() {
+                found.push(AwaitingReceipt {
+                    id: message.id,
+                    kind: message.kind,
+                    submitted: message.state == State::Submitted,
+                    overdue,
+                });
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// A live message awaiting its receipt (see [`Store::awaiting_receipts`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AwaitingReceipt {
+    /// The message.
+    pub id: MessageId,
+    /// Its kind (its lane).
+    pub kind: Kind,
+    /// True when it is `submitted` (the operator took it; its receipt has not come).
+    pub submitted: bool,
+    /// Its `receipt_by`, when that passed while it was not final.
+    pub overdue: Option<Millis>,
 }

@@ -2,13 +2,14 @@
 //! way per second over the last hour, which messages' receipts are overdue, and the lane of
 //! each message awaiting its receipt (the store counts those per state only).
 //!
-//! At start it reads the whole retained log, so figures survive a restart as far as the log
-//! reaches (events acknowledged by every subscriber may already be trimmed), then it waits
-//! for new events. It holds the store weakly, so it never keeps a closed store open.
+//! At start it takes the messages awaiting their receipts from the live records and reads
+//! the log from an hour back only (the retained log holds days of events), so the figures
+//! survive a restart; then it waits for new events. It holds the store weakly, so it never
+//! keeps a closed store open.
 
 use crate::api::views::Outcomes;
 use crate::message::{Kind, MessageId, Millis, State, now_ms};
-use crate::store::{Event, Store, StoredEvent};
+use crate::store::{AwaitingReceipt, Event, Store, StoreError, StoredEvent};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -125,6 +126,19 @@ impl OutcomeTracker {
         Self::bump(&mut tracked, at, now_ms(), |c| c.accepted += n);
     }
 
+    /// Starts from the live messages awaiting their receipts (read before the log is).
+    fn seed(&self, awaiting: Vec<AwaitingReceipt>) {
+        let mut tracked = self.lock();
+        for message in awaiting {
+            if message.submitted {
+                tracked.submitted.insert(message.id, message.kind);
+            }
+            if let Some(receipt_by) = message.overdue {
+                tracked.overdue.insert(message.id, receipt_by);
+            }
+        }
+    }
+
     /// Applies events in log order; `kinds` gives the kind of messages that entered
     /// `submitted` (those not found are left out of the per-lane counts).
     pub fn apply(&self, events: &[StoredEvent], kinds: &HashMap<MessageId, Kind>) {
@@ -181,14 +195,26 @@ impl OutcomeTracker {
         lanes
     }
 
-    /// Starts following `store`'s event log from its beginning; runs until the store closes
-    /// or the returned handle aborts it. Needs a tokio runtime.
+    /// Starts following `store`'s event log from an hour back, with the messages awaiting
+    /// their receipts taken from the live records; runs until the store closes or the
+    /// returned handle aborts it. Needs a tokio runtime.
     pub fn follow(self: &Arc<Self>, store: &Store) -> AbortHandle {
         let tracker = Arc::clone(self);
         let weak = store.downgrade();
         let mut latest = store.subscribe();
         let task = tokio::spawn(async move {
-            let mut after = 0;
+            let mut after = loop {
+                let Some(store) = weak.upgrade() else { return };
+                let seeded = Arc::clone(&tracker);
+                match tokio::task::spawn_blocking(move || start(&seeded, &store)).await {
+                    Ok(Ok(after)) => break after,
+                    Ok(Err(e)) => {
+                        tracing::warn!(error = %e, "cannot read the store for status");
+                        tokio::time::sleep(RETRY_AFTER).await;
+                    }
+                    Err(_) => return,
+                }
+            };
             loop {
                 latest.borrow_and_update();
                 loop {
@@ -219,12 +245,22 @@ impl OutcomeTracker {
     }
 }
 
+/// Seeds `tracker` with the messages awaiting their receipts; returns the seq to read the log
+/// after (the first event of the last hour). The records are read first: an event that
+/// changes one of them afterwards is further on in the log, so replaying the hour ends in the
+/// state of now.
+fn start(tracker: &OutcomeTracker, store: &Store) -> Result<u64, StoreError> {
+    let awaiting = store.awaiting_receipts()?;
+    tracker.seed(awaiting);
+    store.events_since(now_ms() - SECONDS as i64 * 1000)
+}
+
 /// The events after `after`, and the kind of each message they show entering `submitted`
 /// and not leaving it within the page.
 fn read_page(
     store: &Store,
     after: u64,
-) -> Result<(Vec<StoredEvent>, HashMap<MessageId, Kind>), crate::store::StoreError> {
+) -> Result<(Vec<StoredEvent>, HashMap<MessageId, Kind>), StoreError> {
     let events = store.read_events(after, PAGE)?;
     // the kind of each; None: an event stored before events carried it, read the record
     let mut waiting = HashMap::new();
@@ -317,5 +353,41 @@ mod tests {
         assert_eq!(tracker.overdue(1), (2, vec![(MessageId(8), now - 9)]));
         tracker.apply(&[changed(3, 8, State::Delivered, now)], &HashMap::new());
         assert_eq!(tracker.overdue(10), (1, vec![(MessageId(7), now - 5)]));
+    }
+
+    #[tokio::test]
+    async fn a_restart_after_the_log_was_trimmed_still_lists_the_messages_awaiting_receipts() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&crate::store::StoreConfig::at(dir.path().join("store"))).unwrap();
+        let new = crate::message::NewMessage {
+            reference: None,
+            kind: Kind::Otp,
+            recipient: "77011234567".into(),
+            sender: None,
+            text: "Your code: 4711".into(),
+            send_by: None,
+            receipt_by: None,
+            extra: Default::default(),
+        };
+        let id = store.accept(new).await.unwrap().id;
+        let claimed = store.claim_next(Kind::Otp, now_ms()).await.unwrap();
+        assert_eq!(claimed.map(|m| m.id), Some(id));
+        store
+            .mark_submitted(id, "kcell", vec!["a1".into()], None)
+            .await
+            .unwrap();
+        // the log is trimmed as if its events were older than anyone keeps them
+        let later = now_ms() + 365 * 86_400_000;
+        while store.trim_events(later, 1000).await.unwrap() > 0 {}
+        store.flush().await.unwrap();
+        assert!(store.read_events(0, 10).unwrap().is_empty());
+
+        let tracker = Arc::new(OutcomeTracker::new());
+        let following = tracker.follow(&store);
+        tracker.caught_up().await;
+        let mut lanes = [0; 4];
+        lanes[Kind::Otp.lane() as usize] = 1;
+        assert_eq!(tracker.submitted_by_lane(), lanes);
+        following.abort();
     }
 }

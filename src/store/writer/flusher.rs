@@ -44,11 +44,26 @@ pub fn flusher(
             Some(failed) => Err(failed.clone()),
             // the history first: a message's live copy is only deleted after its copy there
             // is durable, and a history change is answered only once both are
-            None => history.apply(&job.history).and_then(|()| {
-                db.flush()
-                    .map_err(StoreError::from)
-                    .and_then(|_| log.sync())
-            }),
+            None => {
+                let step = super::slow::Step::start("flush");
+                let started = Instant::now();
+                let applied = history.apply(&job.history);
+                let history_took = started.elapsed();
+                let flushed = applied.and_then(|()| {
+                    db.flush()
+                        .map_err(StoreError::from)
+                        .and_then(|_| log.sync())
+                });
+                step.end(|| {
+                    format!(
+                        "{} history writes took {} ms, the live store's flush {} ms",
+                        job.history.len(),
+                        history_took.as_millis(),
+                        (started.elapsed() - history_took).as_millis()
+                    )
+                });
+                flushed
+            }
         };
         if let Err(e) = &flushed {
             // trip logs the first failure, once; the waiting writers get the error below

@@ -22,6 +22,7 @@ mod records;
 mod recover;
 mod replies;
 mod retention;
+mod slow;
 mod tx;
 mod verify;
 
@@ -227,9 +228,13 @@ impl Writer {
                 }
             }
             if !self.flusher_busy && !stop {
+                let step = slow::Step::start("move finished messages");
                 self.move_finished();
+                step.end(String::new);
             }
+            let step = slow::Step::start("apply the group");
             self.apply_staged();
+            step.end(String::new);
             if !self.flusher_busy || stop {
                 self.hand_off(stop);
             }
@@ -243,6 +248,14 @@ impl Writer {
 
     /// Handles one op; true when the writer should stop.
     fn handle(&mut self, op: Op) -> bool {
+        let step = slow::Step::start(op.name());
+        let stop = self.handle_op(op);
+        step.end(String::new);
+        stop
+    }
+
+    /// Handles one op (see [`Writer::handle`]).
+    fn handle_op(&mut self, op: Op) -> bool {
         let urgent = inbox::is_urgent(&op);
         if matches!(op, Op::TrimEvents { .. } | Op::Verify { .. }) {
             // these read sled directly

@@ -121,3 +121,26 @@ pub enum Op {
     /// Stop after making everything durable.
     Shutdown,
 }
+
+impl Op {
+    /// The op's name, for the slow-step warning.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Accept { .. } => "accept",
+            Op::Change { .. } => "change",
+            Op::Claim { .. } => "claim",
+            Op::Fire { .. } => "fire deadlines",
+            Op::Retention { .. } => "retention",
+            Op::TrimEvents { .. } => "trim events",
+            Op::Receipt { .. } => "receipt",
+            Op::DropParked { .. } => "drop parked receipts",
+            Op::AppendEvent { .. } => "append event",
+            Op::AckCursor { .. } => "ack cursor",
+            Op::Verify { .. } => "verify",
+            Op::Flush { .. } => "flush",
+            Op::FlusherIdle => "flusher idle",
+            Op::Wake => "wake",
+            Op::Shutdown => "shutdown",
+        }
+    }
+}
