@@ -65,8 +65,10 @@ pub enum HistoryWrite {
     Forget(Box<Message>),
     /// Append events (already durable in the live store).
     Events(Vec<EventRow>),
-    /// Delete up to `limit` events, oldest first, of those with a seq up to `through` or
-    /// that happened before `before`.
+    /// Of the `limit` oldest events, delete those with a seq up to `through` or that happened
+    /// before `before`. Both bounds cut the log in seq order (events are stamped as they are
+    /// appended), so this is the oldest of them; looking no further than `limit` rows keeps a
+    /// trim with nothing to delete from reading the whole log.
     TrimEvents {
         /// Every consumer acknowledged the events up to this seq.
         through: u64,
@@ -358,7 +360,7 @@ impl History {
     }
 
     /// How many of the events up to `held` (those committed here) [`HistoryWrite::TrimEvents`]
-    /// with these bounds would delete, counting up to `limit`.
+    /// with these bounds would delete (of the `limit` oldest).
     pub fn trimmable_events(
         &self,
         held: u64,
@@ -369,8 +371,9 @@ impl History {
         self.read(|c| {
             let n: i64 = c
                 .query_row(
-                    "SELECT COUNT(*) FROM (SELECT 1 FROM events
-                     WHERE seq <= ?1 AND (seq <= ?2 OR at < ?3) LIMIT ?4)",
+                    "SELECT COUNT(*) FROM
+                     (SELECT seq, at FROM events WHERE seq <= ?1 ORDER BY seq LIMIT ?4)
+                     WHERE seq <= ?2 OR at < ?3",
                     params![held as i64, through as i64, before, limit as i64],
                     |r| r.get(0),
                 )
@@ -427,7 +430,8 @@ impl HistoryWriter {
             let mut trim = tx
                 .prepare_cached(
                     "DELETE FROM events WHERE seq IN
-                     (SELECT seq FROM events WHERE seq <= ?1 OR at < ?2 ORDER BY seq LIMIT ?3)",
+                     (SELECT seq FROM (SELECT seq, at FROM events ORDER BY seq LIMIT ?3)
+                      WHERE seq <= ?1 OR at < ?2)",
                 )
                 .map_err(|e| failed("trim events", e))?;
             for write in writes {
