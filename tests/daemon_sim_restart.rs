@@ -146,6 +146,15 @@ async fn submit_awaiting(client: &mut Client) -> Vec<MessageId> {
     ids
 }
 
+/// Waits until everything the daemon has applied is on disk: an ack is answered only after
+/// the store's next flush, and a flush covers every change applied before it.
+async fn wait_durable(dir: &Path) {
+    let client = Client::connect(&socket(dir)).await.unwrap();
+    let mut subscription = client.subscribe(Some("durable"), None).await.unwrap();
+    subscription.ack(0).await.unwrap();
+    subscription.finish().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn after_sigterm_the_receipts_the_simulator_owed_arrive_after_the_restart() {
     let dir = tempfile::tempdir().unwrap();
@@ -213,6 +222,8 @@ async fn after_sigkill_the_start_says_how_many_receipts_will_not_come() {
     let mut client = Client::connect(&socket(dir.path())).await.unwrap();
     let ids = submit_awaiting(&mut client).await;
     drop(client);
+    // a state read back may not be on disk yet: make it so before the kill
+    wait_durable(dir.path()).await;
     khabar.kill();
     assert!(!owed_file(dir.path()).exists());
 
