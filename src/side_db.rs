@@ -2,7 +2,7 @@
 //! one while waiting out a lock left by a just-closed handle, checking its format marker, and
 //! flushing it durably (sled's flush plus the fsync it leaves out, as the store does).
 
-use crate::store::log_sync::LogSync;
+use crate::store::engine::log_sync::LogSync;
 use crate::store::open_waiting_for_lock;
 use std::path::Path;
 

@@ -1,7 +1,7 @@
 //! Opening the OTP sled database (see [`crate::side_db`]).
 
 use super::OtpError;
-use crate::store::log_sync::LogSync;
+use crate::store::engine::log_sync::LogSync;
 use std::path::Path;
 
 /// Opens (or creates) the OTP database at `path`, format 1.

@@ -118,7 +118,7 @@ impl fmt::Debug for IssuedCode {
 /// The OTP sessions, on disk.
 pub struct OtpService {
     db: sled::Db,
-    log: crate::store::log_sync::LogSync,
+    log: crate::store::engine::log_sync::LogSync,
     sessions: sled::Tree,
     sends: sled::Tree,
     secret: Secret,

@@ -1,7 +1,7 @@
 //! Opening the requests sled database (see [`crate::side_db`]).
 
 use super::RequestError;
-use crate::store::log_sync::LogSync;
+use crate::store::engine::log_sync::LogSync;
 use std::path::Path;
 
 /// Opens (or creates) the requests database at `path`, format 1.

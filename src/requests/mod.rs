@@ -47,7 +47,7 @@ pub enum RequestError {
 /// The open requests, on disk.
 pub struct RequestRegistry {
     db: sled::Db,
-    log: crate::store::log_sync::LogSync,
+    log: crate::store::engine::log_sync::LogSync,
     tree: sled::Tree,
     path: PathBuf,
     /// Serialises read-modify-write of records (one process owns the db and request traffic is

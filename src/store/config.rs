@@ -8,10 +8,10 @@ use std::time::Duration;
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreConfig {
-    /// The sled directory.
+    /// The store's directory (the live store's files and `history.sqlite`).
     pub path: PathBuf,
-    /// sled's page cache, in MiB (bounded: the queue itself lives on disk). sled holds a
-    /// little more than this; docs/BENCHMARKS.md (scenario D) measures the daemon's RSS with it.
+    /// The live store engine's page cache, in MiB (bounded: the queue itself lives on disk).
+    /// The engine holds a little more than this; docs/BENCHMARKS.md (scenario D) measures the daemon's RSS with it.
     pub cache_mib: u64,
     /// Finished messages' texts are erased this long after they finished.
     #[serde(with = "humantime_serde")]
@@ -33,13 +33,13 @@ pub struct StoreConfig {
     /// "the disk is full") while accepted ones keep being sent and receipted, which needs
     /// small writes. 0 turns the check off.
     pub min_free_disk_mib: u64,
-    /// Niceness (0–19) of the store's threads: the writer, its flusher and sled's I/O pool.
+    /// Niceness (0–19) of the store's threads: the writer, its flusher and the engine's I/O pool.
     /// Above 0 they yield the CPU to the sockets and binds when the machine is saturated, so a
     /// bulk backlog being written does not delay an OTP on its way out (see `priority.rs`).
     pub thread_nice: i32,
     /// End the process (exit status [`EXIT_STORE_FAILED`](super::writer::EXIT_STORE_FAILED))
     /// once a storage failure has made the store unusable, so a supervisor restarts it and
-    /// sled recovers from its log (see [`Failure`](super::writer::Failure)). Not a config
+    /// the store recovers from its log (see [`Failure`](super::writer::failure::Failure)). Not a config
     /// file key: the daemon always does; in-process tests may turn it off.
     #[serde(skip, default = "exit_on_failure")]
     pub exit_on_failure: bool,

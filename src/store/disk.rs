@@ -8,7 +8,7 @@
 //! the log from flapping, accepts resume only once free space is a little above the reserve
 //! (1/16 of it, at most 16 MiB).
 
-use super::{Store, StoreError};
+use crate::store::error::StoreError;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -142,19 +142,6 @@ impl DiskGuard {
                 "free disk space is back above the reserve: accepting new messages again"
             );
         }
-    }
-}
-
-impl Store {
-    /// The free space of the store's disk against the reserve (for `khabar status`).
-    pub fn disk_space(&self) -> DiskSpace {
-        self.inner.disk.space()
-    }
-
-    /// The storage failure that stopped the store, if one did (it then refuses every write
-    /// until reopened; the daemon exits and its supervisor restarts it).
-    pub fn failure(&self) -> Option<StoreError> {
-        self.inner.shared.failure.error().cloned()
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 /// A store failure. Cloneable so that one storage failure can answer every caller of a group.
 #[derive(Clone, Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The storage engine (sled, SQLite) or the file system failed; the operation did not
+    /// The storage engine (the live store's or the history's) or the file system failed; the operation did not
     /// happen (or is not durable). Returned by every call that writes or reads the disk.
     #[error("storage failure: {what}")]
     Storage {
@@ -61,7 +61,7 @@ pub enum StoreError {
         min_free_mib: u64,
     },
     /// An earlier storage failure left the store unusable until it is reopened (see
-    /// [`Failure`](super::writer::Failure)): nothing was written.
+    /// [`Failure`](super::writer::failure::Failure)): nothing was written.
     #[error("the store stopped writing after a storage failure ({0}) and must be reopened")]
     Failed(String),
 }
@@ -107,48 +107,12 @@ impl StoreError {
     }
 }
 
-impl From<sled::Error> for StoreError {
-    fn from(e: sled::Error) -> Self {
-        let what = match &e {
-            sled::Error::Io(io) => format!("I/O error: {}", io_sentence(io)),
-            other => other.to_string(),
-        };
-        StoreError::storage(what, e)
-    }
-}
-
-/// An I/O error in words: sled wraps some OS errors in a debug-printed string, so the two an
+/// An I/O error in words: the engine wraps some OS errors in a debug-printed string, so the two an
 /// operator most needs to recognise are named from their kind.
-fn io_sentence(e: &std::io::Error) -> String {
+pub(super) fn io_sentence(e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::StorageFull => "No space left on device".to_owned(),
         std::io::ErrorKind::ReadOnlyFilesystem => "Read-only file system".to_owned(),
         _ => e.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::error::Error;
-
-    #[test]
-    fn a_storage_failure_says_what_and_keeps_its_cause() {
-        let io = std::io::Error::from(std::io::ErrorKind::StorageFull);
-        let e = StoreError::from(sled::Error::Io(io)).in_context("cannot open /data/store");
-        assert_eq!(
-            e.to_string(),
-            "storage failure: cannot open /data/store: I/O error: No space left on device"
-        );
-        let cause = e
-            .source()
-            .and_then(|c| c.source())
-            .expect("the cause is kept");
-        let sled = cause
-            .downcast_ref::<sled::Error>()
-            .expect("sled's own error");
-        assert!(
-            matches!(sled, sled::Error::Io(io) if io.kind() == std::io::ErrorKind::StorageFull)
-        );
     }
 }

@@ -1,4 +1,4 @@
-//! The history tier: finished messages, moved out of the live store (sled) into one SQLite
+//! The history tier: finished messages, moved out of the live store into one SQLite
 //! file beside it, `history.sqlite` in the store's directory. The live store then holds only
 //! what is queued, in flight or awaiting a receipt, so its memory and disk follow the queue;
 //! the history is large, cold and read rarely (`show`, `get`, idempotent references, late
@@ -12,8 +12,10 @@
 //! store's flusher, one transaction each, durable (`synchronous = FULL`) before the flusher
 //! answers anyone, and always before the live store lets go of what moved.
 
-use super::{StoreError, codec, keys};
 use crate::message::{Kind, Message, MessageId, State};
+use crate::store::error::StoreError;
+use crate::store::layout::codec;
+use crate::store::layout::keys;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -123,7 +125,7 @@ fn kind_of(name: &str) -> Kind {
 }
 
 fn state_of(name: &str) -> State {
-    super::counts::STATES
+    crate::store::counts::STATES
         .into_iter()
         .find(|s| s.as_str() == name)
         .unwrap_or(State::Unknown)

@@ -2,10 +2,16 @@
 //! stage and the housekeeping tasks call. Each call is one atomic change, durable when it
 //! returns (except claims, which the next durable change or flush makes durable).
 
-use super::codec::ParkedReceipt;
-use super::writer::{Change, Op};
-use super::{DroppedReceipts, Event, Fired, ReceiptLanding, RetentionReport, Store, StoreError};
 use crate::message::{Kind, Message, MessageId, Millis, State, now_ms};
+use crate::store::error::StoreError;
+use crate::store::event::Event;
+use crate::store::handle::Store;
+use crate::store::layout::codec::ParkedReceipt;
+use crate::store::writer::ops::{Change, Op};
+use crate::store::writer::reports::DroppedReceipts;
+use crate::store::writer::reports::Fired;
+use crate::store::writer::reports::ReceiptLanding;
+use crate::store::writer::reports::RetentionReport;
 
 impl Store {
     async fn change(
@@ -64,7 +70,7 @@ impl Store {
     /// `submitting`, once that group is on disk: the sending stage's fast path. Claim loops
     /// still find what this does not take (OTPs due later, retries, or all of them once the
     /// receiver is dropped). One taker at a time.
-    pub fn take_otps_at_accept(&self) -> super::AcceptedOtps {
+    pub fn take_otps_at_accept(&self) -> crate::store::writer::direct::AcceptedOtps {
         self.inner.shared.direct.register()
     }
 

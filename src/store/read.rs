@@ -1,41 +1,24 @@
 //! Reads that need no writer: any thread may call them while the writer works, and they see
 //! every applied batch whole.
 
-use super::codec::{self, IntakeChunk};
-use super::event::StoredEvent;
-use super::{Store, StoreError, event_run, keys};
+use crate::store::error::StoreError;
+use crate::store::event::StoredEvent;
+use crate::store::handle::Store;
+use crate::store::layout::codec;
+use crate::store::layout::event_run;
+use crate::store::layout::keys;
+use crate::store::layout::lookup::load;
 use std::sync::atomic::Ordering;
 
 /// Where a message is kept.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tier {
-    /// The live store (sled).
+    /// The live store (see [`crate::store::engine`]).
     Live,
     /// The history tier of finished messages (SQLite).
     History,
 }
 use crate::message::{Kind, Message, MessageId, Millis};
-
-/// Loads a record wherever it lives (its own key, or the intake chunk covering its id).
-pub fn load(db: &sled::Db, id: MessageId) -> Result<Option<Message>, StoreError> {
-    // A chunk is moved to own keys in one atomic batch. If both reads miss, that may have
-    // happened between them, so look once more.
-    for _ in 0..2 {
-        if let Some(bytes) = db.get(keys::record(id))? {
-            return codec::decode_record(&bytes).map(Some);
-        }
-        let chunk = db
-            .range(keys::INTAKE.to_vec()..=keys::intake(id))
-            .next_back()
-            .transpose()?;
-        if let Some((_, bytes)) = chunk
-            && let Some(record) = IntakeChunk::find(&bytes, id)
-        {
-            return codec::decode_record(record).map(Some);
-        }
-    }
-    Ok(None)
-}
 
 impl Store {
     /// The message with this id, live or in the history tier. (A message moving between
@@ -212,7 +195,7 @@ impl Store {
     /// The last event seq the named consumer acknowledged (0 if it never did).
     pub fn cursor(&self, name: &str) -> Result<u64, StoreError> {
         let value = self.inner.db.get(keys::cursor(name))?;
-        Ok(value.and_then(|v| keys::read_u64(&v, 0)).unwrap_or(0))
+        Ok(value.and_then(|v| codec::read_u64(&v, 0)).unwrap_or(0))
     }
 
     /// Bytes the store takes on disk.

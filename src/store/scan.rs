@@ -3,9 +3,13 @@
 //! [`read`](super::read), they need no writer and see every applied batch whole; a message the
 //! writer moves between two reads is simply skipped.
 
-use super::read::load;
-use super::{Inner, Store, StoreError, codec, keys};
 use crate::message::{Kind, Message, MessageId, Millis, State};
+use crate::store::error::StoreError;
+use crate::store::handle::Inner;
+use crate::store::handle::Store;
+use crate::store::layout::codec;
+use crate::store::layout::keys;
+use crate::store::layout::lookup::load;
 use std::sync::{Arc, Weak};
 
 /// A handle that does not keep the store open: background observers hold it so that dropping

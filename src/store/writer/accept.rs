@@ -2,17 +2,20 @@
 //! reference. New queued records are packed into intake chunks of consecutive ids, one lane
 //! at a time, so a million queued messages cost tens of thousands of keys, not millions.
 
-use super::super::codec::{self, DeadlineEntry, DeadlineKind, IntakeChunk};
-use super::super::event::Event;
-use super::super::{Accepted, StoreError, keys};
+use super::chunks;
+use super::reports::Accepted;
+use super::thread::Writer;
 use super::tx::Tx;
-use super::{Writer, chunks};
 use crate::message::{Message, MessageId, Millis, NewMessage, State, Transition};
+use crate::store::error::StoreError;
+use crate::store::event::Event;
+use crate::store::layout::codec::{self, DeadlineEntry, DeadlineKind, IntakeChunk};
+use crate::store::layout::keys;
 use std::collections::{HashMap, HashSet};
 
 /// Most records in one intake chunk.
 const INTAKE_CHUNK_RECORDS: usize = 32;
-/// Most bytes in one intake chunk (keeps sled leaves of 16 chunks well under its blob size).
+/// Most bytes in one intake chunk (keeps the engine's leaves of 16 chunks well under its blob size).
 const INTAKE_CHUNK_BYTES: usize = 6 * 1024;
 
 enum Outcome {

@@ -1,10 +1,11 @@
 //! The packed indexes: queue chunks (ids per lane and due time) and deadline chunks
 //! (entries per one-second bucket). See `keys.rs` for why they are packed.
 
-use super::super::codec::{self, DeadlineEntry};
-use super::super::{StoreError, keys};
 use super::tx::Tx;
 use crate::message::{MessageId, Millis};
+use crate::store::error::StoreError;
+use crate::store::layout::codec::{self, DeadlineEntry};
+use crate::store::layout::keys;
 use std::collections::{BTreeMap, HashSet};
 
 /// Most ids in one queue chunk (1 KiB).
@@ -101,8 +102,8 @@ pub fn deadline_times(m: &crate::message::Message) -> impl Iterator<Item = (Mill
 
 /// Removes the deadline entries of messages that left the live store, given their times;
 /// each bucket's chunks are read and rewritten once however many of its messages go. (Left
-/// in place, the entries of finished messages would stay in sled for days, and sled's log
-/// keeps every version of a long-lived chunk.)
+/// in place, the entries of finished messages would stay in the live store for days, and its
+/// engine's log keeps every version of a long-lived chunk.)
 pub fn remove_deadlines(tx: &mut Tx, times: &[(Millis, MessageId)]) -> Result<(), StoreError> {
     let mut by_bucket: BTreeMap<Millis, HashSet<MessageId>> = BTreeMap::new();
     for (when, id) in times {

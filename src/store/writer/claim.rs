@@ -4,14 +4,13 @@
 //! A claim works on whole queue chunks: it takes a run of ids off the lane's head chunk and
 //! rewrites the chunk once, instead of finding and rewriting it for every message.
 
-use super::super::{StoreError, codec, keys};
-use super::Writer;
-use super::lifecycle::transition_off_queue;
+use super::lifecycle::{TOO_LATE, transition_off_queue};
+use super::thread::Writer;
 use super::tx::Tx;
-use crate::message::{Message, Millis, State};
-
-/// Why a claimed message is expired instead of sent.
-pub(super) const TOO_LATE: &str = "send_by passed before it could be sent";
+use crate::message::{Kind, Message, Millis, State};
+use crate::store::error::StoreError;
+use crate::store::layout::codec;
+use crate::store::layout::keys;
 
 /// Most queue entries one claim may drop or expire on top of those it hands out.
 const MAX_EXPIRED_PER_CLAIM: usize = 256;
@@ -101,4 +100,35 @@ fn claim_from_head(
         rest => tx.put(key, codec::pack_ids(rest)),
     }
     Ok(Some(taken))
+}
+
+impl Writer {
+    /// After an accept with `otps` OTPs in it: claims up to that many due OTPs (in lane order,
+    /// so an older due one goes first) and hands them over once this group is flushed. Nothing
+    /// is claimed without a listening taker; they then wait in the lane for the claim loop.
+    pub(super) fn claim_accepted_otps(&mut self, otps: usize, now: Millis) {
+        if otps == 0 {
+            return;
+        }
+        let Some(taker) = self.shared.direct.taker() else {
+            return;
+        };
+        let claimed = match self.claim_many(Kind::Otp.lane(), now, otps) {
+            Ok(claimed) if !claimed.is_empty() => claimed,
+            Ok(_) => return,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot claim accepted OTPs; they wait in the queue");
+                return;
+            }
+        };
+        // a failed flush trips the fail-stop: the claims are then not on disk, and not sent
+        self.pending.push(Box::new(move |flushed| {
+            if flushed.is_ok() {
+                for message in claimed {
+                    // a taker gone at shutdown leaves it `submitting`: the next start requeues it
+                    let _ = taker.send(message);
+                }
+            }
+        }));
+    }
 }

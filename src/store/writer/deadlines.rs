@@ -4,39 +4,20 @@
 //! are simply dropped when their time comes. A message is only ever back in the queue before
 //! its `send_by` (a requeue after it expires the message), so its one entry stays valid.
 
-use super::super::codec::{self, DeadlineEntry, DeadlineKind};
-use super::super::event::Event;
-use super::super::{StoreError, keys};
-use super::Writer;
 use super::lifecycle::transition;
+use super::reports::Fired;
+use super::thread::Writer;
 use super::tx::Tx;
 use crate::message::{Millis, State};
+use crate::store::error::StoreError;
+use crate::store::event::Event;
+use crate::store::layout::codec::{self, DeadlineEntry, DeadlineKind};
+use crate::store::layout::keys;
 
 /// Why the watcher expired a message.
 const EXPIRED: &str = "send_by passed before it could be sent";
 /// Why the watcher gave up on a receipt.
 const GAVE_UP: &str = "no final receipt before the final receipt timeout";
-
-/// What one pass of the watcher did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Fired {
-    /// Queued messages expired at their `send_by`.
-    pub expired: usize,
-    /// `receipt_overdue` events raised.
-    pub overdue: usize,
-    /// Submitted messages that became `unknown`.
-    pub gave_up: usize,
-    /// Entries dropped because their message had moved on.
-    pub dropped: usize,
-    /// True when the pass stopped at its limit with more due.
-    pub more: bool,
-}
-
-impl Fired {
-    fn total(&self) -> usize {
-        self.expired + self.overdue + self.gave_up + self.dropped
-    }
-}
 
 impl Writer {
     /// Fires every deadline up to `now`, at most about `limit` entries per call.

@@ -3,8 +3,7 @@
 //! same group, and hands the claimed messages over as soon as that group is on disk: no claim
 //! trip through the writer's inbox, no wake-up, no wait behind a bulk batch being applied.
 
-use super::Writer;
-use crate::message::{Kind, Message, Millis};
+use crate::message::Message;
 use std::sync::Mutex;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
@@ -26,39 +25,8 @@ impl DirectClaims {
     }
 
     /// The taker, while it is still listening.
-    fn taker(&self) -> Option<UnboundedSender<Message>> {
+    pub(super) fn taker(&self) -> Option<UnboundedSender<Message>> {
         let taker = self.taker.lock().unwrap_or_else(|p| p.into_inner());
         taker.as_ref().filter(|t| !t.is_closed()).cloned()
-    }
-}
-
-impl Writer {
-    /// After an accept with `otps` OTPs in it: claims up to that many due OTPs (in lane order,
-    /// so an older due one goes first) and hands them over once this group is flushed. Nothing
-    /// is claimed without a listening taker; they then wait in the lane for the claim loop.
-    pub(super) fn claim_accepted_otps(&mut self, otps: usize, now: Millis) {
-        if otps == 0 {
-            return;
-        }
-        let Some(taker) = self.shared.direct.taker() else {
-            return;
-        };
-        let claimed = match self.claim_many(Kind::Otp.lane(), now, otps) {
-            Ok(claimed) if !claimed.is_empty() => claimed,
-            Ok(_) => return,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot claim accepted OTPs; they wait in the queue");
-                return;
-            }
-        };
-        // a failed flush trips the fail-stop: the claims are then not on disk, and not sent
-        self.pending.push(Box::new(move |flushed| {
-            if flushed.is_ok() {
-                for message in claimed {
-                    // a taker gone at shutdown leaves it `submitting`: the next start requeues it
-                    let _ = taker.send(message);
-                }
-            }
-        }));
     }
 }

@@ -1,18 +1,15 @@
 //! Fail-stop after a storage failure (a full or read-only disk, an I/O error).
 //!
-//! sled 0.34 cannot carry on after an I/O error: the error sticks (every later write and
-//! flush returns it until the database is reopened), and a batch that failed part-way is
-//! already half applied to the in-memory tree, though never to disk (its log entries are
-//! recovered all or nothing). So the first failure trips a [`Failure`]: from then on the
-//! writer applies nothing and answers every waiting and new operation with
-//! [`StoreError::Failed`], one error is logged, and — in the daemon — the process exits with
-//! [`EXIT_STORE_FAILED`] a moment later (time for the socket to send those answers), so its
-//! supervisor restarts it and sled recovers what was durable from its log. Nothing answered
-//! as stored is lost: an answer is `Ok` only after a successful flush.
-
-use super::super::StoreError;
-use super::Writer;
-use super::ops::Op;
+//! The live store's engine cannot carry on after an I/O error: the error sticks (every later
+//! write and flush returns it until the database is reopened), and a batch that failed
+//! part-way is already half applied to the in-memory tree, though never to disk (its log
+//! entries are recovered all or nothing). So the first failure trips a [`Failure`]: from then
+//! on the writer applies nothing and answers every waiting and new operation with
+//! [`StoreError::Failed`] (`refuse.rs`), one error is logged, and — in the daemon — the process
+//! exits with [`EXIT_STORE_FAILED`] a moment later (time for the socket to send those
+//! answers), so its supervisor restarts it and the engine recovers what was durable from its
+//! log. Nothing answered as stored is lost: an answer is `Ok` only after a successful flush.
+use crate::store::error::StoreError;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -59,7 +56,7 @@ impl Failure {
             error = %detail,
             exit_status = EXIT_STORE_FAILED,
             "the store failed: every write is refused and khabar exits in {} s so that its \
-             supervisor restarts it; sled recovers everything that was stored from its log",
+             supervisor restarts it; the store recovers everything that was stored from its log",
             EXIT_GRACE.as_secs()
         );
         let exiting = std::thread::Builder::new()
@@ -71,44 +68,5 @@ impl Failure {
         if exiting.is_err() {
             std::process::exit(EXIT_STORE_FAILED);
         }
-    }
-}
-
-impl Writer {
-    /// Answers `op` with `error` without touching the store; true when the writer should stop.
-    pub(super) fn refuse(&mut self, op: Op, error: StoreError) -> bool {
-        match op {
-            Op::Accept { messages, reply } => {
-                let _ = reply.send(vec![Err(error); messages.len()]);
-            }
-            Op::Change { reply, .. } => _ = reply.send(Err(error)),
-            Op::Claim { reply, .. } => _ = reply.send(Err(error)),
-            Op::Fire { reply, .. } => _ = reply.send(Err(error)),
-            Op::Retention { reply, .. } => _ = reply.send(Err(error)),
-            Op::TrimEvents { reply, .. } => _ = reply.send(Err(error)),
-            Op::Receipt { reply, .. } => _ = reply.send(Err(error)),
-            Op::DropParked { reply, .. } => _ = reply.send(Err(error)),
-            Op::AppendEvent { reply, .. } => _ = reply.send(Err(error)),
-            Op::AckCursor { reply, .. } => _ = reply.send(Err(error)),
-            Op::Verify { reply } => _ = reply.send(Err(error)),
-            Op::Flush { reply } => _ = reply.send(Err(error)),
-            Op::FlusherIdle => self.flusher_busy = false,
-            Op::Wake => {}
-            Op::Shutdown => return true,
-        }
-        false
-    }
-
-    /// Answers every gathered accept and every answer waiting for a flush with `error`.
-    pub(super) fn refuse_waiting(&mut self, error: &StoreError) {
-        let mut gathered = std::mem::take(&mut self.accepts);
-        gathered.append(&mut self.urgent_accepts);
-        for (messages, reply) in gathered {
-            let _ = reply.send(vec![Err(error.clone()); messages.len()]);
-        }
-        for answer in std::mem::take(&mut self.pending) {
-            answer(Err(error.clone()));
-        }
-        self.new_events = None;
     }
 }

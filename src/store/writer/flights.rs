@@ -1,16 +1,17 @@
 //! In-flight runs: the ids one claim takes to `submitting` are marked with one key, `f/<seq>`,
 //! which stays until the last of them has left `submitting`. A marker per message cost two
-//! sled writes per message (put at claim, remove at submit) and split and merged sled's
-//! leaves all the time; a run costs two writes per claim.
+//! engine writes per message (put at claim, remove at submit) and split and merged the
+//! engine's leaves all the time; a run costs two writes per claim.
 //!
 //! The writer counts, in memory, how many of each run are still `submitting`. It starts with
 //! none: opening the store requeues everything caught in `submitting` and drops every marker
 //! (`recover.rs`). Readers see the ids of a run that have left `submitting` too, so they load
 //! each record and look at its state.
 
-use super::super::{codec, keys};
 use super::layers::Group;
 use crate::message::MessageId;
+use crate::store::layout::codec;
+use crate::store::layout::keys;
 use std::collections::HashMap;
 
 /// The ids an operation moved into and out of `submitting`.

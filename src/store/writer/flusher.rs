@@ -1,17 +1,18 @@
 //! The flusher: fsyncs what the writer applied, then answers everyone who waited for it, so
 //! many writers share one flush (group commit).
 
-use super::super::StoreError;
-use super::super::history::{HistoryWrite, HistoryWriter};
-use super::super::log_sync::LogSync;
-use super::super::priority;
 use super::inbox::OpSender;
-use super::{Op, Shared};
+use super::ops::Op;
+use super::state::Shared;
+use crate::store::engine::log_sync::LogSync;
+use crate::store::engine::{Db, priority};
+use crate::store::error::StoreError;
+use crate::store::history::{HistoryWrite, HistoryWriter};
 use std::sync::Arc;
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
-/// How often sled's I/O pool is looked over for threads started at normal priority.
+/// How often the engine's I/O pool is looked over for threads started at normal priority.
 const POOL_SWEEP_EVERY: Duration = Duration::from_secs(10);
 
 /// An answer waiting for the flush that makes its change durable.
@@ -29,7 +30,7 @@ pub struct FlushJob {
 
 /// Runs until the writer hangs up.
 pub fn flusher(
-    db: sled::Db,
+    db: Db,
     mut history: HistoryWriter,
     log: LogSync,
     shared: Arc<Shared>,
@@ -49,11 +50,7 @@ pub fn flusher(
                 let started = Instant::now();
                 let applied = history.apply(&job.history);
                 let history_took = started.elapsed();
-                let flushed = applied.and_then(|()| {
-                    db.flush()
-                        .map_err(StoreError::from)
-                        .and_then(|_| log.sync())
-                });
+                let flushed = applied.and_then(|()| db.flush().and_then(|()| log.sync()));
                 step.end(|| {
                     format!(
                         "{} history writes took {} ms, the live store's flush {} ms",
@@ -77,7 +74,7 @@ pub fn flusher(
         }
         // after the answers, so no one waits for the look through /proc
         if swept.is_none_or(|at| at.elapsed() >= POOL_SWEEP_EVERY) {
-            priority::lower_sled_pool(nice);
+            priority::lower_engine_pool(nice);
             swept = Some(Instant::now());
         }
         let _ = ops.send(Op::FlusherIdle);

@@ -1,11 +1,14 @@
 //! The writer's layered view of the store: an operation's own changes over the changes staged
-//! by earlier operations of the same group, over what sled holds. A group is applied to sled
-//! as one batch, because sled's cost per batch dwarfs its cost per key (a key in a large batch
-//! costs a fraction of one in a small batch).
+//! by earlier operations of the same group, over what the engine holds. A group is applied to
+//! the engine as one batch, because the engine's cost per batch dwarfs its cost per key (see
+//! [`crate::store::engine`]).
 
-use super::super::keys;
-use super::super::{StoreError, codec, event_run};
-use super::WriterState;
+use super::state::WriterState;
+use crate::store::engine::{Batch, Db};
+use crate::store::error::StoreError;
+use crate::store::layout::codec;
+use crate::store::layout::event_run;
+use crate::store::layout::keys;
 use std::collections::BTreeMap;
 use std::iter::Peekable;
 use std::ops::Bound;
@@ -37,7 +40,7 @@ pub struct Group {
     pub events: Vec<(u64, Vec<u8>)>,
 }
 
-/// Changes of finished operations not yet applied to sled (shared by the writer and its
+/// Changes of finished operations not yet applied to the engine (shared by the writer and its
 /// transactions, all on the writer thread).
 #[derive(Clone, Default)]
 pub struct Staged(Arc<Mutex<Group>>);
@@ -64,10 +67,10 @@ impl Staged {
         group.events.extend(events);
     }
 
-    /// Applies everything staged and the writer's bookkeeping as one atomic sled batch.
-    pub fn apply(&self, db: &sled::Db, state: &WriterState) -> Result<(), StoreError> {
+    /// Applies everything staged and the writer's bookkeeping as one atomic batch.
+    pub fn apply(&self, db: &Db, state: &WriterState) -> Result<(), StoreError> {
         let group = std::mem::take(&mut *self.lock());
-        let mut batch = sled::Batch::default();
+        let mut batch = Batch::default();
         for (k, v) in group.writes {
             match v {
                 Some(v) => batch.insert(k, v),
@@ -84,8 +87,7 @@ impl Staged {
         }
         let state_bytes = codec::encode(codec::STATE_VERSION, state)?;
         batch.insert(keys::WRITER_STATE, state_bytes);
-        db.apply_batch(batch)?;
-        Ok(())
+        db.apply(batch)
     }
 }
 
@@ -111,11 +113,10 @@ fn bound_ref(bound: &Bound<Vec<u8>>) -> Bound<&[u8]> {
     }
 }
 
-fn db_items(db: &sled::Db, range: &KeyRange, rev: bool) -> Item<'static> {
-    let iter = db.range(range.clone()).map(|kv| {
-        kv.map(|(k, v)| (k.to_vec(), Some(v.to_vec())))
-            .map_err(StoreError::from)
-    });
+fn db_items(db: &Db, range: &KeyRange, rev: bool) -> Item<'static> {
+    let iter = db
+        .range(range.clone())
+        .map(|kv| kv.map(|(k, v)| (k.to_vec(), Some(v.to_vec()))));
     if rev {
         Box::new(iter.rev())
     } else {
@@ -152,11 +153,11 @@ impl Iterator for Merge<'_> {
     }
 }
 
-/// The live entries of `range` as the layers show them (`layers` top first, sled below them
+/// The live entries of `range` as the layers show them (`layers` top first, the engine below them
 /// all), in key order or in reverse.
 pub fn live<'a>(
     layers: &[&'a Overlay],
-    db: &sled::Db,
+    db: &Db,
     range: &KeyRange,
     rev: bool,
 ) -> impl Iterator<Item = Result<Entry, StoreError>> + 'a {
@@ -188,7 +189,7 @@ mod tests {
 
     #[test]
     fn upper_layers_hide_lower_ones_both_ways() {
-        let db = sled::Config::new().temporary(true).open().unwrap();
+        let db = Db::temporary();
         for k in ["a/1", "a/2", "a/4", "b/1"] {
             db.insert(k, k.as_bytes()).unwrap();
         }

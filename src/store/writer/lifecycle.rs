@@ -2,14 +2,34 @@
 //! Every state change goes through [`transition`], which keeps the queue, the in-flight
 //! markers, the counters, the history and the event log in step with the record.
 
-use super::super::codec::{self, DeadlineEntry, DeadlineKind, PARKED_VERSION, ParkedReceipt};
-use super::super::event::Event;
-use super::super::{StoreError, keys, receipt_outcome};
-use super::claim::TOO_LATE;
+use super::chunks;
+use super::ops::Change;
+use super::thread::Writer;
 use super::tx::Tx;
-use super::{Change, Writer, chunks};
 use crate::message::{Kind, Message, MessageId, Millis, Part, State, Transition};
 use crate::operator_id::id_candidates;
+use crate::store::error::StoreError;
+use crate::store::event::Event;
+use crate::store::layout::codec::{
+    self, DeadlineEntry, DeadlineKind, PARKED_VERSION, ParkedReceipt,
+};
+use crate::store::layout::keys;
+
+/// Why a claimed message is expired instead of sent.
+pub(super) const TOO_LATE: &str = "send_by passed before it could be sent";
+
+/// What a final delivery receipt `stat:` means for the message, or None while not final.
+/// `DELIVRD` and `ACCEPTD` count as delivered; `UNDELIV`, `REJECTD` and `DELETED` as
+/// undeliverable; `EXPIRED` as expired; `UNKNOWN` as unknown; anything else (`ENROUTE`) waits.
+pub fn receipt_outcome(stat: &str) -> Option<State> {
+    match stat.trim().to_ascii_uppercase().as_str() {
+        "DELIVRD" | "ACCEPTD" => Some(State::Delivered),
+        "UNDELIV" | "REJECTD" | "DELETED" => Some(State::Undeliverable),
+        "EXPIRED" => Some(State::Expired),
+        "UNKNOWN" => Some(State::Unknown),
+        _ => None,
+    }
+}
 
 /// Moves a message to `to`, keeping every index in step, and records why.
 pub fn transition(

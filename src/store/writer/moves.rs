@@ -13,19 +13,17 @@
 //! the live one deleted. The same sweep moves the finished messages of a store written before
 //! the history tier existed.
 
-use super::super::codec::EVENT_VERSION;
-use super::super::counts::Counts;
-use super::super::event::Event;
-use super::super::event_run;
-use super::super::history::{History, HistoryWrite};
-use super::super::{StoreError, codec, keys};
 use super::chunks;
+use super::thread::Writer;
 use super::tx::Tx;
-use super::{Shared, Writer};
-use crate::message::{Message, MessageId, Millis};
-use std::collections::HashMap;
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, MutexGuard};
+use crate::message::{Message, Millis};
+use crate::store::error::StoreError;
+use crate::store::event::Event;
+use crate::store::history::HistoryWrite;
+use crate::store::layout::codec;
+use crate::store::layout::codec::EVENT_VERSION;
+use crate::store::layout::event_run;
+use crate::store::layout::keys;
 
 /// Most messages copied to the history with one flush.
 const MOVE_BATCH: usize = 4096;
@@ -33,148 +31,6 @@ const MOVE_BATCH: usize = 4096;
 const SWEEP_BATCH: usize = 1024;
 /// Most events copied to the history with one flush.
 const EVENT_BATCH: usize = 16_384;
-
-/// History writes not yet durable, by message (`None`: forgotten), with the number of the
-/// flush job that makes them durable.
-type Pending = HashMap<MessageId, (u64, Option<Message>)>;
-
-/// The history tier as the writer sees it: what is committed, under what its flush jobs have
-/// not made durable yet.
-#[derive(Clone)]
-pub struct HistoryView {
-    history: Arc<History>,
-    pending: Arc<Mutex<Pending>>,
-}
-
-impl HistoryView {
-    /// A view of `history` with nothing pending.
-    pub fn new(history: Arc<History>) -> Self {
-        HistoryView {
-            history,
-            pending: Arc::default(),
-        }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Pending> {
-        self.pending.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// The message as the history holds it once the pending writes are durable.
-    pub fn get(&self, id: MessageId) -> Result<Option<Message>, StoreError> {
-        if let Some((_, change)) = self.lock().get(&id) {
-            return Ok(change.clone());
-        }
-        self.history.get(id)
-    }
-
-    /// How many messages of each kind the history holds in each state, the pending writes
-    /// included.
-    pub fn counts(&self) -> Result<Counts, StoreError> {
-        let mut counts = Counts::default();
-        for (kind, state, n) in self.history.counts()? {
-            counts.add_many(kind, state, n);
-        }
-        let pending: Vec<(MessageId, Option<Message>)> = (self.lock().iter())
-            .map(|(id, (_, m))| (*id, m.clone()))
-            .collect();
-        for (id, now) in pending {
-            if let Some(before) = self.history.get(id)? {
-                counts.remove(before.kind, before.state);
-            }
-            if let Some(now) = now {
-                counts.add(now.kind, now.state);
-            }
-        }
-        Ok(counts)
-    }
-
-    /// The history itself.
-    pub fn history(&self) -> &Arc<History> {
-        &self.history
-    }
-
-    /// Notes writes that flush job `job` makes durable.
-    pub fn add(&self, job: u64, writes: &[HistoryWrite]) {
-        let mut pending = self.lock();
-        for write in writes {
-            let left = match write {
-                HistoryWrite::Put(m) => Some((**m).clone()),
-                HistoryWrite::Forget(_) => None,
-                HistoryWrite::Events(_) | HistoryWrite::TrimEvents { .. } => continue,
-            };
-            if let Some(id) = write.id() {
-                pending.insert(id, (job, left));
-            }
-        }
-    }
-
-    /// Flush job `job` is done: what it wrote is in the history.
-    pub fn durable(&self, job: u64) {
-        self.lock().retain(|_, (of, _)| *of > job);
-    }
-}
-
-/// The writer's moving work.
-#[derive(Default)]
-pub struct Moves {
-    /// Live messages made final, with when, oldest first.
-    finished: std::collections::VecDeque<(Millis, MessageId)>,
-    /// Copied to the history by the flush job in flight: id and the live bytes copied.
-    copying: Vec<(MessageId, Vec<u8>)>,
-    /// Copied and durable: their live copies are deleted in the next group.
-    copied: Vec<(MessageId, Vec<u8>)>,
-    /// The start-up sweep's next live record key; None once it has walked them all.
-    sweep: Option<Vec<u8>>,
-    /// Every event up to this seq is durable in the history.
-    events_copied: u64,
-    /// The events the flush job in flight copies reach this seq.
-    events_copying: Option<u64>,
-    /// Seq and time of each event that job copies (what trimming counts before it lands).
-    events_in_flight: Vec<(u64, Millis)>,
-}
-
-impl Moves {
-    /// Moving work for a store just opened, whose history holds the events up to
-    /// `events_copied`: the sweep starts at the first live record.
-    pub fn starting(events_copied: u64) -> Self {
-        Moves {
-            sweep: Some(keys::RECORD.to_vec()),
-            events_copied,
-            ..Moves::default()
-        }
-    }
-
-    /// Every event up to this seq is durable in the history.
-    pub fn events_copied(&self) -> u64 {
-        self.events_copied
-    }
-
-    /// Every event up to this seq is in the history once the flush job in flight is done.
-    pub fn events_copied_or_copying(&self) -> u64 {
-        self.events_copying.unwrap_or(self.events_copied)
-    }
-
-    /// Seq and time of each event the flush job in flight copies to the history.
-    pub fn events_in_flight(&self) -> &[(u64, Millis)] {
-        &self.events_in_flight
-    }
-
-    /// Notes live messages that became final at `at`.
-    pub fn finished(&mut self, ids: Vec<MessageId>, at: Millis) {
-        self.finished.extend(ids.into_iter().map(|id| (at, id)));
-    }
-
-    /// The flush job in flight is done: its copies are durable (readers may now read those
-    /// events in the history).
-    pub fn copies_durable(&mut self, shared: &Shared) {
-        self.copied.append(&mut self.copying);
-        if let Some(through) = self.events_copying.take() {
-            self.events_in_flight.clear();
-            self.events_copied = through;
-            shared.events_in_history.store(through, Ordering::Release);
-        }
-    }
-}
 
 impl Writer {
     /// Step 1 for messages final since `move_after` (and the sweep's finds): copies them to

@@ -1,10 +1,14 @@
 //! The requests the writer serves.
 
-use super::super::codec::ParkedReceipt;
-use super::super::event::Event;
-use super::super::{Accepted, DroppedReceipts, ReceiptLanding, StoreError};
-use super::{Fired, RetentionReport};
+use super::reports::Accepted;
+use super::reports::DroppedReceipts;
+use super::reports::Fired;
+use super::reports::ReceiptLanding;
+use super::reports::RetentionReport;
 use crate::message::{Message, MessageId, Millis, NewMessage, State};
+use crate::store::error::StoreError;
+use crate::store::event::Event;
+use crate::store::layout::codec::ParkedReceipt;
 use tokio::sync::oneshot;
 
 /// A change to one message (see the `Store` methods of the same names).

@@ -4,42 +4,13 @@
 //! result lands (applied in that same change), or until the receipts stage drops it after its
 //! hold.
 
-use super::super::codec::{self, PARKED_VERSION, ParkedReceipt};
-use super::super::{StoreError, keys};
-use super::Writer;
 use super::lifecycle::receipt;
-use crate::message::{Message, Millis};
-use std::collections::BTreeMap;
-
-/// Where a receipt went.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ReceiptLanding {
-    /// Recorded on this part of the message (as it now is).
-    Recorded {
-        /// The message after the receipt.
-        message: Box<Message>,
-        /// The part it reported.
-        part: u32,
-    },
-    /// No part has its id yet: parked until one does.
-    Parked,
-}
-
-/// Parked receipts dropped because their hold ended, per operator.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct DroppedReceipts {
-    /// How many per operator.
-    pub by_operator: BTreeMap<String, u64>,
-    /// True when `limit` stopped the sweep (call again).
-    pub more: bool,
-}
-
-impl DroppedReceipts {
-    /// How many in all.
-    pub fn total(&self) -> u64 {
-        self.by_operator.values().sum()
-    }
-}
+use super::reports::{DroppedReceipts, ReceiptLanding};
+use super::thread::Writer;
+use crate::message::Millis;
+use crate::store::error::StoreError;
+use crate::store::layout::codec::{self, PARKED_VERSION, ParkedReceipt};
+use crate::store::layout::keys;
 
 impl Writer {
     /// Records `receipt` on the part whose operator id is the first of `candidates` found,

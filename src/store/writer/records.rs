@@ -1,6 +1,6 @@
 //! Decoded records of messages in flight, as the writer last saved them: a message's submit
 //! result and its receipts follow its claim within moments, and each would otherwise read the
-//! record back from sled and decode it (a large share of the writer's time in profiles).
+//! record back from the engine and decode it (a large share of the writer's time in profiles).
 //! The writer changes every record itself, so the copy here can only go stale through a
 //! write that does not go through [`super::tx::Tx`], and there is none.
 

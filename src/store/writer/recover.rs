@@ -2,21 +2,23 @@
 //! recorded for some part) go back to the queue, so those parts are sent again; nothing the
 //! operator acknowledged (a part with its id, a `submitted` message) is sent again.
 
-use super::super::history::History;
-use super::super::{StoreError, keys};
-use super::WriterState;
+use super::history_view::HistoryView;
 use super::layers::Staged;
 use super::lifecycle::transition;
-use super::moves::HistoryView;
+use super::state::WriterState;
 use super::tx::Tx;
 use crate::message::{Millis, State};
+use crate::store::engine::Db;
+use crate::store::error::StoreError;
+use crate::store::history::History;
+use crate::store::layout::keys;
 
 /// Why a recovered message is back in the queue.
 const RESTARTED: &str = "restart: no submit_sm_resp seen";
 
 /// Requeues every in-flight message at `now`; returns the new bookkeeping and how many.
 pub fn recover_in_flight(
-    db: &sled::Db,
+    db: &Db,
     history: &std::sync::Arc<History>,
     state: &WriterState,
     now: Millis,

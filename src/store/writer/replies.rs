@@ -1,10 +1,10 @@
 //! A subscriber's reply matched to a message is kept on the message too, so that its story
 //! (`khabar show`, `get`) tells it after the event log has been trimmed.
 
-use super::super::StoreError;
-use super::super::event::Event;
 use super::tx::Tx;
 use crate::message::{REPLIES_KEPT, ReplySeen};
+use crate::store::error::StoreError;
+use crate::store::event::Event;
 
 /// Notes a matched `Reply` event on its message (the newest [`REPLIES_KEPT`] are kept); any
 /// other event, or a reply whose message is gone, changes nothing.

@@ -6,26 +6,18 @@
 //! and the history tier have a cursor each: most finished messages are in the history, a few
 //! (final moments ago, or after a crash) still live.
 
-use super::super::codec;
-use super::super::event::Event;
-use super::super::history::HistoryWrite;
-use super::super::{StoreError, event_run, keys};
-use super::Writer;
 use super::chunks;
 use super::moves::remove_live;
+use super::reports::RetentionReport;
+use super::thread::Writer;
 use super::tx::Tx;
 use crate::message::{Message, MessageId, Millis};
-
-/// What one retention pass did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RetentionReport {
-    /// Texts erased.
-    pub texts_erased: usize,
-    /// Messages forgotten.
-    pub forgotten: usize,
-    /// True when a walk stopped at its limit with more to look at.
-    pub more: bool,
-}
+use crate::store::error::StoreError;
+use crate::store::event::Event;
+use crate::store::history::HistoryWrite;
+use crate::store::layout::codec;
+use crate::store::layout::event_run;
+use crate::store::layout::keys;
 
 /// The outcome of walking records from a cursor.
 struct Walk {
@@ -100,7 +92,7 @@ impl Writer {
         let mut slowest: Option<u64> = None;
         for kv in self.db.scan_prefix(keys::CURSOR) {
             let (_, v) = kv?;
-            let seq = keys::read_u64(&v, 0).unwrap_or(0);
+            let seq = codec::read_u64(&v, 0).unwrap_or(0);
             slowest = Some(slowest.map_or(seq, |s: u64| s.min(seq)));
         }
         let too_old = now - self.config.keep_events_ms;

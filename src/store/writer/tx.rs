@@ -1,18 +1,20 @@
 //! One operation's write: its changes, readable back before they are applied (read-your-writes),
-//! then staged with the rest of the writer's group, which is applied as a single sled batch
+//! then staged with the rest of the writer's group, which is applied as a single batch
 //! together with the writer's bookkeeping, so records, indexes, counters and events never
 //! disagree after a crash. An operation that fails drops its own changes and nothing else.
 
-use super::super::codec::{self, IntakeChunk};
-use super::super::event::Event;
-use super::super::history::HistoryWrite;
-use super::super::{StoreError, keys};
-use super::WriterState;
 use super::flights::FlightChanges;
+use super::history_view::HistoryView;
 use super::layers::{self, KeyRange, Overlay, Staged, prefix_range};
-use super::moves::HistoryView;
 use super::records::RecordCache;
+use super::state::WriterState;
 use crate::message::{Message, MessageId};
+use crate::store::engine::Db;
+use crate::store::error::StoreError;
+use crate::store::event::Event;
+use crate::store::history::HistoryWrite;
+use crate::store::layout::codec::{self, IntakeChunk};
+use crate::store::layout::keys;
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::ops::Bound;
@@ -31,7 +33,7 @@ pub enum Home {
 
 /// Pending changes of one operation.
 pub struct Tx {
-    db: sled::Db,
+    db: Db,
     staged: Staged,
     records: RecordCache,
     writes: Overlay,
@@ -73,7 +75,7 @@ pub struct Staging {
 impl Tx {
     /// Starts a write on top of the staged changes, the store and the bookkeeping.
     pub fn new(
-        db: &sled::Db,
+        db: &Db,
         staged: &Staged,
         records: &RecordCache,
         state: &WriterState,
@@ -199,7 +201,7 @@ impl Tx {
     fn forget_cached(&mut self, key: &[u8]) {
         if let Some(id) = key
             .strip_prefix(keys::RECORD)
-            .and_then(|id| keys::read_u64(id, 0))
+            .and_then(|id| codec::read_u64(id, 0))
         {
             self.record_changes.insert(MessageId(id), None);
         }
@@ -371,7 +373,7 @@ impl Tx {
         self.state.chunk_seq
     }
 
-    /// Ends the operation: its changes join the staged group (applied to sled with it).
+    /// Ends the operation: its changes join the staged group (applied to the engine with it).
     pub fn stage(self) -> Staging {
         let changed = !(self.writes.is_empty()
             && self.events.is_empty()

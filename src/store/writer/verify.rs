@@ -2,20 +2,23 @@
 //! It runs on the writer thread, so no write interleaves with it. It holds the queue,
 //! in-flight and deadline indexes in memory (tens of bytes per entry) and streams the records.
 
-use super::super::codec::{self, DeadlineKind, IntakeChunk};
-use super::super::counts::Counts;
-use super::super::read::load;
-use super::super::{StoreError, event_run, keys};
-use super::WriterState;
-use super::moves::HistoryView;
+use super::history_view::HistoryView;
+use super::state::WriterState;
 use crate::message::{Message, MessageId, Millis, State};
+use crate::store::counts::Counts;
+use crate::store::engine::Db;
+use crate::store::error::StoreError;
+use crate::store::layout::codec::{self, DeadlineKind, IntakeChunk};
+use crate::store::layout::event_run;
+use crate::store::layout::keys;
+use crate::store::layout::lookup::load;
 use std::collections::{HashMap, HashSet};
 
 /// At most this many problems are listed.
 const MAX_PROBLEMS: usize = 1000;
 
 struct Checker<'a> {
-    db: &'a sled::Db,
+    db: &'a Db,
     history: &'a HistoryView,
     state: &'a WriterState,
     problems: Vec<String>,
@@ -31,7 +34,7 @@ struct Checker<'a> {
 /// history tier counts in the counters; a message in both tiers (moving, or left live by a
 /// crash while it moved) counts once, as its live copy.
 pub fn check(
-    db: &sled::Db,
+    db: &Db,
     history: &HistoryView,
     state: &WriterState,
 ) -> Result<Vec<String>, StoreError> {
@@ -74,7 +77,7 @@ impl Checker<'_> {
             };
             self.max_chunk_seq = self
                 .max_chunk_seq
-                .max(keys::read_u64(&k, keys::QUEUE.len() + 9).unwrap_or(0));
+                .max(codec::read_u64(&k, keys::QUEUE.len() + 9).unwrap_or(0));
             if v.is_empty() || v.len() % 8 != 0 {
                 self.problem(format!("queue chunk {k:?} has {} bytes", v.len()));
             }
@@ -96,7 +99,7 @@ impl Checker<'_> {
             let bucket = keys::deadline_chunk_bucket(&k).unwrap_or(-1);
             self.max_chunk_seq = self
                 .max_chunk_seq
-                .max(keys::read_u64(&k, keys::DEADLINE.len() + 8).unwrap_or(0));
+                .max(codec::read_u64(&k, keys::DEADLINE.len() + 8).unwrap_or(0));
             for e in codec::unpack_deadlines(&v) {
                 if keys::deadline_bucket_of(e.when) != bucket {
                     self.problem(format!(
@@ -350,7 +353,7 @@ impl Checker<'_> {
         }
         for kv in self.db.scan_prefix(keys::CURSOR) {
             let (k, v) = kv?;
-            if keys::read_u64(&v, 0).is_none_or(|seq| seq > self.state.event_seq) {
+            if codec::read_u64(&v, 0).is_none_or(|seq| seq > self.state.event_seq) {
                 self.problem(format!("cursor {k:?} points beyond the event log"));
             }
         }

@@ -7,7 +7,7 @@
 //! sled's log file, through a descriptor of its own (fsync acts on the file, whichever
 //! descriptor asks). The OTP and requests databases (`crate::side_db`) use it too.
 
-use super::StoreError;
+use crate::store::error::StoreError;
 use std::fs::File;
 use std::path::Path;
 

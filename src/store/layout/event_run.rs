@@ -1,12 +1,12 @@
 //! Runs of events: the events a writer group appends are stored under one `e/` key (the first
-//! one's seq) instead of one key each, because sled's cost follows the number of keys written
+//! one's seq) instead of one key each, because the engine's cost follows the number of keys written
 //! and events were a third of them. A value is either a single event (`EVENT_VERSION`, as
 //! stores written before runs hold them) or a run: `EVENT_RUN_VERSION`, then
 //! `(seq u64, length u32, single event bytes)*`, seqs increasing.
 
-use super::StoreError;
 use super::codec::{self, EVENT_VERSION};
-use super::event::{Event, StoredEvent};
+use crate::store::error::StoreError;
+use crate::store::event::{Event, StoredEvent};
 
 /// Version byte of a run of events.
 pub const EVENT_RUN_VERSION: u8 = 2;

@@ -21,7 +21,7 @@ pub fn lower_this_thread(nice: i32) {
 /// Lowers sled's I/O pool threads that exist now. sled starts them on first use from whichever
 /// thread touches it (its pool is process-wide, with no hook to name a priority), so they are
 /// found by name; pool threads it starts later from the store's own threads inherit theirs.
-pub fn lower_sled_pool(nice: i32) {
+pub fn lower_engine_pool(nice: i32) {
     #[cfg(target_os = "linux")]
     {
         let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {

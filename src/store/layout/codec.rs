@@ -7,9 +7,15 @@
 //! entries and reference pairs are packed fixed-width big-endian arrays: they are sliced,
 //! searched and spliced in place, which a self-describing format would only slow down.
 
-use super::StoreError;
 use crate::message::{Message, MessageId, Millis};
+use crate::store::error::StoreError;
 use serde::{Serialize, de::DeserializeOwned};
+
+/// Reads a big-endian u64 at `at`, if the slice is long enough.
+pub fn read_u64(bytes: &[u8], at: usize) -> Option<u64> {
+    let slice = bytes.get(at..at + 8)?;
+    Some(u64::from_be_bytes(slice.try_into().ok()?))
+}
 
 /// Version byte of message records: MessagePack with fields in declaration order.
 pub const RECORD_VERSION: u8 = 2;
@@ -109,7 +115,7 @@ impl IntakeChunk {
         let mut at = 0;
         while at < bytes.len() {
             let bad = || StoreError::Corrupt("truncated intake chunk".to_owned());
-            let id = super::keys::read_u64(bytes, at).ok_or_else(bad)?;
+            let id = read_u64(bytes, at).ok_or_else(bad)?;
             let len = bytes.get(at + 8..at + 12).ok_or_else(bad)?;
             let len = u32::from_be_bytes(len.try_into().map_err(|_| bad())?) as usize;
             let record = bytes.get(at + 12..at + 12 + len).ok_or_else(bad)?;
@@ -123,7 +129,7 @@ impl IntakeChunk {
     pub fn find(bytes: &[u8], id: MessageId) -> Option<&[u8]> {
         let mut at = 0;
         while at < bytes.len() {
-            let this = super::keys::read_u64(bytes, at)?;
+            let this = read_u64(bytes, at)?;
             let len = u32::from_be_bytes(bytes.get(at + 8..at + 12)?.try_into().ok()?) as usize;
             if this == id.0 {
                 return bytes.get(at + 12..at + 12 + len);
@@ -189,9 +195,9 @@ pub fn unpack_deadlines(bytes: &[u8]) -> Vec<DeadlineEntry> {
         .chunks_exact(DEADLINE_ENTRY_LEN)
         .filter_map(|c| {
             Some(DeadlineEntry {
-                when: super::keys::read_u64(c, 0)? as Millis,
+                when: read_u64(c, 0)? as Millis,
                 kind: DeadlineKind::from_u8(c[8])?,
-                id: MessageId(super::keys::read_u64(c, 9)?),
+                id: MessageId(read_u64(c, 9)?),
             })
         })
         .collect()
@@ -209,12 +215,7 @@ pub fn pack_pairs(pairs: &[(u64, MessageId)]) -> Vec<u8> {
 pub fn unpack_pairs(bytes: &[u8]) -> Vec<(u64, MessageId)> {
     bytes
         .chunks_exact(16)
-        .filter_map(|c| {
-            Some((
-                super::keys::read_u64(c, 0)?,
-                MessageId(super::keys::read_u64(c, 8)?),
-            ))
-        })
+        .filter_map(|c| Some((read_u64(c, 0)?, MessageId(read_u64(c, 8)?))))
         .collect()
 }
 
@@ -228,7 +229,7 @@ pub fn pack_part_ref(id: MessageId, part: u32) -> Vec<u8> {
 
 /// Unpacks an operator-id index value.
 pub fn unpack_part_ref(bytes: &[u8]) -> Option<(MessageId, u32)> {
-    let id = super::keys::read_u64(bytes, 0)?;
+    let id = read_u64(bytes, 0)?;
     let part = u32::from_be_bytes(bytes.get(8..12)?.try_into().ok()?);
     Some((MessageId(id), part))
 }

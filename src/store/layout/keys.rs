@@ -1,4 +1,4 @@
-//! The on-disk key layout: every namespace of the store lives in one sled tree under its own
+//! The on-disk key layout: every namespace of the store lives in one ordered key space under its own
 //! prefix, so that a state change and all its index updates are one atomic `apply_batch`.
 //!
 //! Integers are big-endian so that byte order equals numeric order.
@@ -17,10 +17,11 @@
 //! | `c/` | cursor name | the last event seq that consumer acknowledged |
 //! | `meta/` | name | format version and the writer's bookkeeping |
 //!
-//! Why chunks: sled 0.34 splits leaves at 16 entries and keeps ~200 bytes of RAM per page, so
-//! both write cost and memory follow the number of keys. Untouched queued messages are packed
+//! Why chunks: the engine's write cost and memory follow the number of keys (see
+//! [`crate::store::engine`]). Untouched queued messages are packed
 //! many to a key; a message gets a key of its own (`m/`) only once something happens to it.
 
+use super::codec::read_u64;
 use crate::message::{MessageId, Millis};
 use crate::operator_id::normalize_operator_id;
 
@@ -51,7 +52,7 @@ pub const FORMAT_VERSION: &[u8] = b"meta/format_version";
 pub const WRITER_STATE: &[u8] = b"meta/state";
 
 /// Bits of a reference hash that pick its bucket (2^18 buckets: a few hundred bytes each at
-/// millions of references, and few enough keys to keep sled's page table small).
+/// millions of references, and few enough keys to keep the engine's page table small).
 pub const REFERENCE_BUCKET_BITS: u32 = 18;
 
 /// Width of a deadline bucket in milliseconds.
@@ -68,12 +69,6 @@ fn concat(parts: &[&[u8]]) -> Vec<u8> {
         key.extend_from_slice(part);
     }
     key
-}
-
-/// Reads a big-endian u64 at `at`, if the slice is long enough.
-pub fn read_u64(bytes: &[u8], at: usize) -> Option<u64> {
-    let slice = bytes.get(at..at + 8)?;
-    Some(u64::from_be_bytes(slice.try_into().ok()?))
 }
 
 /// `m/<id>`.

@@ -5,8 +5,9 @@
 //! file written (and fsynced) once the store has its format version on disk, so a store that
 //! was in use never silently restarts empty.
 
-use super::StoreConfig;
-use super::StoreError;
+use crate::store::config::StoreConfig;
+use crate::store::engine::Db;
+use crate::store::error::StoreError;
 use std::fs::File;
 use std::io::Write;
 use std::path::Path;
@@ -56,7 +57,7 @@ fn open_waiting_up_to(
 }
 
 /// Opens (or creates) the sled database of `config`.
-pub fn sled_db(config: &StoreConfig) -> Result<sled::Db, StoreError> {
+pub fn database(config: &StoreConfig) -> Result<Db, StoreError> {
     let path = &config.path;
     let sled_config = sled::Config::new()
         .path(path)
@@ -66,7 +67,7 @@ pub fn sled_db(config: &StoreConfig) -> Result<sled::Db, StoreError> {
         open_waiting_for_lock(&sled_config, path)
     }));
     match opened {
-        Ok(Ok(db)) => Ok(db),
+        Ok(Ok(db)) => Ok(Db(db)),
         Ok(Err(e)) => {
             Err(StoreError::from(e).in_context(format_args!("cannot open {}", path.display())))
         }
@@ -80,7 +81,7 @@ pub fn sled_db(config: &StoreConfig) -> Result<sled::Db, StoreError> {
 }
 
 /// Refuses a store that held data (its marker is there) but that sled opened empty.
-pub fn check_not_wiped(dir: &Path, db: &sled::Db) -> Result<(), StoreError> {
+pub fn check_not_wiped(dir: &Path, db: &Db) -> Result<(), StoreError> {
     if !dir.join(MARKER).exists() || db.first()?.is_some() {
         return Ok(());
     }
@@ -122,14 +123,14 @@ mod tests {
     fn a_marked_store_that_opens_empty_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let config = StoreConfig::at(dir.path().join("store"));
-        let db = sled_db(&config).unwrap();
+        let db = database(&config).unwrap();
         check_not_wiped(&config.path, &db).expect("a new store is fine");
-        db.insert(b"k", b"v".to_vec()).unwrap();
+        db.insert(b"k", b"v").unwrap();
         db.flush().unwrap();
         mark_in_use(&config.path);
         assert!(config.path.join(MARKER).exists());
         check_not_wiped(&config.path, &db).expect("a store with data is fine");
-        db.remove(b"k").unwrap();
+        db.0.remove(b"k").unwrap();
         assert!(matches!(
             check_not_wiped(&config.path, &db),
             Err(StoreError::Corrupt(_))
