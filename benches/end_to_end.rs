@@ -6,6 +6,7 @@
 //! cargo bench --bench end_to_end -- --quick --runs 1      # 20,000 messages, one run
 //! cargo bench --bench end_to_end -- --only accept        # or e2e, e2e-3, e2e-1, otp, cold-start
 //! cargo bench --bench end_to_end -- --only soak --minutes 10   # E, only when asked for by name
+//! cargo bench --bench end_to_end -- --only history --history 1000000,5000000   # F, likewise
 //! ```
 //!
 //! - **A, accept**: durable accepts over the socket (each answered after its fsync), sending
@@ -32,6 +33,10 @@
 //!   later a last sample, SIGTERM, the disk again. `--erase-texts-after 1m` sets
 //!   `[store] erase_texts_after` (and housekeeping every 15 s). The free space in `TMPDIR` the
 //!   run needs is checked first.
+//! - **F, history** (only with `--only history`): one store grown through `--history` sizes of
+//!   finished messages (1,000,000, 5,000,000 and 10,000,000; `--quick`: 100,000 and 300,000)
+//!   with the `Store` API; at each, `Store::get` of random finished messages, then D's start
+//!   measurements (`--runs` starts, each over 100,000 freshly queued bulk messages).
 //!
 //! Each scenario runs `--runs` times (default 3); the table shows the median and the spread.
 
@@ -47,6 +52,8 @@ mod cpu;
 mod e2e;
 #[path = "end_to_end/harness.rs"]
 mod harness;
+#[path = "end_to_end/history_scale.rs"]
+mod history_scale;
 #[path = "end_to_end/otp_latency.rs"]
 mod otp_latency;
 #[path = "end_to_end/soak.rs"]
@@ -65,6 +72,7 @@ struct Args {
     only: Option<String>,
     otp: otp_latency::Plan,
     cold_queued: u64,
+    history_sizes: Vec<u64>,
     soak: soak::Plan,
 }
 
@@ -81,6 +89,7 @@ fn parse_args() -> Args {
             settle: Duration::from_secs(5),
         },
         cold_queued: 5_000_000,
+        history_sizes: vec![1_000_000, 5_000_000, 10_000_000],
         soak: soak::Plan::default(),
     };
     let mut messages = None;
@@ -97,6 +106,7 @@ fn parse_args() -> Args {
                 args.otp.otps = 500;
                 args.otp.settle = Duration::from_secs(2);
                 args.cold_queued = 500_000;
+                args.history_sizes = vec![100_000, 300_000];
                 args.soak.duration = Duration::from_secs(2 * 60);
                 args.soak.sample_every = Duration::from_secs(10);
             }
@@ -104,6 +114,16 @@ fn parse_args() -> Args {
             "--bulk" => bulk = number(it.next()),
             "--otps" => otps = number(it.next()),
             "--queued" => queued = number(it.next()),
+            "--history" => {
+                let sizes = it.next().unwrap_or_default();
+                let sizes: Vec<u64> = sizes
+                    .split(',')
+                    .filter_map(|n| number(Some(n.to_owned())))
+                    .collect();
+                if !sizes.is_empty() {
+                    args.history_sizes = sizes;
+                }
+            }
             "--rate" => args.soak.rate = number(it.next()).unwrap_or(args.soak.rate).max(1),
             "--minutes" => minutes = it.next().and_then(|m| m.parse::<f64>().ok()),
             "--sample-secs" => sample_secs = number(it.next()),
@@ -366,6 +386,10 @@ fn main() {
             cold_start::scenario(&args, &mut rows).await?;
         }
         // Long: run only when asked for by name.
+        if args.only.as_deref() == Some("history") {
+            println!("F: the daemon over millions of finished messages");
+            history_scale::scenario(&args, &args.history_sizes, &mut rows).await?;
+        }
         if args.only.as_deref() == Some("soak") {
             println!("E: soak at a steady rate");
             soak::scenario(&args.soak).await?;

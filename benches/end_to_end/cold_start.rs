@@ -5,7 +5,7 @@
 //! writers, batches of 1,000, each answered after its fsync) in a temporary directory laid out
 //! as a daemon's data dir: scenario B's texts, nine in ten `bulk` and one in ten
 //! `notification`, spread over the three operators. Then the real `khabar` binary is started
-//! as a child process over it (`khabar --config … run`, its log in the temporary directory),
+//! as a child process over it (`harness::Process`, its log in the temporary directory),
 //! against smpp-sim in this process, and the bench measures the time from spawning it to its
 //! socket answering and to the first submit_sm at the simulator, and the child's VmRSS
 //! (`/proc/PID/status`) at the first submit_sm and after [`SUBMITS`] of them (a sustained
@@ -15,14 +15,13 @@
 //! root), so this is a cold process over a warm disk cache. With `--runs` above 1 the same
 //! store is started again; each run sends about [`SUBMITS`] of its messages.
 
-use crate::harness::{self, Shape};
+use crate::harness::{self, Process, Shape};
 use crate::traffic;
 use khabar::message::{Extra, Kind, NewMessage};
 use khabar::store::disk::free_bytes;
 use khabar::store::{Store, StoreConfig};
 use smpp_sim::SimHandle;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -34,6 +33,8 @@ const BYTES_PER_MESSAGE: u64 = 1_400;
 const HEADROOM: u64 = 1 << 30;
 /// The longest a start may take before the bench gives up.
 const PATIENCE: Duration = Duration::from_secs(600);
+/// How long a SIGTERM may take before the child is killed.
+const STOP_PATIENCE: Duration = Duration::from_secs(60);
 /// How often the child and the simulator are looked at.
 const POLL: Duration = Duration::from_millis(2);
 const MIB: f64 = (1 << 20) as f64;
@@ -65,34 +66,6 @@ pub struct Figures {
     pub rss_after_mib: f64,
     /// Its peak RSS (VmHWM) by then, MiB.
     pub rss_peak_mib: f64,
-}
-
-fn dir_bytes(path: &Path) -> u64 {
-    std::fs::read_dir(path)
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .map(|e| match e.metadata() {
-                    Ok(m) if m.is_dir() => dir_bytes(&e.path()),
-                    Ok(m) => m.len(),
-                    Err(_) => 0,
-                })
-                .sum()
-        })
-        .unwrap_or(0)
-}
-
-/// `VmRSS` and `VmHWM` of process `pid`, MiB.
-fn rss_mib(pid: u32) -> (f64, f64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-            .map_or(0.0, |kib| kib * 1024.0 / MIB)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
 }
 
 /// Queued message `n`.
@@ -162,7 +135,7 @@ pub async fn fill(sim: &SimHandle, shape: Shape, queued: u64) -> Result<Filled, 
         return Err(format!("{total} of {queued} messages in the store"));
     }
     Ok(Filled {
-        disk_mib: dir_bytes(&store_dir) as f64 / MIB,
+        disk_mib: harness::disk_bytes(&store_dir) as f64 / MIB,
         dir,
         config,
         queued,
@@ -174,42 +147,29 @@ fn submits(sim: &SimHandle) -> u64 {
     sim.stats().iter().map(|s| s.submits).sum()
 }
 
-/// The last lines of the child's log, for an error message.
-fn log_tail(log: &Path) -> String {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(20)..].join("\n")
-}
-
-/// Starts the `khabar` binary over `filled` and measures it; stops it with SIGTERM.
-pub async fn start(sim: &SimHandle, filled: &Filled, run: usize) -> Result<Figures, String> {
-    let log_path = filled.dir.path().join(format!("khabar-{run}.log"));
-    let log = std::fs::File::create(&log_path).map_err(|e| e.to_string())?;
-    let stderr = log.try_clone().map_err(|e| e.to_string())?;
-    let socket = filled.dir.path().join("khabar.sock");
+/// Starts the `khabar` binary with `config` (its data dir and socket in `dir`) and measures
+/// it; stops it with SIGTERM.
+pub async fn start(
+    sim: &SimHandle,
+    dir: &Path,
+    config: &Path,
+    run: usize,
+) -> Result<Figures, String> {
+    let log = dir.join(format!("khabar-{run}.log"));
+    let socket = dir.join("khabar.sock");
     let before = submits(sim);
     let started = Instant::now();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_khabar"))
-        .arg("--config")
-        .arg(&filled.config)
-        .arg("run")
-        .stdin(Stdio::null())
-        .stdout(log)
-        .stderr(stderr)
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| format!("cannot start khabar: {e}"))?;
-    let pid = child.id().ok_or("khabar exited at once")?;
-    let measured = watch_start(sim, &mut child, pid, &socket, before, started).await;
-    stop(&mut child, pid).await;
-    measured.map_err(|e| format!("{e}; the daemon's log ends:\n{}", log_tail(&log_path)))
+    let mut process = Process::spawn(config, &socket, &log)?;
+    let measured = watch_start(sim, &mut process, before, started).await;
+    if let Err(e) = process.terminate(STOP_PATIENCE).await {
+        eprintln!("  khabar {e}");
+    }
+    measured.map_err(|e| format!("{e}; the daemon's log ends:\n{}", process.log_tail(20)))
 }
 
 async fn watch_start(
     sim: &SimHandle,
-    child: &mut tokio::process::Child,
-    pid: u32,
-    socket: &Path,
+    process: &mut Process,
     before: u64,
     started: Instant,
 ) -> Result<Figures, String> {
@@ -221,37 +181,28 @@ async fn watch_start(
         if !first && sent > 0 {
             first = true;
             figures.first_submit_s = elapsed;
-            figures.rss_first_mib = rss_mib(pid).0;
+            figures.rss_first_mib = process.rss_mib().0;
         }
         if sent >= SUBMITS {
             figures.submits_s = elapsed;
-            (figures.rss_after_mib, figures.rss_peak_mib) = rss_mib(pid);
+            (figures.rss_after_mib, figures.rss_peak_mib) = process.rss_mib();
             return Ok(figures);
         }
-        if !ready && tokio::net::UnixStream::connect(socket).await.is_ok() {
+        if !ready
+            && tokio::net::UnixStream::connect(&process.socket)
+                .await
+                .is_ok()
+        {
             ready = true;
             figures.ready_s = started.elapsed().as_secs_f64();
         }
-        if let Ok(Some(status)) = child.try_wait() {
-            return Err(format!("khabar exited ({status}) after {sent} submit_sm"));
+        if !process.running() {
+            return Err(format!("khabar exited after {sent} submit_sm"));
         }
         if started.elapsed() > PATIENCE {
             return Err(format!("only {sent} submit_sm within {PATIENCE:?}"));
         }
         tokio::time::sleep(POLL).await;
-    }
-}
-
-/// SIGTERM, then SIGKILL if it has not stopped within a minute.
-async fn stop(child: &mut tokio::process::Child, pid: u32) {
-    if let Ok(pid) = libc::pid_t::try_from(pid) {
-        // SAFETY: kill(2) on our own child's pid, which is not reaped before this returns.
-        unsafe { libc::kill(pid, libc::SIGTERM) };
-    }
-    let stopped = tokio::time::timeout(Duration::from_secs(60), child.wait()).await;
-    if !matches!(stopped, Ok(Ok(_))) {
-        eprintln!("  khabar did not stop within 60 s of SIGTERM; killing it");
-        let _ = child.kill().await;
     }
 }
 
@@ -292,7 +243,7 @@ pub async fn scenario(args: &crate::Args, rows: &mut Vec<crate::Row>) -> Result<
     let mut peak = row("peak RSS (VmHWM) by then", "MiB");
     let mut outcome = Ok(());
     for run in 0..args.runs {
-        let f = match start(&sim, &filled, run).await {
+        let f = match start(&sim, filled.dir.path(), &filled.config, run).await {
             Ok(f) => f,
             Err(e) => {
                 outcome = Err(e);
