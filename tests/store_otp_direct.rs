@@ -97,3 +97,29 @@ async fn several_otps_accepted_together_all_arrive_once() {
     assert!(taken.try_recv().is_err(), "none twice");
     assert_consistent(&store).await;
 }
+
+#[tokio::test]
+async fn an_otp_held_for_its_place_is_claimed_only_when_its_place_comes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let mut taken = store.take_otps_at_accept();
+    let until = now_ms() + 3_600_000;
+    let mut held = message(Kind::Otp, None);
+    held.extra.held_until = Some(until);
+    let id = store.accept(held).await.unwrap().id;
+    // neither at acceptance nor by a claim before its place
+    assert!(taken.try_recv().is_err());
+    assert!(
+        store
+            .claim_batch(Kind::Otp, now_ms(), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let queued = store.get(id).unwrap().unwrap();
+    assert_eq!((queued.state, queued.next_try), (State::Queued, until));
+    assert_consistent(&store).await;
+    let claimed = store.claim_batch(Kind::Otp, until, 10).await.unwrap();
+    assert_eq!(claimed.iter().map(|m| m.id).collect::<Vec<_>>(), vec![id]);
+    assert_consistent(&store).await;
+}

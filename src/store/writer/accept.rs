@@ -134,6 +134,9 @@ impl Writer {
         order.sort_by_key(|&i| messages[i].kind.lane());
         let mut issued = vec![(MessageId(0), State::Queued); n];
         let mut lanes: [Vec<(MessageId, Vec<u8>)>; 4] = Default::default();
+        // due at once, per lane; and those held (an OTP over its number's limit) until later
+        let mut due_now: [Vec<MessageId>; 4] = Default::default();
+        let mut held = Vec::new();
         let mut deadlines = Vec::new();
         let mut messages: Vec<Option<NewMessage>> = messages.into_iter().map(Some).collect();
 
@@ -184,14 +187,27 @@ impl Writer {
                     id,
                 });
             }
-            lanes[record.kind.lane() as usize].push((id, codec::encode_record(&record)?));
+            let lane = record.kind.lane();
+            match record.extra.held_until.filter(|&until| until > now) {
+                // queued for its place, so nothing claims it before (nor at acceptance)
+                Some(until) => {
+                    record.next_try = until;
+                    held.push((lane, until, id));
+                }
+                None => due_now[lane as usize].push(id),
+            }
+            lanes[lane as usize].push((id, codec::encode_record(&record)?));
             issued[i] = (id, State::Queued);
         }
 
         for (lane, records) in lanes.into_iter().enumerate() {
-            let ids: Vec<MessageId> = records.iter().map(|(id, _)| *id).collect();
             write_intake_chunks(&mut tx, records);
-            chunks::enqueue(&mut tx, lane as u8, now, &ids)?;
+            if !due_now[lane].is_empty() {
+                chunks::enqueue(&mut tx, lane as u8, now, &due_now[lane])?;
+            }
+        }
+        for (lane, until, id) in held {
+            chunks::enqueue(&mut tx, lane, until, &[id])?;
         }
         chunks::add_deadlines(&mut tx, &deadlines)?;
         for bucket in touched_buckets {
