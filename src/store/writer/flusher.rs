@@ -1,5 +1,7 @@
 //! The flusher: fsyncs what the writer applied, then answers everyone who waited for it, so
-//! many writers share one flush (group commit).
+//! many writers share one flush (group commit). A job's history writes are committed before
+//! the answers when one of them waits for such a write (a late receipt on a moved message,
+//! retention), and after them when they are only the moves' copies.
 
 use super::inbox::OpSender;
 use super::ops::Op;
@@ -24,8 +26,13 @@ pub struct FlushJob {
     pub pending: Vec<Pending>,
     /// The last event the flush makes durable.
     pub last_event: Option<u64>,
-    /// Writes to the history tier, committed before the flush of the live store.
+    /// Writes to the history tier.
     pub history: Vec<HistoryWrite>,
+    /// True when an answer waits for a history write: the history is then committed first.
+    /// Otherwise it holds only the moves' copies of what the live store already holds
+    /// durably, and is committed after the answers (a live copy is deleted only once its
+    /// copy is durable, after [`Op::FlusherIdle`]).
+    pub answers_need_history: bool,
 }
 
 /// Runs until the writer hangs up.
@@ -41,27 +48,20 @@ pub fn flusher(
     priority::lower_this_thread(nice);
     let mut swept: Option<Instant> = None;
     while let Ok(job) = jobs.recv() {
+        let step = super::slow::Step::start("flush");
+        let started = Instant::now();
+        let (first, after) = if job.answers_need_history {
+            (job.history, Vec::new())
+        } else {
+            (Vec::new(), job.history)
+        };
         let flushed = match shared.failure.error() {
             Some(failed) => Err(failed.clone()),
-            // the history first: a message's live copy is only deleted after its copy there
-            // is durable, and a history change is answered only once both are
-            None => {
-                let step = super::slow::Step::start("flush");
-                let started = Instant::now();
-                let applied = history.apply(&job.history);
-                let history_took = started.elapsed();
-                let flushed = applied.and_then(|()| db.flush().and_then(|()| log.sync()));
-                step.end(|| {
-                    format!(
-                        "{} history writes took {} ms, the live store's flush {} ms",
-                        job.history.len(),
-                        history_took.as_millis(),
-                        (started.elapsed() - history_took).as_millis()
-                    )
-                });
-                flushed
-            }
+            None => history
+                .apply(&first)
+                .and_then(|()| db.flush().and_then(|()| log.sync())),
         };
+        let flush_took = started.elapsed();
         if let Err(e) = &flushed {
             // trip logs the first failure, once; the waiting writers get the error below
             shared.failure.trip(e);
@@ -72,6 +72,19 @@ pub fn flusher(
         for answer in job.pending {
             answer(flushed.clone());
         }
+        if flushed.is_ok()
+            && let Err(e) = history.apply(&after)
+        {
+            shared.failure.trip(&e);
+        }
+        step.end(|| {
+            format!(
+                "{} history writes; {} ms until the answers, {} ms in all",
+                first.len() + after.len(),
+                flush_took.as_millis(),
+                started.elapsed().as_millis()
+            )
+        });
         // after the answers, so no one waits for the look through /proc
         if swept.is_none_or(|at| at.elapsed() >= POOL_SWEEP_EVERY) {
             priority::lower_engine_pool(nice);

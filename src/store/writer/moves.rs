@@ -3,8 +3,9 @@
 //!
 //! 1. A message that became final at least `move_to_history_after` ago is copied to the
 //!    history (its record, reference and operator ids) with the next flush job; the flusher
-//!    commits the history before it answers anyone.
-//! 2. Once that flush is done, the live record and its indexes are deleted — unless the record
+//!    commits those copies after it has answered that job's waiters (they wait for nothing
+//!    of it), unless one of them waits for a history write of its own.
+//! 2. Once that job is done, copies included, the live record and its indexes are deleted — unless the record
 //!    changed meanwhile (a late receipt, a reply), in which case it is copied again later.
 //!
 //! Between the steps the message is in both tiers, identical; reads look at the live store

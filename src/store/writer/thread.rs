@@ -57,6 +57,12 @@ pub struct Writer {
     pub(super) jobs: u64,
     /// Finished messages on their way to the history tier.
     pub(super) moves: Moves,
+    /// True while the writer copies finished messages to the history (its writes there are
+    /// nobody's answer).
+    moving: bool,
+    /// True when an op answered with the next flush job wrote to the history: the job then
+    /// commits the history before it answers.
+    answers_need_history: bool,
 }
 
 /// Starts the writer and flusher threads; returns the op channel and the writer's handle.
@@ -99,6 +105,8 @@ pub fn spawn(
         history_writes: Vec::new(),
         jobs: 0,
         moves: Moves::starting(events_in_history),
+        moving: false,
+        answers_need_history: false,
     };
     let handle = std::thread::Builder::new()
         .name("khabar-store-write".into())
@@ -292,6 +300,7 @@ impl Writer {
             pending: std::mem::take(&mut self.pending),
             last_event: self.new_events.take(),
             history,
+            answers_need_history: std::mem::take(&mut self.answers_need_history),
         };
         match self.flush_tx.send(job) {
             Ok(()) => self.flusher_busy = true,
@@ -361,9 +370,11 @@ impl Writer {
             return;
         }
         let now = now_ms();
+        self.moving = true;
         let moved = self
             .drop_moved_live_copies(now)
             .and_then(|()| self.copy_finished(now));
+        self.moving = false;
         if let Err(e) = moved {
             self.shared.failure.trip(&e);
         }
@@ -381,6 +392,7 @@ impl Writer {
         self.dirty |= changed;
         // readable at once by the next operations; durable with the next flush job
         self.history.add(self.jobs + 1, &history_writes);
+        self.answers_need_history |= !self.moving && !history_writes.is_empty();
         self.history_writes.extend(history_writes);
         if !finished.is_empty() {
             self.moves.finished(finished, now_ms());
