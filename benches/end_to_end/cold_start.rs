@@ -17,7 +17,7 @@
 
 use crate::harness::{self, Process, Shape};
 use crate::traffic;
-use khabar::message::{Extra, Kind, NewMessage};
+use khabar::message::{Kind, NewMessage};
 use khabar::store::disk::free_bytes;
 use khabar::store::{Store, StoreConfig};
 use smpp_sim::SimHandle;
@@ -70,20 +70,12 @@ pub struct Figures {
 
 /// Queued message `n`.
 fn message(n: u64) -> NewMessage {
-    NewMessage {
-        reference: Some(format!("cold-{n}")),
-        kind: if n.is_multiple_of(10) {
-            Kind::Notification
-        } else {
-            Kind::Bulk
-        },
-        recipient: traffic::recipient(n),
-        sender: None,
-        text: traffic::text(n),
-        send_by: None,
-        receipt_by: None,
-        extra: Extra::default(),
-    }
+    let kind = if n.is_multiple_of(10) {
+        Kind::Notification
+    } else {
+        Kind::Bulk
+    };
+    traffic::new_message(n, kind, Some(format!("cold-{n}")))
 }
 
 /// Checks the disk, then fills a store for a daemon of `sim` with `queued` messages.

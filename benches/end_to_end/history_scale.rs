@@ -19,7 +19,7 @@ use crate::cold_start;
 use crate::harness::{self, Shape};
 use crate::traffic;
 use crate::{Row, thousands};
-use khabar::message::{Extra, Kind, MessageId, NewMessage, now_ms};
+use khabar::message::{Kind, MessageId, NewMessage, now_ms};
 use khabar::store::disk::free_bytes;
 use khabar::store::{Store, StoreConfig};
 use smpp_sim::SimHandle;
@@ -43,30 +43,12 @@ const MIB: f64 = (1 << 20) as f64;
 
 /// Finished message `n`.
 fn finished_message(n: u64) -> NewMessage {
-    NewMessage {
-        reference: Some(format!("history-{n}")),
-        kind: Kind::Notification,
-        recipient: traffic::recipient(n),
-        sender: None,
-        text: traffic::text(n),
-        send_by: None,
-        receipt_by: None,
-        extra: Extra::default(),
-    }
+    traffic::new_message(n, Kind::Notification, Some(format!("history-{n}")))
 }
 
 /// Queued bulk message `n`.
 fn queued_message(n: u64) -> NewMessage {
-    NewMessage {
-        reference: None,
-        kind: Kind::Bulk,
-        recipient: traffic::recipient(n),
-        sender: None,
-        text: traffic::text(n),
-        send_by: None,
-        receipt_by: None,
-        extra: Extra::default(),
-    }
+    traffic::new_message(n, Kind::Bulk, None)
 }
 
 /// A deterministic pseudo-random sequence (splitmix64): the bench picks ids with it, and the

@@ -2,6 +2,7 @@
 //! of them 2–3 parts long, to numbers spread over the three operators' prefixes.
 
 use khabar::encoding::{Coding, EncodingConfig, plan};
+use khabar::message::{Extra, Kind, NewMessage};
 use serde_json::{Value, json};
 use std::sync::OnceLock;
 
@@ -157,4 +158,18 @@ pub fn soak_request(n: u64, tag: &str) -> Value {
         item["reference"] = json!(format!("{tag}-{n}"));
     }
     item
+}
+
+/// Message `n` of `kind` as the `Store` API takes it (benches that fill a store directly).
+pub fn new_message(n: u64, kind: Kind, reference: Option<String>) -> NewMessage {
+    NewMessage {
+        reference,
+        kind,
+        recipient: recipient(n),
+        sender: None,
+        text: text(n),
+        send_by: None,
+        receipt_by: None,
+        extra: Extra::default(),
+    }
 }
