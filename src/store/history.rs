@@ -98,6 +98,31 @@ pub struct History {
     readers: Mutex<Vec<Connection>>,
 }
 
+/// Counts per kind and state and, for each id asked, its kind and state if it is there.
+pub type CountsAndStates = (Vec<(Kind, State, u64)>, Vec<Option<(Kind, State)>>);
+
+/// Messages per kind and state, on connection `c`.
+fn counts_on(c: &Connection) -> Result<Vec<(Kind, State, u64)>, StoreError> {
+    let mut q = c
+        .prepare("SELECT kind, state, COUNT(*) FROM messages GROUP BY kind, state")
+        .map_err(|e| failed("counts", e))?;
+    let rows = q
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })
+        .map_err(|e| failed("counts", e))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (kind, state, n) = row.map_err(|e| failed("counts", e))?;
+        out.push((kind_of(&kind), state_of(&state), n as u64));
+    }
+    Ok(out)
+}
+
 fn failed(what: &str, e: rusqlite::Error) -> StoreError {
     // the same words as the live store's I/O error, so one alert matches both tiers
     if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
@@ -297,25 +322,30 @@ impl History {
 
     /// How many messages of each kind are here in each state.
     pub fn counts(&self) -> Result<Vec<(Kind, State, u64)>, StoreError> {
+        self.read(counts_on)
+    }
+
+    /// [`History::counts`] and the kind and state of each of `ids` here, read from one
+    /// snapshot (a commit between two separate reads would count a message twice or never).
+    pub fn counts_and_states(&self, ids: &[MessageId]) -> Result<CountsAndStates, StoreError> {
         self.read(|c| {
-            let mut q = c
-                .prepare("SELECT kind, state, COUNT(*) FROM messages GROUP BY kind, state")
-                .map_err(|e| failed("counts", e))?;
-            let rows = q
-                .query_map([], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, i64>(2)?,
-                    ))
-                })
-                .map_err(|e| failed("counts", e))?;
-            let mut out = Vec::new();
-            for row in rows {
-                let (kind, state, n) = row.map_err(|e| failed("counts", e))?;
-                out.push((kind_of(&kind), state_of(&state), n as u64));
+            let snapshot = c.unchecked_transaction().map_err(|e| failed("counts", e))?;
+            let counts = counts_on(&snapshot)?;
+            let mut q = snapshot
+                .prepare_cached("SELECT record FROM messages WHERE id = ?1")
+                .map_err(|e| failed("get", e))?;
+            let mut states = Vec::with_capacity(ids.len());
+            for id in ids {
+                let bytes: Option<Vec<u8>> = q
+                    .query_row([id.0 as i64], |r| r.get(0))
+                    .optional()
+                    .map_err(|e| failed("get", e))?;
+                let message = bytes.map(|b| codec::decode_record(&b)).transpose()?;
+                states.push(message.map(|m| (m.kind, m.state)));
             }
-            Ok(out)
+            drop(q);
+            snapshot.commit().map_err(|e| failed("counts", e))?;
+            Ok((counts, states))
         })
     }
 

@@ -44,16 +44,19 @@ impl HistoryView {
     /// How many messages of each kind the history holds in each state, the pending writes
     /// included.
     pub fn counts(&self) -> Result<Counts, StoreError> {
-        let mut counts = Counts::default();
-        for (kind, state, n) in self.history.counts()? {
-            counts.add_many(kind, state, n);
-        }
         let pending: Vec<(MessageId, Option<Message>)> = (self.lock().iter())
             .map(|(id, (_, m))| (*id, m.clone()))
             .collect();
-        for (id, now) in pending {
-            if let Some(before) = self.history.get(id)? {
-                counts.remove(before.kind, before.state);
+        let ids: Vec<MessageId> = pending.iter().map(|(id, _)| *id).collect();
+        // one snapshot: the flusher may commit some of the pending writes meanwhile
+        let (committed, before) = self.history.counts_and_states(&ids)?;
+        let mut counts = Counts::default();
+        for (kind, state, n) in committed {
+            counts.add_many(kind, state, n);
+        }
+        for ((_, now), before) in pending.into_iter().zip(before) {
+            if let Some((kind, state)) = before {
+                counts.remove(kind, state);
             }
             if let Some(now) = now {
                 counts.add(now.kind, now.state);
