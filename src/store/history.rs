@@ -101,6 +101,18 @@ pub struct History {
 /// Counts per kind and state and, for each id asked, its kind and state if it is there.
 pub type CountsAndStates = (Vec<(Kind, State, u64)>, Vec<Option<(Kind, State)>>);
 
+/// The message with this id, on connection `c`.
+fn get_on(c: &Connection, id: MessageId) -> Result<Option<Message>, StoreError> {
+    let mut q = c
+        .prepare_cached("SELECT record FROM messages WHERE id = ?1")
+        .map_err(|e| failed("get", e))?;
+    let bytes: Option<Vec<u8>> = q
+        .query_row([id.0 as i64], |r| r.get(0))
+        .optional()
+        .map_err(|e| failed("get", e))?;
+    bytes.map(|b| codec::decode_record(&b)).transpose()
+}
+
 /// Messages per kind and state, on connection `c`.
 fn counts_on(c: &Connection) -> Result<Vec<(Kind, State, u64)>, StoreError> {
     let mut q = c
@@ -219,16 +231,7 @@ impl History {
 
     /// The message with this id, if it moved here.
     pub fn get(&self, id: MessageId) -> Result<Option<Message>, StoreError> {
-        self.read(|c| {
-            let mut q = c
-                .prepare_cached("SELECT record FROM messages WHERE id = ?1")
-                .map_err(|e| failed("get", e))?;
-            let bytes: Option<Vec<u8>> = q
-                .query_row([id.0 as i64], |r| r.get(0))
-                .optional()
-                .map_err(|e| failed("get", e))?;
-            bytes.map(|b| codec::decode_record(&b)).transpose()
-        })
+        self.read(|c| get_on(c, id))
     }
 
     /// The message upstream handed over with this reference, if it moved here.
@@ -331,19 +334,10 @@ impl History {
         self.read(|c| {
             let snapshot = c.unchecked_transaction().map_err(|e| failed("counts", e))?;
             let counts = counts_on(&snapshot)?;
-            let mut q = snapshot
-                .prepare_cached("SELECT record FROM messages WHERE id = ?1")
-                .map_err(|e| failed("get", e))?;
             let mut states = Vec::with_capacity(ids.len());
             for id in ids {
-                let bytes: Option<Vec<u8>> = q
-                    .query_row([id.0 as i64], |r| r.get(0))
-                    .optional()
-                    .map_err(|e| failed("get", e))?;
-                let message = bytes.map(|b| codec::decode_record(&b)).transpose()?;
-                states.push(message.map(|m| (m.kind, m.state)));
+                states.push(get_on(&snapshot, *id)?.map(|m| (m.kind, m.state)));
             }
-            drop(q);
             snapshot.commit().map_err(|e| failed("counts", e))?;
             Ok((counts, states))
         })
