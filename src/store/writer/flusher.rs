@@ -1,15 +1,17 @@
 //! The flusher: fsyncs what the writer applied, then answers everyone who waited for it, so
-//! many writers share one flush (group commit). A job's history writes are committed before
-//! the answers when one of them waits for such a write (a late receipt on a moved message,
-//! retention), and after them when they are only the moves' copies.
+//! many writers share one flush (group commit). A job's history writes go to the history
+//! committer: the flusher waits for their commit before it flushes when an answer waits for
+//! one of them (a late receipt on a moved message, retention); when they are only the moves'
+//! copies it hands them over after the answers and goes on.
 
+use super::history_commit::HistoryCommitter;
 use super::inbox::OpSender;
 use super::ops::Op;
 use super::state::Shared;
 use crate::store::engine::log_sync::LogSync;
 use crate::store::engine::{Db, priority};
 use crate::store::error::StoreError;
-use crate::store::history::{HistoryWrite, HistoryWriter};
+use crate::store::history::HistoryWrite;
 use std::sync::Arc;
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
@@ -22,6 +24,8 @@ pub type Pending = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 
 /// One flush and the answers waiting for it.
 pub struct FlushJob {
+    /// The job's number (the writer counts them from 1).
+    pub job: u64,
     /// Answers to send once flushed.
     pub pending: Vec<Pending>,
     /// The last event the flush makes durable.
@@ -31,14 +35,14 @@ pub struct FlushJob {
     /// True when an answer waits for a history write: the history is then committed first.
     /// Otherwise it holds only the moves' copies of what the live store already holds
     /// durably, and is committed after the answers (a live copy is deleted only once its
-    /// copy is durable, after [`Op::FlusherIdle`]).
+    /// copy is durable, after [`Op::HistoryDurable`]).
     pub answers_need_history: bool,
 }
 
 /// Runs until the writer hangs up.
 pub fn flusher(
     db: Db,
-    mut history: HistoryWriter,
+    history: HistoryCommitter,
     log: LogSync,
     shared: Arc<Shared>,
     jobs: Receiver<FlushJob>,
@@ -49,19 +53,19 @@ pub fn flusher(
     let mut swept: Option<Instant> = None;
     while let Ok(job) = jobs.recv() {
         let step = super::slow::Step::start("flush");
-        let started = Instant::now();
         let (first, after) = if job.answers_need_history {
             (job.history, Vec::new())
         } else {
             (Vec::new(), job.history)
         };
+        let writes = first.len() + after.len();
         let flushed = match shared.failure.error() {
             Some(failed) => Err(failed.clone()),
+            None if first.is_empty() => db.flush().and_then(|()| log.sync()),
             None => history
-                .apply(&first)
+                .commit(job.job, first)
                 .and_then(|()| db.flush().and_then(|()| log.sync())),
         };
-        let flush_took = started.elapsed();
         if let Err(e) = &flushed {
             // trip logs the first failure, once; the waiting writers get the error below
             shared.failure.trip(e);
@@ -72,19 +76,10 @@ pub fn flusher(
         for answer in job.pending {
             answer(flushed.clone());
         }
-        if flushed.is_ok()
-            && let Err(e) = history.apply(&after)
-        {
-            shared.failure.trip(&e);
+        if flushed.is_ok() && !after.is_empty() {
+            history.hand_over(job.job, after);
         }
-        step.end(|| {
-            format!(
-                "{} history writes; {} ms until the answers, {} ms in all",
-                first.len() + after.len(),
-                flush_took.as_millis(),
-                started.elapsed().as_millis()
-            )
-        });
+        step.end(|| format!("{writes} history writes"));
         // after the answers, so no one waits for the look through /proc
         if swept.is_none_or(|at| at.elapsed() >= POOL_SWEEP_EVERY) {
             priority::lower_engine_pool(nice);

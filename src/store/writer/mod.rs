@@ -12,6 +12,7 @@ pub mod direct;
 pub mod failure;
 mod flights;
 mod flusher;
+mod history_commit;
 mod history_view;
 pub mod inbox;
 mod layers;

@@ -2,11 +2,14 @@
 //! crash at any moment loses and duplicates nothing:
 //!
 //! 1. A message that became final at least `move_to_history_after` ago is copied to the
-//!    history (its record, reference and operator ids) with the next flush job; the flusher
-//!    commits those copies after it has answered that job's waiters (they wait for nothing
-//!    of it), unless one of them waits for a history write of its own.
-//! 2. Once that job is done, copies included, the live record and its indexes are deleted — unless the record
-//!    changed meanwhile (a late receipt, a reply), in which case it is copied again later.
+//!    history (its record, reference and operator ids) with the next flush job; the history
+//!    committer commits those copies on its own thread after the flusher has answered that
+//!    job's waiters (they wait for nothing of it). One job's copies are made at a time.
+//! 2. Once the committer reports them durable ([`Op::HistoryDurable`]), the live record and
+//!    its indexes are deleted — unless the record changed meanwhile (a late receipt, a
+//!    reply), in which case it is copied again later.
+//!
+//! [`Op::HistoryDurable`]: super::ops::Op::HistoryDurable
 //!
 //! Between the steps the message is in both tiers, identical; reads look at the live store
 //! first. A crash between them leaves the live copy, which the sweep at the next start finds
@@ -102,7 +105,7 @@ impl Writer {
         Ok(())
     }
 
-    /// Step 2: deletes the live copies of what the last flush made durable in the history,
+    /// Step 2: deletes the live copies of what the committer made durable in the history,
     /// unless they changed since they were copied; and the live event runs now there.
     pub(super) fn drop_moved_live_copies(&mut self, now: Millis) -> Result<(), StoreError> {
         self.drop_moved_events()?;

@@ -12,7 +12,9 @@ use std::sync::atomic::Ordering;
 pub struct Moves {
     /// Live messages made final, with when, oldest first.
     pub(super) finished: std::collections::VecDeque<(Millis, MessageId)>,
-    /// Copied to the history by the flush job in flight: id and the live bytes copied.
+    /// The flush job that carries the copies being made (one job's at a time).
+    pub(super) copies_job: Option<u64>,
+    /// Copied to the history by that job: id and the live bytes copied.
     pub(super) copying: Vec<(MessageId, Vec<u8>)>,
     /// Copied and durable: their live copies are deleted in the next group.
     pub(super) copied: Vec<(MessageId, Vec<u8>)>,
@@ -20,9 +22,9 @@ pub struct Moves {
     pub(super) sweep: Option<Vec<u8>>,
     /// Every event up to this seq is durable in the history.
     pub(super) events_copied: u64,
-    /// The events the flush job in flight copies reach this seq.
+    /// The events that job copies reach this seq.
     pub(super) events_copying: Option<u64>,
-    /// Seq and time of each event that job copies (what trimming counts before it lands).
+    /// Seq and time of each event being copied (what trimming counts before it lands).
     pub(super) events_in_flight: Vec<(u64, Millis)>,
 }
 
@@ -42,12 +44,12 @@ impl Moves {
         self.events_copied
     }
 
-    /// Every event up to this seq is in the history once the flush job in flight is done.
+    /// Every event up to this seq is in the history once the copies being made are durable.
     pub fn events_copied_or_copying(&self) -> u64 {
         self.events_copying.unwrap_or(self.events_copied)
     }
 
-    /// Seq and time of each event the flush job in flight copies to the history.
+    /// Seq and time of each event being copied to the history.
     pub fn events_in_flight(&self) -> &[(u64, Millis)] {
         &self.events_in_flight
     }
@@ -57,9 +59,26 @@ impl Moves {
         self.finished.extend(ids.into_iter().map(|id| (at, id)));
     }
 
-    /// The flush job in flight is done: its copies are durable (readers may now read those
-    /// events in the history).
-    pub fn copies_durable(&mut self, shared: &Shared) {
+    /// True while copies made earlier are not durable yet (no new ones are made meanwhile).
+    pub fn copies_pending(&self) -> bool {
+        self.copies_job.is_some()
+    }
+
+    /// Notes that flush job `job` carries the copies just made, if any.
+    pub fn copies_go_with(&mut self, job: u64) {
+        if !self.copying.is_empty() || self.events_copying.is_some() {
+            self.copies_job = Some(job);
+        }
+    }
+
+    /// The history writes of flush job `job` and those before it are durable: if the copies
+    /// went with one of them, their live copies may go (and readers may now read those events
+    /// in the history).
+    pub fn durable(&mut self, job: u64, shared: &Shared) {
+        if self.copies_job.is_none_or(|carried| carried > job) {
+            return;
+        }
+        self.copies_job = None;
         self.copied.append(&mut self.copying);
         if let Some(through) = self.events_copying.take() {
             self.events_in_flight.clear();

@@ -120,6 +120,8 @@ pub enum Op {
     Flush { reply: Reply<()> },
     /// The flusher finished a flush.
     FlusherIdle,
+    /// The history committer made flush job `job`'s history writes (and those before) durable.
+    HistoryDurable { job: u64 },
     /// Nothing: wakes the writer for an op in the urgent inbox (see `inbox`).
     Wake,
     /// Stop after making everything durable.
@@ -143,6 +145,7 @@ impl Op {
             Op::Verify { .. } => "verify",
             Op::Flush { .. } => "flush",
             Op::FlusherIdle => "flusher idle",
+            Op::HistoryDurable { .. } => "history durable",
             Op::Wake => "wake",
             Op::Shutdown => "shutdown",
         }

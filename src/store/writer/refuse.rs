@@ -24,6 +24,7 @@ impl Writer {
             Op::Verify { reply } => _ = reply.send(Err(error)),
             Op::Flush { reply } => _ = reply.send(Err(error)),
             Op::FlusherIdle => self.flusher_busy = false,
+            Op::HistoryDurable { .. } => {}
             Op::Wake => {}
             Op::Shutdown => return true,
         }

@@ -86,8 +86,9 @@ impl Writer {
     }
 
     /// Deletes events every subscriber has acknowledged, and any older than the event
-    /// retention, oldest first. The history holds the events up to the moving bound (those the
-    /// flush in flight copies counted as there); the live store the newer ones.
+    /// retention, oldest first. The history holds the events up to the moving bound (those
+    /// being copied counted as there, and trimmed in the live store too, so they do not show
+    /// until their copies land); the live store the newer ones.
     pub(super) fn trim_events(&mut self, now: Millis, limit: usize) -> Result<usize, StoreError> {
         let mut slowest: Option<u64> = None;
         for kv in self.db.scan_prefix(keys::CURSOR) {
@@ -116,17 +117,18 @@ impl Writer {
             self.commit(tx);
             return Ok(trimmed);
         }
-        // the live store's runs past the moving bound (those before it leave with the move)
+        // the live store's runs not yet durable in the history: those being copied are
+        // counted above (the history trims their copies too), the newer ones here
         let moving = self.moves.events_copied_or_copying();
         let runs = tx.db_range(
-            keys::event(moving + 1)..keys::prefix_end(keys::EVENT),
+            keys::event(copied + 1)..keys::prefix_end(keys::EVENT),
             limit,
         )?;
         for (k, v) in runs {
             let first = keys::event_seq(&k).unwrap_or(0);
             let Ok(events) = event_run::split(first, &v) else {
                 tx.remove(k.to_vec()); // unreadable: nobody can consume it
-                trimmed += 1;
+                trimmed += usize::from(first > moving);
                 continue;
             };
             let is_done = |(seq, raw): &(u64, &[u8])| {
@@ -139,7 +141,7 @@ impl Writer {
                 break;
             }
             tx.remove(k.to_vec());
-            trimmed += gone;
+            trimmed += events[..gone].iter().filter(|(seq, _)| *seq > moving).count();
             if let Some((next, _)) = events.get(gone) {
                 // the rest of the run stays, under its new first seq
                 tx.put(keys::event(*next), event_run::pack(&events[gone..]));

@@ -4,6 +4,7 @@
 
 use super::flights::Flights;
 use super::flusher::{FlushJob, Pending, flusher};
+use super::history_commit::HistoryCommitter;
 use super::history_view::HistoryView;
 use super::inbox::{self, Inbox, OpSender};
 use super::layers::Staged;
@@ -79,10 +80,11 @@ pub fn spawn(
         let (db, shared, op_tx) = (db.clone(), shared.clone(), op_tx.clone());
         let log = log_sync::LogSync::open(&config.store_dir);
         let nice = config.thread_nice;
-        let history_writer = history.writer()?;
+        let committer =
+            HistoryCommitter::spawn(history.writer()?, shared.clone(), op_tx.clone(), nice)?;
         std::thread::Builder::new()
             .name("khabar-store-flush".into())
-            .spawn(move || flusher(db, history_writer, log, shared, flush_rx, op_tx, nice))
+            .spawn(move || flusher(db, committer, log, shared, flush_rx, op_tx, nice))
             .map_err(|e| StoreError::storage(format!("cannot start the store's flusher: {e}"), e))?
     };
     let events_in_history = shared.events_in_history.load(Ordering::Acquire);
@@ -251,10 +253,10 @@ impl Writer {
                 let _ = reply.send(verify::check(&self.db, &self.history, &self.state));
             }
             Op::Flush { reply } => self.answer_durable(reply, Ok(())),
-            Op::FlusherIdle => {
-                self.flusher_busy = false;
-                self.history.durable(self.jobs);
-                self.moves.copies_durable(&self.shared);
+            Op::FlusherIdle => self.flusher_busy = false,
+            Op::HistoryDurable { job } => {
+                self.history.durable(job);
+                self.moves.durable(job, &self.shared);
             }
             Op::Wake => {}
             Op::Shutdown => return true,
@@ -297,6 +299,7 @@ impl Writer {
         self.jobs += 1;
         let history = std::mem::take(&mut self.history_writes);
         let job = FlushJob {
+            job: self.jobs,
             pending: std::mem::take(&mut self.pending),
             last_event: self.new_events.take(),
             history,
@@ -363,7 +366,7 @@ impl Writer {
         )
     }
 
-    /// Moves finished messages on: drops the live copies of those the last flush made
+    /// Moves finished messages on: drops the live copies of those the committer made
     /// durable in the history, copies the next ones (a failure trips the fail-stop).
     pub(super) fn move_finished(&mut self) {
         if self.shared.failure.error().is_some() {
@@ -371,9 +374,13 @@ impl Writer {
         }
         let now = now_ms();
         self.moving = true;
-        let moved = self
-            .drop_moved_live_copies(now)
-            .and_then(|()| self.copy_finished(now));
+        let moved = self.drop_moved_live_copies(now).and_then(|()| {
+            if self.moves.copies_pending() {
+                return Ok(()); // one job's copies at a time
+            }
+            self.copy_finished(now)
+                .map(|()| self.moves.copies_go_with(self.jobs + 1))
+        });
         self.moving = false;
         if let Err(e) = moved {
             self.shared.failure.trip(&e);
