@@ -7,6 +7,7 @@
 //! cargo bench --bench end_to_end -- --only accept        # or e2e, e2e-3, e2e-1, otp, cold-start
 //! cargo bench --bench end_to_end -- --only soak --minutes 10   # E, only when asked for by name
 //! cargo bench --bench end_to_end -- --only history --history 1000000,5000000   # F, likewise
+//! cargo bench --bench end_to_end -- --only purge --purge 1000000   # F's purge, likewise
 //! ```
 //!
 //! - **A, accept**: durable accepts over the socket (each answered after its fsync), sending
@@ -37,6 +38,10 @@
 //!   finished messages (1,000,000, 5,000,000 and 10,000,000; `--quick`: 100,000 and 300,000)
 //!   with the `Store` API; at each, `Store::get` of random finished messages, then D's start
 //!   measurements (`--runs` starts, each over 100,000 freshly queued bulk messages).
+//! - **F, purge** (only with `--only purge`): `--purge` finished messages (1,000,000;
+//!   `--quick`: 100,000) made as in F, then C's OTPs (no backlog) asked of the daemon twice:
+//!   with nothing to forget, and while its retention forgets all of them
+//!   (`end_to_end/purge.rs`).
 //!
 //! Each scenario runs `--runs` times (default 3); the table shows the median and the spread.
 
@@ -56,6 +61,8 @@ mod harness;
 mod history_scale;
 #[path = "end_to_end/otp_latency.rs"]
 mod otp_latency;
+#[path = "end_to_end/purge.rs"]
+mod purge;
 #[path = "end_to_end/soak.rs"]
 mod soak;
 #[path = "end_to_end/traffic.rs"]
@@ -73,6 +80,7 @@ struct Args {
     otp: otp_latency::Plan,
     cold_queued: u64,
     history_sizes: Vec<u64>,
+    purge: u64,
     soak: soak::Plan,
 }
 
@@ -90,6 +98,7 @@ fn parse_args() -> Args {
         },
         cold_queued: 5_000_000,
         history_sizes: vec![1_000_000, 5_000_000, 10_000_000],
+        purge: 1_000_000,
         soak: soak::Plan::default(),
     };
     let mut messages = None;
@@ -107,6 +116,7 @@ fn parse_args() -> Args {
                 args.otp.settle = Duration::from_secs(2);
                 args.cold_queued = 500_000;
                 args.history_sizes = vec![100_000, 300_000];
+                args.purge = 100_000;
                 args.soak.duration = Duration::from_secs(2 * 60);
                 args.soak.sample_every = Duration::from_secs(10);
             }
@@ -114,6 +124,7 @@ fn parse_args() -> Args {
             "--bulk" => bulk = number(it.next()),
             "--otps" => otps = number(it.next()),
             "--queued" => queued = number(it.next()),
+            "--purge" => args.purge = number(it.next()).unwrap_or(args.purge),
             "--history" => {
                 let sizes = it.next().unwrap_or_default();
                 let sizes: Vec<u64> = sizes
@@ -389,6 +400,10 @@ fn main() {
         if args.only.as_deref() == Some("history") {
             println!("F: the daemon over millions of finished messages");
             history_scale::scenario(&args, &args.history_sizes, &mut rows).await?;
+        }
+        if args.only.as_deref() == Some("purge") {
+            println!("F: OTPs while retention forgets finished messages");
+            purge::scenario(&args, &mut rows).await?;
         }
         if args.only.as_deref() == Some("soak") {
             println!("E: soak at a steady rate");

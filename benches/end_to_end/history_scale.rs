@@ -37,8 +37,9 @@ const GETS: usize = 20_000;
 const BYTES_PER_MESSAGE: u64 = 1_600;
 /// Free space kept beyond the store itself.
 const HEADROOM: u64 = 2 << 30;
-/// Flushes waited for, at most, for the last finished messages to move to the history.
-const MOVE_PATIENCE: usize = 10_000;
+/// How long the last finished messages may take to move to the history once the fill stops
+/// (the history's committer yields the CPU to the fill, so the moves lag behind it).
+const MOVE_PATIENCE: Duration = Duration::from_secs(30 * 60);
 const MIB: f64 = (1 << 20) as f64;
 
 /// Finished message `n`.
@@ -67,9 +68,11 @@ impl Picks {
 
 /// The finished messages made so far: the id ranges of their batches.
 #[derive(Default)]
-struct Finished {
-    count: u64,
-    ranges: Vec<(u64, u64)>,
+pub struct Finished {
+    /// How many.
+    pub count: u64,
+    /// The first and last id of each batch.
+    pub ranges: Vec<(u64, u64)>,
 }
 
 impl Finished {
@@ -81,7 +84,7 @@ impl Finished {
 }
 
 /// Makes messages `from..to` finished: accepted, claimed, submitted, delivered.
-async fn finish(store: &Store, from: u64, to: u64, done: &mut Finished) -> Result<(), String> {
+pub async fn finish(store: &Store, from: u64, to: u64, done: &mut Finished) -> Result<(), String> {
     let mut n = from;
     while n < to {
         let batch: Vec<NewMessage> = (n..(n + BATCH as u64).min(to))
@@ -124,11 +127,12 @@ async fn finish(store: &Store, from: u64, to: u64, done: &mut Finished) -> Resul
 }
 
 /// Waits (flush by flush) until the last finished message is in the history tier.
-async fn moved(store: &Store, done: &Finished) -> Result<(), String> {
+pub async fn moved(store: &Store, done: &Finished) -> Result<(), String> {
     let Some(&(_, last)) = done.ranges.last() else {
         return Ok(());
     };
-    for _ in 0..MOVE_PATIENCE {
+    let started = Instant::now();
+    while started.elapsed() < MOVE_PATIENCE {
         if store.tier_of(MessageId(last)).map_err(|e| e.to_string())?
             == Some(khabar::store::Tier::History)
         {
@@ -137,7 +141,7 @@ async fn moved(store: &Store, done: &Finished) -> Result<(), String> {
         store.flush().await.map_err(|e| e.to_string())?;
     }
     Err(format!(
-        "message {last} not in the history after {MOVE_PATIENCE} flushes"
+        "message {last} not in the history within {MOVE_PATIENCE:?}"
     ))
 }
 
@@ -166,14 +170,14 @@ fn quantile(values: &[f64], q: f64) -> f64 {
 }
 
 /// Opens the store of `store_dir` for filling (finished messages move at once).
-fn open(store_dir: &Path) -> Result<Store, String> {
+pub fn open(store_dir: &Path) -> Result<Store, String> {
     let mut config = StoreConfig::at(store_dir);
     config.move_to_history_after = Duration::ZERO;
     Store::open(&config).map_err(|e| e.to_string())
 }
 
 /// Closes `store` (joins its writer, releases the engine's lock).
-async fn close(store: Store) -> Result<(), String> {
+pub async fn close(store: Store) -> Result<(), String> {
     store.flush().await.map_err(|e| e.to_string())?;
     tokio::task::spawn_blocking(move || drop(store))
         .await

@@ -79,7 +79,7 @@ pub fn quantile(sorted: &[f64], q: f64) -> f64 {
 }
 
 /// OTP `i`'s recipient: the operators in turn, numbers the bulk (`n % 10^7 < bulk`) never uses.
-fn otp_number(i: u64) -> String {
+pub fn otp_number(i: u64) -> String {
     let prefix = PREFIXES[(i % PREFIXES.len() as u64) as usize];
     format!("{prefix}{:07}", 9_000_000 + i)
 }
@@ -91,22 +91,32 @@ fn bulk_item(n: u64, tag: &str) -> Value {
     item
 }
 
-fn millis_of(t: SystemTime) -> f64 {
+pub fn millis_of(t: SystemTime) -> f64 {
     t.duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64() * 1e3)
 }
 
 /// One answered `otp_send`.
-struct Asked {
-    number: String,
-    id: MessageId,
-    answered: SystemTime,
-    answer_ms: f64,
+pub struct Asked {
+    /// The number it went to.
+    pub number: String,
+    /// Its message.
+    pub id: MessageId,
+    /// When its answer was read.
+    pub answered: SystemTime,
+    /// `otp_send` written → its answer read.
+    pub answer_ms: f64,
 }
 
 /// Asks for `plan.otps` OTPs at `plan.per_second`, each on a pooled connection, without
-/// waiting for one answer before asking the next (a slow answer does not slow the rate).
-async fn ask_otps(socket: PathBuf, plan: Plan, run: usize) -> Result<Vec<Asked>, String> {
+/// waiting for one answer before asking the next (a slow answer does not slow the rate); the
+/// numbers are [`otp_number`] `first`, `first + 1`, …
+pub async fn ask_otps(
+    socket: PathBuf,
+    plan: Plan,
+    run: usize,
+    first: u64,
+) -> Result<Vec<Asked>, String> {
     let pool: Arc<Mutex<Vec<Client>>> = Arc::default();
     let mut every = tokio::time::interval(Duration::from_secs(1) / plan.per_second.max(1) as u32);
     every.set_missed_tick_behavior(MissedTickBehavior::Burst);
@@ -120,11 +130,11 @@ async fn ask_otps(socket: PathBuf, plan: Plan, run: usize) -> Result<Vec<Asked>,
                 Some(client) => client,
                 None => Client::connect(&socket).await.map_err(|e| e.to_string())?,
             };
-            let number = otp_number(i);
+            let number = otp_number(first + i);
             let request = json!({
                 "op": "otp_send",
                 "to": format!("+{number}"),
-                "session": format!("bench-{run}-{i}"),
+                "session": format!("bench-{run}-{}", first + i),
                 "purpose": "registration",
             });
             let asked = Instant::now();
@@ -153,7 +163,7 @@ async fn ask_otps(socket: PathBuf, plan: Plan, run: usize) -> Result<Vec<Asked>,
 /// Reads every message smpp-sim records from now on until each of `numbers` has been seen or
 /// `deadline`; returns when each number's first message arrived. The simulator must hold every
 /// message of the run (no eviction), so its held count only grows.
-async fn watch_arrivals(
+pub async fn watch_arrivals(
     sim: SimHandle,
     numbers: Vec<String>,
     deadline: Instant,
@@ -265,7 +275,7 @@ async fn measure(
     let watcher = tokio::spawn(watch_arrivals(sim.clone(), numbers, deadline, cap));
     figures.backlog_before = bulk_backlog(&mut client).await?;
     let (parts_before, asking) = (sim_parts(sim), Instant::now());
-    let asked = ask_otps(daemon.socket.clone(), plan, run).await?;
+    let asked = ask_otps(daemon.socket.clone(), plan, run, 0).await?;
     figures.window_s = asking.elapsed().as_secs_f64();
     let bulk_parts = sim_parts(sim).saturating_sub(parts_before + plan.otps);
     figures.bulk_parts_per_s = bulk_parts as f64 / figures.window_s.max(1e-3);

@@ -36,6 +36,7 @@ pub struct StoreConfig {
     /// Niceness (0–19) of the store's threads: the writer, its flusher and the engine's I/O pool.
     /// Above 0 they yield the CPU to the sockets and binds when the machine is saturated, so a
     /// bulk backlog being written does not delay an OTP on its way out (see `priority.rs`).
+    /// The thread that commits the history tier then runs at 19, below them all.
     pub thread_nice: i32,
     /// End the process (exit status [`EXIT_STORE_FAILED`](super::writer::EXIT_STORE_FAILED))
     /// once a storage failure has made the store unusable, so a supervisor restarts it and

@@ -13,6 +13,11 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 use std::thread::JoinHandle;
 
+/// The committer's niceness whenever the store's threads are lowered at all: the lowest, so
+/// that under full load its SQLite work yields the CPU to the writer and the flusher, which
+/// an accept's answer waits for (the copies only wait; see docs/BENCHMARKS.md, C).
+const COMMITTER_NICE: i32 = 19;
+
 /// One flush job's history writes; `done`, when someone waits for their commit.
 struct Batch {
     job: u64,
@@ -35,6 +40,7 @@ impl HistoryCommitter {
         ops: OpSender,
         nice: i32,
     ) -> Result<Self, StoreError> {
+        // `nice`: the store's threads' niceness; 0 leaves this one at normal priority too
         let (batches, queue) = channel();
         let thread = std::thread::Builder::new()
             .name("khabar-store-history".into())
@@ -93,7 +99,7 @@ fn commit_all(
     ops: OpSender,
     nice: i32,
 ) {
-    priority::lower_this_thread(nice);
+    priority::lower_this_thread(if nice > 0 { COMMITTER_NICE } else { 0 });
     while let Ok(Batch { job, writes, done }) = queue.recv() {
         let step = super::slow::Step::start("commit the history");
         let result = match shared.failure.error() {

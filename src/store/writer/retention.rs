@@ -141,7 +141,10 @@ impl Writer {
                 break;
             }
             tx.remove(k.to_vec());
-            trimmed += events[..gone].iter().filter(|(seq, _)| *seq > moving).count();
+            trimmed += events[..gone]
+                .iter()
+                .filter(|(seq, _)| *seq > moving)
+                .count();
             if let Some((next, _)) = events.get(gone) {
                 // the rest of the run stays, under its new first seq
                 tx.put(keys::event(*next), event_run::pack(&events[gone..]));
