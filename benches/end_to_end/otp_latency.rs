@@ -78,6 +78,16 @@ pub fn quantile(sorted: &[f64], q: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
+/// "p50 … p99 … max …" of a sorted list of milliseconds.
+pub fn p50_p99_max(sorted: &[f64]) -> String {
+    format!(
+        "p50 {:.1} p99 {:.1} max {:.1}",
+        quantile(sorted, 0.5),
+        quantile(sorted, 0.99),
+        quantile(sorted, 1.0)
+    )
+}
+
 /// OTP `i`'s recipient: the operators in turn, numbers the bulk (`n % 10^7 < bulk`) never uses.
 pub fn otp_number(i: u64) -> String {
     let prefix = PREFIXES[(i % PREFIXES.len() as u64) as usize];

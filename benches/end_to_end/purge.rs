@@ -17,7 +17,7 @@
 
 use crate::harness::{self, Process, Shape};
 use crate::history_scale::{self, Finished};
-use crate::otp_latency::{self, Plan, millis_of, quantile};
+use crate::otp_latency::{self, Plan, millis_of, p50_p99_max, quantile};
 use crate::{Row, thousands};
 use khabar::api::client::Client;
 use khabar::api::protocol::MessageRef;
@@ -226,16 +226,12 @@ async fn measure(
             first += plan.otps;
             let q = |list: &[f64], at: f64| quantile(list, at);
             println!(
-                "  {}: {} OTPs counted: otp_send answered p50 {:.1} p99 {:.1} max {:.1} ms, \
-                 accept → smpp-sim p50 {:.1} p99 {:.1} max {:.1} ms; {} lost{}",
+                "  {}: {} OTPs counted: otp_send answered {} ms, accept → smpp-sim {} ms; {} \
+                 lost{}",
                 if purging { "purging" } else { "calm" },
                 f.answer_ms.len(),
-                q(&f.answer_ms, 0.5),
-                q(&f.answer_ms, 0.99),
-                q(&f.answer_ms, 1.0),
-                q(&f.latency_ms, 0.5),
-                q(&f.latency_ms, 0.99),
-                q(&f.latency_ms, 1.0),
+                p50_p99_max(&f.answer_ms),
+                p50_p99_max(&f.latency_ms),
                 f.lost,
                 f.purge_s
                     .map(|s| format!("; the purge took {s:.1} s from spawn"))
