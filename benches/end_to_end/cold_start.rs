@@ -33,8 +33,6 @@ const BYTES_PER_MESSAGE: u64 = 1_400;
 const HEADROOM: u64 = 1 << 30;
 /// The longest a start may take before the bench gives up.
 const PATIENCE: Duration = Duration::from_secs(600);
-/// How long a SIGTERM may take before the child is killed.
-const STOP_PATIENCE: Duration = Duration::from_secs(60);
 /// How often the child and the simulator are looked at.
 const POLL: Duration = Duration::from_millis(2);
 const MIB: f64 = (1 << 20) as f64;
@@ -153,7 +151,7 @@ pub async fn start(
     let started = Instant::now();
     let mut process = Process::spawn(config, &socket, &log)?;
     let measured = watch_start(sim, &mut process, before, started).await;
-    if let Err(e) = process.terminate(STOP_PATIENCE).await {
+    if let Err(e) = process.terminate(harness::STOP_PATIENCE).await {
         eprintln!("  khabar {e}");
     }
     measured.map_err(|e| format!("{e}; the daemon's log ends:\n{}", process.log_tail(20)))

@@ -12,6 +12,8 @@ use tokio_util::sync::CancellationToken;
 
 /// The longest the bench waits for a daemon or a bind to come up.
 const STARTUP: Duration = Duration::from_secs(60);
+/// How long a daemon child may take to exit after SIGTERM before it is killed.
+pub const STOP_PATIENCE: Duration = Duration::from_secs(60);
 
 /// A simulator with the three default operators, quick receipts and no test numbers.
 pub async fn simulator() -> Result<SimHandle, String> {

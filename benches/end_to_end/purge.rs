@@ -26,8 +26,6 @@ use smpp_sim::SimHandle;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-/// How long the daemon may take to stop on SIGTERM.
-const STOP_PATIENCE: Duration = Duration::from_secs(60);
 /// How often the purge's progress is looked at.
 const POLL: Duration = Duration::from_millis(100);
 /// How long a purge may take, at most.
@@ -132,7 +130,7 @@ async fn start(
         Ok::<_, String>(figures)
     }
     .await;
-    if let Err(e) = process.terminate(STOP_PATIENCE).await {
+    if let Err(e) = process.terminate(harness::STOP_PATIENCE).await {
         eprintln!("  khabar {e}");
     }
     measured.map_err(|e| format!("{e}; the daemon's log ends:\n{}", process.log_tail(20)))

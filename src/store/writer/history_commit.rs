@@ -33,14 +33,14 @@ pub struct HistoryCommitter {
 }
 
 impl HistoryCommitter {
-    /// Starts the thread.
+    /// Starts the thread; `nice` is the store's threads' niceness (0 leaves this one at
+    /// normal priority too, above 0 it runs at [`COMMITTER_NICE`]).
     pub fn spawn(
         writer: HistoryWriter,
         shared: Arc<Shared>,
         ops: OpSender,
         nice: i32,
     ) -> Result<Self, StoreError> {
-        // `nice`: the store's threads' niceness; 0 leaves this one at normal priority too
         let (batches, queue) = channel();
         let thread = std::thread::Builder::new()
             .name("khabar-store-history".into())
