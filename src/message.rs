@@ -243,6 +243,10 @@ pub struct Extra {
     /// receipt timeout, set at submission). (Last in the struct: older records lack it.)
     #[serde(default)]
     pub give_up_at: Option<Millis>,
+    /// When the code of an `otp` message was issued: the sending stage sends it only while its
+    /// session still holds that code. (Last in the struct: older records lack it.)
+    #[serde(default)]
+    pub otp_issued_at: Option<Millis>,
 }
 
 /// Replies kept on one message: a request is answered once; a few more show a person who

@@ -4,9 +4,10 @@
 
 mod daemon_support;
 
-use daemon_support::{Daemon, PATIENCE, simulator, write_config};
+use daemon_support::{Daemon, PATIENCE, simulator, wait_final, write_config};
 use khabar::api::client::Client;
 use khabar::api::protocol::{MessageRef, OtpResult, OtpSent, OtpVerdict};
+use khabar::message::State;
 use serde_json::json;
 use smpp_sim::SimHandle;
 
@@ -119,6 +120,56 @@ async fn attempts_run_out_and_resends_are_limited() {
         .unwrap();
     let error = again.expect_err("a second code within 60 s is refused");
     assert_eq!(error.code.as_str(), "rate_limited");
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_code_replaced_before_it_went_out_is_not_sent() {
+    let sim = simulator().await;
+    let operators: Vec<String> = sim.operators().into_iter().map(|op| op.name).collect();
+    for name in &operators {
+        sim.update_faults(name, |f| f.down = true).unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &sim, "[otp]\nresend_after = \"0s\"\n");
+    let daemon = Daemon::start(&config).await;
+    let mut client = daemon.client().await;
+    let to = "77071234567";
+    let mut sent = Vec::new();
+    for _ in 0..2 {
+        let answer: OtpSent = client
+            .call(json!({"op": "otp_send", "to": to, "session": "s-replaced"}))
+            .await
+            .expect("socket")
+            .expect("code queued");
+        sent.push(answer.message_id);
+    }
+    for name in &operators {
+        sim.update_faults(name, |f| f.down = false).unwrap();
+    }
+    let first = wait_final(&mut client, sent[0]).await;
+    assert_eq!(
+        first.state,
+        State::Rejected,
+        "the replaced code is not sent"
+    );
+    let reason = first.history.last().and_then(|t| t.reason.clone());
+    assert_eq!(
+        reason.as_deref(),
+        Some("a newer code was issued for its session")
+    );
+    let second = wait_final(&mut client, sent[1]).await;
+    assert_eq!(second.state, State::Delivered);
+    let phone: Vec<_> = (sim.messages().into_iter())
+        .filter(|m| to.ends_with(&m.destination))
+        .collect();
+    assert_eq!(phone.len(), 1, "one SMS reached the phone");
+    let code: String = phone[0].text.chars().filter(char::is_ascii_digit).collect();
+    assert_eq!(
+        verify(&mut client, "s-replaced", &code).await.result,
+        OtpResult::Ok,
+        "the code that went out verifies"
+    );
     daemon.stop().await;
 }
 

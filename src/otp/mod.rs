@@ -2,13 +2,18 @@
 //! valid for one identification session, once, until their TTL.
 //!
 //! The sessions and the per-number resend counters live in their own sled database at
-//! `<data dir>/otp`; the HMAC key lives in [`OtpConfig::secret_file`]. [`OtpService::issue`]
-//! and [`OtpService::verify`] are synchronous and flush to disk before they return (run them
-//! in `spawn_blocking`), so a verified code cannot come back to life after a crash.
+//! `<data dir>/otp`; the HMAC key lives in [`OtpConfig::secret_file`]. The operations are
+//! synchronous (run them in `spawn_blocking`). [`OtpService::verify`] flushes to disk before it
+//! returns, so a verified code cannot come back to life after a crash.
+//! [`OtpService::issue_unflushed`] leaves the flush to its caller, who runs it beside the store's
+//! group commit of the OTP message: the SMS records when its code was issued, and the sending
+//! stage asks [`OtpService::current`] before it sends, so a code whose session a crash lost (or
+//! a newer code replaced) is never sent.
 
 mod checks;
 mod codes;
 mod db;
+mod durable;
 mod issued;
 mod limits;
 mod seal;
@@ -23,6 +28,7 @@ use crate::log_gate::{Repeated, note};
 use crate::message::Millis;
 use crate::number::Msisdn;
 use checks::{check_config, check_length, check_session, check_ttl};
+use durable::Unflushed;
 use issued::CodeRecord;
 use limits::{ResendPolicy, SendLog};
 pub use seal::is_sealed;
@@ -102,6 +108,8 @@ pub enum OtpError {
 pub struct IssuedCode {
     /// The digits.
     pub code: String,
+    /// When it was issued: the tag the OTP message carries for [`OtpService::current`].
+    pub issued_at: Millis,
     /// When it stops being valid.
     pub expires_at: Millis,
 }
@@ -110,9 +118,21 @@ impl fmt::Debug for IssuedCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("IssuedCode")
             .field("code", &"<redacted>")
+            .field("issued_at", &self.issued_at)
             .field("expires_at", &self.expires_at)
             .finish()
     }
+}
+
+/// Whether an OTP message's code is still the one its session holds ([`OtpService::current`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Currency {
+    /// The session holds this code: it may be sent.
+    Current,
+    /// The session holds a newer code: this one would not verify.
+    Replaced,
+    /// The session is gone (a crash before its flush, or pruned): this code would not verify.
+    Missing,
 }
 
 /// The OTP sessions, on disk.
@@ -128,6 +148,10 @@ pub struct OtpService {
     /// Serialises read-modify-write of records (one process owns the db; OTP traffic is light,
     /// so a plain mutex is simpler than optimistic sled transactions with retries).
     write: Mutex<()>,
+    /// Sessions written by [`OtpService::issue_unflushed`] that no finished flush covers yet.
+    unflushed: Mutex<Unflushed>,
+    /// Held while flushing: the number of the last write a finished flush covers.
+    flushed: Mutex<u64>,
 }
 
 impl fmt::Debug for OtpService {
@@ -166,6 +190,8 @@ impl OtpService {
             config: config.clone(),
             path,
             write: Mutex::new(()),
+            unflushed: Mutex::new(Unflushed::default()),
+            flushed: Mutex::new(0),
         })
     }
 
@@ -184,6 +210,23 @@ impl OtpService {
     /// or refuses with `RateLimited`. `length`/`ttl` override the config when given.
     /// Durable (flushed) when it returns.
     pub fn issue(
+        &self,
+        session: &str,
+        to: &Msisdn,
+        length: Option<u32>,
+        ttl: Option<Duration>,
+        now: Millis,
+    ) -> Result<IssuedCode, OtpError> {
+        let issued = self.issue_unflushed(session, to, length, ttl, now)?;
+        self.flush()?;
+        Ok(issued)
+    }
+
+    /// [`OtpService::issue`] without the flush: the code is written and verifies at once, but
+    /// is durable only after the next [`OtpService::flush`]. The caller flushes before it
+    /// answers, and the SMS carrying the code records [`IssuedCode::issued_at`] so that the
+    /// sending stage can tell ([`OtpService::current`]) a code whose session a crash lost.
+    pub fn issue_unflushed(
         &self,
         session: &str,
         to: &Msisdn,
@@ -233,12 +276,30 @@ impl OtpService {
                 TransactionError::Storage(e) => storage("write", e),
                 TransactionError::Abort(()) => OtpError::Storage("write aborted".into()),
             })?;
-        self.flush()?;
+        self.note_unflushed(session);
         note(
             &ISSUED,
             || tracing::info!(to = %to.masked(), length, ttl_s = ttl.as_secs(), "{}", ISSUED.what),
         );
-        Ok(IssuedCode { code, expires_at })
+        Ok(IssuedCode {
+            code,
+            issued_at: now,
+            expires_at,
+        })
+    }
+
+    /// Whether the code `session` was issued at `issued_at` is still the session's code: the
+    /// sending stage's check just before an OTP goes out.
+    pub fn current(&self, session: &str, issued_at: Millis) -> Result<Currency, OtpError> {
+        let stored = self
+            .sessions
+            .get(session.as_bytes())
+            .map_err(|e| storage("read", e))?;
+        Ok(match stored {
+            None => Currency::Missing,
+            Some(bytes) if CodeRecord::decode(&bytes)?.issued_at == issued_at => Currency::Current,
+            Some(_) => Currency::Replaced,
+        })
     }
 
     /// Admits one more OTP SMS to the number `to` (E.164 digits) under the rolling-hour cap
@@ -364,11 +425,6 @@ impl OtpService {
             self.flush()?;
         }
         Ok(removed)
-    }
-
-    /// Writes everything to disk.
-    pub fn flush(&self) -> Result<(), OtpError> {
-        crate::side_db::flush(&self.db, &self.log).map_err(OtpError::Storage)
     }
 }
 

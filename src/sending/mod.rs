@@ -4,12 +4,15 @@
 
 pub mod concat;
 pub mod limits;
+mod otp_gate;
 pub mod outcomes;
 pub mod pdu;
 
 pub use concat::ConcatRefs;
 pub use limits::RecipientLimits;
 pub use outcomes::run_outcomes;
+
+use otp_gate::Gate;
 
 use crate::encoding::EncodingConfig;
 use crate::log_gate::{Repeated, note};
@@ -31,6 +34,9 @@ const UNBUILDABLE: Repeated = Repeated::warn("cannot build the SMS; rejected");
 
 /// How long a message waits when no operator for its number is up.
 const NO_OPERATOR_WAIT: Duration = Duration::from_secs(1);
+
+/// How long an OTP waits when its session cannot be read.
+const OTP_READ_WAIT: Duration = Duration::from_secs(1);
 
 /// Most OTPs the OTP loop claims in one trip to the store.
 const OTP_BATCH: usize = 16;
@@ -202,6 +208,17 @@ impl Dispatcher {
     /// it back.
     async fn dispatch(&self, mut message: Message, place: Option<OwnedSemaphorePermit>) {
         let now = now_ms();
+        match otp_gate::check(self.otp.as_ref(), &message).await {
+            Gate::Send => {}
+            Gate::Reject(why) => {
+                let _ = self.scheduler.reject(message.id, why, now).await;
+                return;
+            }
+            Gate::Later(why) => {
+                self.hand_back(&message, now, OTP_READ_WAIT, why).await;
+                return;
+            }
+        }
         if let Some(sealed) = message.text.as_deref().filter(|t| is_sealed(t)) {
             match self.otp.as_ref().map(|otp| otp.open_text(sealed)) {
                 Some(Ok(text)) => message.text = Some(text),

@@ -216,3 +216,44 @@ fn database_files_never_hold_a_code_in_plain_text() {
         );
     }
 }
+
+#[test]
+fn an_unflushed_code_is_made_durable_and_its_currency_told() {
+    let dir = tempfile::tempdir().unwrap();
+    let otp = open(dir.path());
+    let to = number("77011234567");
+    assert_eq!(otp.current("s1", T0).unwrap(), Currency::Missing);
+    let first = otp.issue_unflushed("s1", &to, None, None, T0).unwrap();
+    assert!(otp.is_unflushed("s1"));
+    assert_eq!(
+        otp.verify("s1", &other_code(&first.code), T0)
+            .unwrap()
+            .result,
+        OtpResult::WrongCode,
+        "an unflushed code is judged at once"
+    );
+    otp.make_durable("s1").unwrap();
+    assert!(!otp.is_unflushed("s1"));
+    let after_flush = tempfile::tempdir().unwrap();
+    snapshot(dir.path(), after_flush.path());
+    assert_eq!(
+        open(after_flush.path())
+            .current("s1", first.issued_at)
+            .unwrap(),
+        Currency::Current,
+        "after make_durable the code survives a crash"
+    );
+
+    let later = T0 + ms(OtpConfig::default().resend_after);
+    let second = otp.issue_unflushed("s1", &to, None, None, later).unwrap();
+    assert_eq!(
+        otp.current("s1", first.issued_at).unwrap(),
+        Currency::Replaced
+    );
+    assert_eq!(
+        otp.current("s1", second.issued_at).unwrap(),
+        Currency::Current
+    );
+    otp.flush().unwrap();
+    assert!(!otp.is_unflushed("s1"), "any flush covers earlier issues");
+}
