@@ -2,18 +2,16 @@
 //! valid for one identification session, once, until their TTL.
 //!
 //! The sessions and the per-number resend counters live in their own sled database at
-//! `<data dir>/otp`; the HMAC key lives in [`OtpConfig::secret_file`]. The operations are
-//! synchronous (run them in `spawn_blocking`). [`OtpService::verify`] flushes to disk before it
-//! returns, so a verified code cannot come back to life after a crash.
-//! [`OtpService::issue_unflushed`] leaves the flush to its caller, who runs it beside the store's
-//! group commit of the OTP message: the SMS records when its code was issued, and the sending
-//! stage asks [`OtpService::current`] before it sends, so a code whose session a crash lost (or
-//! a newer code replaced) is never sent.
+//! `<data dir>/otp`; the HMAC key lives in [`OtpConfig::secret_file`]. [`OtpService::issue`]
+//! and [`OtpService::verify`] are synchronous and flush to disk before they return (run them
+//! in `spawn_blocking`), so a verified code cannot come back to life after a crash, and a code
+//! is on disk before the SMS carrying it is accepted. That SMS records when its code was
+//! issued; the sending stage asks [`OtpService::current`] just before it sends, so a code a
+//! newer one replaced is never sent.
 
 mod checks;
 mod codes;
 mod db;
-mod durable;
 mod issued;
 mod limits;
 mod seal;
@@ -28,7 +26,6 @@ use crate::log_gate::{Repeated, note};
 use crate::message::Millis;
 use crate::number::Msisdn;
 use checks::{check_config, check_length, check_session, check_ttl};
-use durable::Unflushed;
 use issued::CodeRecord;
 use limits::{ResendPolicy, SendLog};
 pub use seal::is_sealed;
@@ -108,7 +105,7 @@ pub enum OtpError {
 pub struct IssuedCode {
     /// The digits.
     pub code: String,
-    /// When it was issued: the tag the OTP message carries for [`OtpService::current`].
+    /// When it was issued: the mark the OTP message carries for [`OtpService::current`].
     pub issued_at: Millis,
     /// When it stops being valid.
     pub expires_at: Millis,
@@ -131,7 +128,7 @@ pub enum Currency {
     Current,
     /// The session holds a newer code: this one would not verify.
     Replaced,
-    /// The session is gone (a crash before its flush, or pruned): this code would not verify.
+    /// The session is gone (pruned after its expiry): this code would not verify.
     Missing,
 }
 
@@ -148,10 +145,6 @@ pub struct OtpService {
     /// Serialises read-modify-write of records (one process owns the db; OTP traffic is light,
     /// so a plain mutex is simpler than optimistic sled transactions with retries).
     write: Mutex<()>,
-    /// Sessions written by [`OtpService::issue_unflushed`] that no finished flush covers yet.
-    unflushed: Mutex<Unflushed>,
-    /// Held while flushing: the number of the last write a finished flush covers.
-    flushed: Mutex<u64>,
 }
 
 impl fmt::Debug for OtpService {
@@ -190,8 +183,6 @@ impl OtpService {
             config: config.clone(),
             path,
             write: Mutex::new(()),
-            unflushed: Mutex::new(Unflushed::default()),
-            flushed: Mutex::new(0),
         })
     }
 
@@ -210,23 +201,6 @@ impl OtpService {
     /// or refuses with `RateLimited`. `length`/`ttl` override the config when given.
     /// Durable (flushed) when it returns.
     pub fn issue(
-        &self,
-        session: &str,
-        to: &Msisdn,
-        length: Option<u32>,
-        ttl: Option<Duration>,
-        now: Millis,
-    ) -> Result<IssuedCode, OtpError> {
-        let issued = self.issue_unflushed(session, to, length, ttl, now)?;
-        self.flush()?;
-        Ok(issued)
-    }
-
-    /// [`OtpService::issue`] without the flush: the code is written and verifies at once, but
-    /// is durable only after the next [`OtpService::flush`]. The caller flushes before it
-    /// answers, and the SMS carrying the code records [`IssuedCode::issued_at`] so that the
-    /// sending stage can tell ([`OtpService::current`]) a code whose session a crash lost.
-    pub fn issue_unflushed(
         &self,
         session: &str,
         to: &Msisdn,
@@ -276,7 +250,7 @@ impl OtpService {
                 TransactionError::Storage(e) => storage("write", e),
                 TransactionError::Abort(()) => OtpError::Storage("write aborted".into()),
             })?;
-        self.note_unflushed(session);
+        self.flush()?;
         note(
             &ISSUED,
             || tracing::info!(to = %to.masked(), length, ttl_s = ttl.as_secs(), "{}", ISSUED.what),
@@ -425,6 +399,11 @@ impl OtpService {
             self.flush()?;
         }
         Ok(removed)
+    }
+
+    /// Writes everything to disk.
+    pub fn flush(&self) -> Result<(), OtpError> {
+        crate::side_db::flush(&self.db, &self.log).map_err(OtpError::Storage)
     }
 }
 

@@ -208,7 +208,7 @@ impl Dispatcher {
     /// it back.
     async fn dispatch(&self, mut message: Message, place: Option<OwnedSemaphorePermit>) {
         let now = now_ms();
-        match otp_gate::check(self.otp.as_ref(), &message).await {
+        match otp_gate::check(self.otp.as_ref(), &message) {
             Gate::Send => {}
             Gate::Reject(why) => {
                 let _ = self.scheduler.reject(message.id, why, now).await;

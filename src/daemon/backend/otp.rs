@@ -1,11 +1,8 @@
 //! `otp_send` and `otp_verify`: the code is issued by the OTP service, put into the `otp`
 //! template and queued as an `otp` message that is never sent after the code expires. The
 //! code itself is never logged, returned or kept anywhere but in the queued SMS text.
-//!
-//! `otp_send` answers once both the code's session and the message are on disk. The two are
-//! flushed side by side rather than one after the other (they live in two databases); the
-//! message carries the code's issue time, so a session a crash lost before its flush stops
-//! the SMS at the sending stage ([`crate::otp::OtpService::current`]).
+//! The message carries the code's issue time, so that a code a newer one replaced before it
+//! went out is not sent ([`crate::otp::OtpService::current`]).
 
 use super::GatewayBackend;
 use super::checks::template_language;
@@ -65,12 +62,10 @@ impl GatewayBackend {
             code,
             issued_at,
             expires_at,
-        } = tokio::task::spawn_blocking(move || {
-            issuer.issue_unflushed(&session, &to, length, ttl, now)
-        })
-        .await
-        .map_err(task_failed)?
-        .map_err(otp_error)?;
+        } = tokio::task::spawn_blocking(move || issuer.issue(&session, &to, length, ttl, now))
+            .await
+            .map_err(task_failed)?
+            .map_err(otp_error)?;
 
         let language = template_language(request.language.unwrap_or(self.parts.otp_language));
         let mut fields = BTreeMap::from([("code".to_owned(), code)]);
@@ -106,13 +101,11 @@ impl GatewayBackend {
         self.parts.scheduler.prepare(&mut message, now);
         // a code is never sent after it stops being valid
         message.send_by = Some(message.send_by.map_or(expires_at, |s| s.min(expires_at)));
-        let flusher = service.clone();
-        let session_kept = tokio::task::spawn_blocking(move || flusher.flush());
-        let (accepted, session_kept) = tokio::join!(self.store().accept(message), session_kept);
-        let accepted = accepted.map_err(|e| not_accepted(&e))?;
-        // accepted but the session not durable: the SMS goes out and verifies unless the daemon
-        // dies before a later flush, when the sending stage stops it (its session is missing)
-        session_kept.map_err(task_failed)?.map_err(otp_error)?;
+        let accepted = self
+            .store()
+            .accept(message)
+            .await
+            .map_err(|e| not_accepted(&e))?;
         drop(room);
         self.accepted(&[&accepted], now);
         let id = accepted.id;

@@ -218,34 +218,23 @@ fn database_files_never_hold_a_code_in_plain_text() {
 }
 
 #[test]
-fn an_unflushed_code_is_made_durable_and_its_currency_told() {
+fn a_code_is_current_until_a_newer_one_replaces_it() {
     let dir = tempfile::tempdir().unwrap();
     let otp = open(dir.path());
     let to = number("77011234567");
     assert_eq!(otp.current("s1", T0).unwrap(), Currency::Missing);
-    let first = otp.issue_unflushed("s1", &to, None, None, T0).unwrap();
-    assert!(otp.is_unflushed("s1"));
+    let first = otp.issue("s1", &to, None, None, T0).unwrap();
+    let after_issue = tempfile::tempdir().unwrap();
+    snapshot(dir.path(), after_issue.path());
     assert_eq!(
-        otp.verify("s1", &other_code(&first.code), T0)
-            .unwrap()
-            .result,
-        OtpResult::WrongCode,
-        "an unflushed code is judged at once"
-    );
-    otp.make_durable("s1").unwrap();
-    assert!(!otp.is_unflushed("s1"));
-    let after_flush = tempfile::tempdir().unwrap();
-    snapshot(dir.path(), after_flush.path());
-    assert_eq!(
-        open(after_flush.path())
+        open(after_issue.path())
             .current("s1", first.issued_at)
             .unwrap(),
         Currency::Current,
-        "after make_durable the code survives a crash"
+        "a crash right after issue leaves the code current"
     );
-
     let later = T0 + ms(OtpConfig::default().resend_after);
-    let second = otp.issue_unflushed("s1", &to, None, None, later).unwrap();
+    let second = otp.issue("s1", &to, None, None, later).unwrap();
     assert_eq!(
         otp.current("s1", first.issued_at).unwrap(),
         Currency::Replaced
@@ -254,6 +243,4 @@ fn an_unflushed_code_is_made_durable_and_its_currency_told() {
         otp.current("s1", second.issued_at).unwrap(),
         Currency::Current
     );
-    otp.flush().unwrap();
-    assert!(!otp.is_unflushed("s1"), "any flush covers earlier issues");
 }
