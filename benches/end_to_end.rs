@@ -32,7 +32,8 @@
 //!   Every `--sample-secs` (30; `--quick`: 10) the daemon's RSS, the data dir's size on disk,
 //!   messages accepted and final, queue depth; then every message final, `--settle-secs` (60)
 //!   later a last sample, SIGTERM, the disk again. `--erase-texts-after 1m` sets
-//!   `[store] erase_texts_after` (and housekeeping every 15 s). The free space in `TMPDIR` the
+//!   `[store] erase_texts_after` (and housekeeping every 15 s); `--subscribe` adds an upstream
+//!   that follows the events and acknowledges them (housekeeping every 15 s too). The free space in `TMPDIR` the
 //!   run needs is checked first.
 //! - **F, history** (only with `--only history`): one store grown through `--history` sizes of
 //!   finished messages (1,000,000, 5,000,000 and 10,000,000; `--quick`: 100,000 and 300,000)
@@ -65,6 +66,8 @@ mod otp_latency;
 mod purge;
 #[path = "end_to_end/soak.rs"]
 mod soak;
+#[path = "end_to_end/subscriber.rs"]
+mod subscriber;
 #[path = "end_to_end/traffic.rs"]
 mod traffic;
 
@@ -143,6 +146,7 @@ fn parse_args() -> Args {
                 args.soak.settle = Duration::from_secs(settle);
             }
             "--erase-texts-after" => args.soak.erase_texts_after = it.next(),
+            "--subscribe" => args.soak.subscribe = true,
             "--runs" => args.runs = it.next().and_then(|n| n.parse().ok()).unwrap_or(3),
             "--only" => args.only = it.next(),
             _ => {} // cargo passes --bench

@@ -4,7 +4,8 @@
 //! The real `khabar` binary runs as a child process over a fresh temporary data dir (in
 //! `TMPDIR`), with three operators at smpp-sim in this process (2 binds × window 100, a
 //! 20,000 parts/s cap each, a receipt for every part after 0–50 ms) and `[store]` defaults
-//! unless `--erase-texts-after` is given. Two connections submit `submit_batch`es at a steady
+//! unless `--erase-texts-after` is given; with `--subscribe` an upstream follows the events
+//! and acknowledges them ([`subscriber`]). Two connections submit `submit_batch`es at a steady
 //! `--rate` (default 2,000 messages/s): each owes half the rate since the start and pays what
 //! it owes every 200 ms, the two a tick apart, so a batch of a tenth of the rate leaves every
 //! 100 ms. A late connection catches up, but by at most one second's worth at a time: what it
@@ -21,13 +22,14 @@
 //! checked first.
 
 use crate::harness::{self, Process, Shape};
-use crate::{thousands, traffic};
+use crate::{subscriber, thousands, traffic};
 use khabar::api::client::Client;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::time::{Instant, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
 
 /// Submitting connections; batches leave them in turn.
 const LOADERS: u32 = 2;
@@ -68,6 +70,10 @@ pub struct Plan {
     /// `[store] erase_texts_after` for the daemon (a humantime duration such as "1m"); the
     /// daemon's default (30 days) when absent.
     pub erase_texts_after: Option<String>,
+    /// An upstream follows the events on a durable cursor and acknowledges them
+    /// ([`subscriber::follow`]), so the daemon trims them; without one the events stay
+    /// `keep_events_for` (7 days).
+    pub subscribe: bool,
 }
 
 impl Default for Plan {
@@ -78,6 +84,7 @@ impl Default for Plan {
             sample_every: Duration::from_secs(30),
             settle: Duration::from_secs(60),
             erase_texts_after: None,
+            subscribe: false,
         }
     }
 }
@@ -323,6 +330,8 @@ struct Ending {
     /// The daemon's WARN and ERROR lines.
     warnings: Vec<String>,
     sim: String,
+    /// With `--subscribe`: the events the subscriber read, and the last seq it acknowledged.
+    events: Option<(u64, u64)>,
 }
 
 fn summary(plan: &Plan, samples: &[Sample], counters: &Counters, end: &Ending) {
@@ -497,18 +506,27 @@ fn summary(plan: &Plan, samples: &[Sample], counters: &Counters, end: &Ending) {
         end.drained_s
             .map_or("not within the wait".into(), |s| format!("{s:.1} s")),
     ));
+    if let Some((read, last)) = end.events {
+        rows.push((
+            "events the subscriber read (last seq acknowledged)".into(),
+            format!("{} ({})", thousands(read as f64), thousands(last as f64)),
+        ));
+    }
     rows.push(("the daemon's exit after SIGTERM".into(), end.exit.clone()));
     rows.push((
         "the daemon's log (outside the data dir)".into(),
         size(end.log_bytes),
     ));
 
-    let erase = plan
+    let mut erase = plan
         .erase_texts_after
         .as_deref()
         .map_or("[store] defaults".to_string(), |e| {
             format!("erase_texts_after = {e:?}, housekeeping every {HOUSEKEEPING_EVERY}")
         });
+    if plan.subscribe {
+        erase.push_str(", events acknowledged by a subscriber");
+    }
     println!();
     println!(
         "| E soak: {} msg/s for {} ({erase}) | |",
@@ -571,15 +589,20 @@ fn summary(plan: &Plan, samples: &[Sample], counters: &Counters, end: &Ending) {
     }
 }
 
-/// The `[store]` / `[scheduler]` sections the plan adds to the daemon's config.
+/// The `[store]` / `[scheduler]` sections the plan adds to the daemon's config: housekeeping
+/// (which erases texts and trims acknowledged events) every [`HOUSEKEEPING_EVERY`] when the
+/// plan erases texts or acknowledges events.
 fn extra_config(plan: &Plan) -> String {
-    match &plan.erase_texts_after {
-        Some(after) => format!(
-            "[store]\nerase_texts_after = {after:?}\n\n[scheduler]\nhousekeeping_every = \
-             {HOUSEKEEPING_EVERY:?}\n"
-        ),
-        None => String::new(),
+    let mut extra = String::new();
+    if let Some(after) = &plan.erase_texts_after {
+        extra.push_str(&format!("[store]\nerase_texts_after = {after:?}\n\n"));
     }
+    if plan.erase_texts_after.is_some() || plan.subscribe {
+        extra.push_str(&format!(
+            "[scheduler]\nhousekeeping_every = {HOUSEKEEPING_EVERY:?}\n"
+        ));
+    }
+    extra
 }
 
 /// Runs the load, sampling; then drains, settles and stops the daemon.
@@ -618,6 +641,18 @@ async fn soak(
     watched.start = start;
     watched.cpu_at_start = watched.process.cpu_s();
     let tag: Arc<str> = format!("soak{}", std::process::id()).into();
+    let stop_following = CancellationToken::new();
+    let events_read = Arc::new(AtomicU64::new(0));
+    let follower = if plan.subscribe {
+        let client = watched.process.client().await?;
+        Some(tokio::spawn(subscriber::follow(
+            client,
+            events_read.clone(),
+            stop_following.clone(),
+        )))
+    } else {
+        None
+    };
     let share = plan.rate as f64 / f64::from(LOADERS);
     let mut loaders = tokio::task::JoinSet::new();
     for turn in 0..LOADERS {
@@ -669,6 +704,14 @@ async fn soak(
     samples.push(watched.sample("settled", counters).await?);
     let split_settled = split(&watched.data);
     let peak_rss_mib = watched.process.rss_mib().1;
+    stop_following.cancel();
+    let events = match follower {
+        Some(follower) => {
+            let last = follower.await.map_err(|e| e.to_string())??;
+            Some((events_read.load(Ordering::Relaxed), last))
+        }
+        None => None,
+    };
 
     drop(watched.status);
     let exit = match watched.process.terminate(STOP_PATIENCE).await {
@@ -695,6 +738,7 @@ async fn soak(
         log_bytes: harness::disk_bytes(&log),
         warnings: warnings(&log),
         sim: sim_line(sim),
+        events,
     })
 }
 

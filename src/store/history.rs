@@ -6,9 +6,12 @@
 //! length (docs/BENCHMARKS.md, "History tier: choosing its engine").
 //!
 //! One row per message: its record in the store's own encoding (`codec::encode_record`), with
-//! its id, reference, kind and state as columns for lookups and counts; one row per operator
-//! message id for receipts that come after a message moved; and the event log, moved here once
-//! durable from the live store (where a few seconds of it stay). Writes come in batches from the
+//! its id, reference, kind and state as columns for lookups and counts; its text in a table of
+//! its own, so that erasing texts deletes whole rows and frees whole pages for new texts (a
+//! record rewritten smaller in place leaves room in its page that rows appended later never
+//! use); one row per operator message id for receipts that come after a message moved; and the
+//! event log, moved here once durable from the live store (where a few seconds of it stay).
+//! Rows written by schema 1 keep their text inside the record until it is erased or forgotten. Writes come in batches from the
 //! store's flusher, one transaction each, durable (`synchronous = FULL`) before the flusher
 //! answers anyone, and always before the live store lets go of what moved.
 
@@ -21,10 +24,14 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+mod write;
+pub use write::{HistoryWrite, HistoryWriter};
+
 /// The file name, in the store's directory.
 pub const FILE: &str = "history.sqlite";
-/// The schema this release writes (`PRAGMA user_version`); a newer one is refused.
-const SCHEMA: i64 = 1;
+/// The schema this release writes (`PRAGMA user_version`); a newer one is refused. Schema 2
+/// added `texts` (a release that reads only schema 1 would show moved messages without text).
+const SCHEMA: i64 = 2;
 /// SQLite's page cache of the writing connection, in KiB (its memory does not grow with the
 /// history; inserts touch the ends of the tables and the reference index).
 const WRITER_CACHE_KIB: i64 = 8 * 1024;
@@ -42,6 +49,10 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS messages_by_reference ON messages(reference)
     WHERE reference IS NOT NULL;
+CREATE TABLE IF NOT EXISTS texts (
+    id INTEGER PRIMARY KEY,
+    text TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS operator_ids (
     key BLOB PRIMARY KEY,
     id INTEGER NOT NULL,
@@ -58,39 +69,6 @@ CREATE TABLE IF NOT EXISTS events (
 /// (`codec::encode(EVENT_VERSION, ..)`).
 pub type EventRow = (u64, i64, Vec<u8>);
 
-/// One change to the history.
-#[derive(Clone, Debug)]
-pub enum HistoryWrite {
-    /// Store the message as it now is (new, or replacing its earlier copy).
-    Put(Box<Message>),
-    /// Forget the message and its operator ids.
-    Forget(Box<Message>),
-    /// Append events (already durable in the live store).
-    Events(Vec<EventRow>),
-    /// Of the `limit` oldest events, delete those with a seq up to `through` or that happened
-    /// before `before`. Both bounds cut the log in seq order (events are stamped as they are
-    /// appended), so this is the oldest of them; looking no further than `limit` rows keeps a
-    /// trim with nothing to delete from reading the whole log.
-    TrimEvents {
-        /// Every consumer acknowledged the events up to this seq.
-        through: u64,
-        /// Events before this are older than `keep_events_for`.
-        before: i64,
-        /// Most events deleted.
-        limit: usize,
-    },
-}
-
-impl HistoryWrite {
-    /// The message written, for the writes of one message.
-    pub fn id(&self) -> Option<MessageId> {
-        match self {
-            HistoryWrite::Put(m) | HistoryWrite::Forget(m) => Some(m.id),
-            HistoryWrite::Events(_) | HistoryWrite::TrimEvents { .. } => None,
-        }
-    }
-}
-
 /// The history file, shared by every thread that reads it.
 pub struct History {
     path: PathBuf,
@@ -101,16 +79,37 @@ pub struct History {
 /// Counts per kind and state and, for each id asked, its kind and state if it is there.
 pub type CountsAndStates = (Vec<(Kind, State, u64)>, Vec<Option<(Kind, State)>>);
 
+/// A message's columns as [`SELECT_MESSAGE`] reads them: its record and its text.
+type Row = (Vec<u8>, Option<String>);
+
+/// The record and text of the messages the `WHERE` clause that follows picks.
+const SELECT_MESSAGE: &str =
+    "SELECT m.record, t.text FROM messages m LEFT JOIN texts t ON t.id = m.id";
+
+/// Reads a [`Row`] from the first two columns.
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+    Ok((r.get(0)?, r.get(1)?))
+}
+
+/// The message a [`Row`] holds (a schema-1 row has its text in the record).
+fn message_of((record, text): Row) -> Result<Message, StoreError> {
+    let mut message = codec::decode_record(&record)?;
+    if text.is_some() {
+        message.text = text;
+    }
+    Ok(message)
+}
+
 /// The message with this id, on connection `c`.
 fn get_on(c: &Connection, id: MessageId) -> Result<Option<Message>, StoreError> {
     let mut q = c
-        .prepare_cached("SELECT record FROM messages WHERE id = ?1")
+        .prepare_cached(&format!("{SELECT_MESSAGE} WHERE m.id = ?1"))
         .map_err(|e| failed("get", e))?;
-    let bytes: Option<Vec<u8>> = q
-        .query_row([id.0 as i64], |r| r.get(0))
+    let found = q
+        .query_row([id.0 as i64], row)
         .optional()
         .map_err(|e| failed("get", e))?;
-    bytes.map(|b| codec::decode_record(&b)).transpose()
+    found.map(message_of).transpose()
 }
 
 /// Messages per kind and state, on connection `c`.
@@ -238,13 +237,13 @@ impl History {
     pub fn get_by_reference(&self, reference: &str) -> Result<Option<Message>, StoreError> {
         self.read(|c| {
             let mut q = c
-                .prepare_cached("SELECT record FROM messages WHERE reference = ?1")
+                .prepare_cached(&format!("{SELECT_MESSAGE} WHERE m.reference = ?1"))
                 .map_err(|e| failed("get by reference", e))?;
-            let bytes: Option<Vec<u8>> = q
-                .query_row([reference], |r| r.get(0))
+            let found = q
+                .query_row([reference], row)
                 .optional()
                 .map_err(|e| failed("get by reference", e))?;
-            bytes.map(|b| codec::decode_record(&b)).transpose()
+            found.map(message_of).transpose()
         })
     }
 
@@ -306,18 +305,16 @@ impl History {
     ) -> Result<Vec<Message>, StoreError> {
         self.read(|c| {
             let mut q = c
-                .prepare_cached(
-                    "SELECT record FROM messages WHERE id > ?1 AND id < ?2 ORDER BY id LIMIT ?3",
-                )
+                .prepare_cached(&format!(
+                    "{SELECT_MESSAGE} WHERE m.id > ?1 AND m.id < ?2 ORDER BY m.id LIMIT ?3"
+                ))
                 .map_err(|e| failed("page", e))?;
             let rows = q
-                .query_map(params![after.0 as i64, below.0 as i64, limit as i64], |r| {
-                    r.get::<_, Vec<u8>>(0)
-                })
+                .query_map(params![after.0 as i64, below.0 as i64, limit as i64], row)
                 .map_err(|e| failed("page", e))?;
             let mut out = Vec::new();
-            for row in rows {
-                out.push(codec::decode_record(&row.map_err(|e| failed("page", e))?)?);
+            for found in rows {
+                out.push(message_of(found.map_err(|e| failed("page", e))?)?);
             }
             Ok(out)
         })
@@ -422,176 +419,5 @@ impl History {
     }
 }
 
-/// The connection that writes the history (the store's flusher holds it).
-pub struct HistoryWriter(Connection);
-
-impl HistoryWriter {
-    /// Applies `writes` in one durable transaction.
-    pub fn apply(&mut self, writes: &[HistoryWrite]) -> Result<(), StoreError> {
-        if writes.is_empty() {
-            return Ok(());
-        }
-        let tx = self.0.transaction().map_err(|e| failed("begin", e))?;
-        {
-            let mut put = tx
-                .prepare_cached(
-                    "INSERT OR REPLACE INTO messages (id, reference, kind, state, record)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                )
-                .map_err(|e| failed("put", e))?;
-            let mut put_key = tx
-                .prepare_cached(
-                    "INSERT OR REPLACE INTO operator_ids (key, id, part) VALUES (?1, ?2, ?3)",
-                )
-                .map_err(|e| failed("put", e))?;
-            let mut forget = tx
-                .prepare_cached("DELETE FROM messages WHERE id = ?1")
-                .map_err(|e| failed("forget", e))?;
-            let mut forget_key = tx
-                .prepare_cached("DELETE FROM operator_ids WHERE key = ?1 AND id = ?2")
-                .map_err(|e| failed("forget", e))?;
-            let mut event = tx
-                .prepare_cached("INSERT OR IGNORE INTO events (seq, at, event) VALUES (?1, ?2, ?3)")
-                .map_err(|e| failed("events", e))?;
-            let mut trim = tx
-                .prepare_cached(
-                    "DELETE FROM events WHERE seq IN
-                     (SELECT seq FROM (SELECT seq, at FROM events ORDER BY seq LIMIT ?3)
-                      WHERE seq <= ?1 OR at < ?2)",
-                )
-                .map_err(|e| failed("trim events", e))?;
-            for write in writes {
-                match write {
-                    HistoryWrite::Put(m) => {
-                        let record = codec::encode_record(m)?;
-                        put.execute(params![
-                            m.id.0 as i64,
-                            m.reference,
-                            m.kind.as_str(),
-                            m.state.as_str(),
-                            record
-                        ])
-                        .map_err(|e| failed("put", e))?;
-                        for (key, part) in operator_keys(m) {
-                            put_key
-                                .execute(params![key, m.id.0 as i64, part])
-                                .map_err(|e| failed("put", e))?;
-                        }
-                    }
-                    HistoryWrite::Forget(m) => {
-                        forget
-                            .execute([m.id.0 as i64])
-                            .map_err(|e| failed("forget", e))?;
-                        for (key, _) in operator_keys(m) {
-                            forget_key
-                                .execute(params![key, m.id.0 as i64])
-                                .map_err(|e| failed("forget", e))?;
-                        }
-                    }
-                    HistoryWrite::Events(rows) => {
-                        for (seq, at, bytes) in rows {
-                            event
-                                .execute(params![*seq as i64, at, bytes])
-                                .map_err(|e| failed("events", e))?;
-                        }
-                    }
-                    HistoryWrite::TrimEvents {
-                        through,
-                        before,
-                        limit,
-                    } => {
-                        trim.execute(params![*through as i64, before, *limit as i64])
-                            .map_err(|e| failed("trim events", e))?;
-                    }
-                }
-            }
-        }
-        tx.commit().map_err(|e| failed("commit", e))
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::message::{Part, Transition};
-
-    fn finished(id: u64, reference: Option<&str>) -> Message {
-        Message {
-            id: MessageId(id),
-            reference: reference.map(str::to_owned),
-            kind: Kind::Notification,
-            recipient: "77011234567".into(),
-            sender: None,
-            text: Some("Сәлем".into()),
-            created: 1,
-            send_by: None,
-            receipt_by: None,
-            attempts: 1,
-            next_try: 1,
-            state: State::Delivered,
-            operator: Some("kcell".into()),
-            parts: vec![Part {
-                operator_id: Some(format!("ab{id:04x}")),
-                receipt: Some("DELIVRD".into()),
-                error: None,
-                receipt_at: Some(2),
-            }],
-            history: vec![Transition {
-                state: State::Delivered,
-                at: 2,
-                reason: None,
-            }],
-            extra: Default::default(),
-            concat_ref: None,
-        }
-    }
-
-    #[test]
-    fn what_is_put_is_found_by_id_reference_and_operator_id_until_forgotten() {
-        let dir = tempfile::tempdir().unwrap();
-        let history = History::open(dir.path()).unwrap();
-        let mut writer = history.writer().unwrap();
-        let a = finished(1, Some("crm-1"));
-        let b = finished(2, None);
-        writer
-            .apply(&[
-                HistoryWrite::Put(Box::new(a.clone())),
-                HistoryWrite::Put(Box::new(b.clone())),
-            ])
-            .unwrap();
-        assert_eq!(history.get(MessageId(1)).unwrap(), Some(a.clone()));
-        assert_eq!(history.get_by_reference("crm-1").unwrap(), Some(a.clone()));
-        let found = history.references(&["crm-1", "crm-9"]).unwrap();
-        assert_eq!(found.len(), 1);
-        assert_eq!(found["crm-1"], (MessageId(1), State::Delivered));
-        let key = keys::operator_id("kcell", "ab0002");
-        assert_eq!(
-            history.find_operator_key(&key).unwrap(),
-            Some((MessageId(2), 0))
-        );
-        assert_eq!(
-            history.counts().unwrap(),
-            vec![(Kind::Notification, State::Delivered, 2)]
-        );
-        let page = history.page(MessageId(0), MessageId(2), 10).unwrap();
-        assert_eq!(page, vec![a.clone()]);
-
-        writer.apply(&[HistoryWrite::Forget(Box::new(b))]).unwrap();
-        assert_eq!(history.get(MessageId(2)).unwrap(), None);
-        assert_eq!(history.find_operator_key(&key).unwrap(), None);
-        drop(writer);
-        drop(history);
-        let reopened = History::open(dir.path()).unwrap();
-        assert_eq!(reopened.get(MessageId(1)).unwrap(), Some(a));
-    }
-
-    #[test]
-    fn a_newer_schema_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let c = Connection::open(dir.path().join(FILE)).unwrap();
-        c.execute_batch("PRAGMA user_version = 99;").unwrap();
-        drop(c);
-        let refused = History::open(dir.path()).err().unwrap().to_string();
-        assert!(refused.contains("history schema 99"), "{refused}");
-    }
-}
+mod tests;

@@ -1,0 +1,146 @@
+//! Writing the history: the changes the store's writer asks for ([`HistoryWrite`]) and the one
+//! connection that applies them, a batch per durable transaction ([`HistoryWriter`]).
+
+use super::{EventRow, failed, operator_keys};
+use crate::message::{Message, MessageId};
+use crate::store::error::StoreError;
+use crate::store::layout::codec;
+use rusqlite::{Connection, params};
+
+/// One change to the history.
+#[derive(Clone, Debug)]
+pub enum HistoryWrite {
+    /// Store the message as it now is (new, or replacing its earlier copy).
+    Put(Box<Message>),
+    /// Forget the message and its operator ids.
+    Forget(Box<Message>),
+    /// Append events (already durable in the live store).
+    Events(Vec<EventRow>),
+    /// Of the `limit` oldest events, delete those with a seq up to `through` or that happened
+    /// before `before`. Both bounds cut the log in seq order (events are stamped as they are
+    /// appended), so this is the oldest of them; looking no further than `limit` rows keeps a
+    /// trim with nothing to delete from reading the whole log.
+    TrimEvents {
+        /// Every consumer acknowledged the events up to this seq.
+        through: u64,
+        /// Events before this are older than `keep_events_for`.
+        before: i64,
+        /// Most events deleted.
+        limit: usize,
+    },
+}
+
+impl HistoryWrite {
+    /// The message written, for the writes of one message.
+    pub fn id(&self) -> Option<MessageId> {
+        match self {
+            HistoryWrite::Put(m) | HistoryWrite::Forget(m) => Some(m.id),
+            HistoryWrite::Events(_) | HistoryWrite::TrimEvents { .. } => None,
+        }
+    }
+}
+
+/// The connection that writes the history (the store's flusher holds it).
+pub struct HistoryWriter(pub(super) Connection);
+
+impl HistoryWriter {
+    /// Applies `writes` in one durable transaction.
+    pub fn apply(&mut self, writes: &[HistoryWrite]) -> Result<(), StoreError> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        let tx = self.0.transaction().map_err(|e| failed("begin", e))?;
+        {
+            let mut put = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO messages (id, reference, kind, state, record)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .map_err(|e| failed("put", e))?;
+            let mut put_text = tx
+                .prepare_cached("INSERT OR REPLACE INTO texts (id, text) VALUES (?1, ?2)")
+                .map_err(|e| failed("put", e))?;
+            let mut forget_text = tx
+                .prepare_cached("DELETE FROM texts WHERE id = ?1")
+                .map_err(|e| failed("forget", e))?;
+            let mut put_key = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO operator_ids (key, id, part) VALUES (?1, ?2, ?3)",
+                )
+                .map_err(|e| failed("put", e))?;
+            let mut forget = tx
+                .prepare_cached("DELETE FROM messages WHERE id = ?1")
+                .map_err(|e| failed("forget", e))?;
+            let mut forget_key = tx
+                .prepare_cached("DELETE FROM operator_ids WHERE key = ?1 AND id = ?2")
+                .map_err(|e| failed("forget", e))?;
+            let mut event = tx
+                .prepare_cached("INSERT OR IGNORE INTO events (seq, at, event) VALUES (?1, ?2, ?3)")
+                .map_err(|e| failed("events", e))?;
+            let mut trim = tx
+                .prepare_cached(
+                    "DELETE FROM events WHERE seq IN
+                     (SELECT seq FROM (SELECT seq, at FROM events ORDER BY seq LIMIT ?3)
+                      WHERE seq <= ?1 OR at < ?2)",
+                )
+                .map_err(|e| failed("trim events", e))?;
+            for write in writes {
+                match write {
+                    HistoryWrite::Put(m) => {
+                        let record = codec::encode_record(&Message {
+                            text: None,
+                            ..Message::clone(m)
+                        })?;
+                        put.execute(params![
+                            m.id.0 as i64,
+                            m.reference,
+                            m.kind.as_str(),
+                            m.state.as_str(),
+                            record
+                        ])
+                        .map_err(|e| failed("put", e))?;
+                        match &m.text {
+                            Some(text) => put_text.execute(params![m.id.0 as i64, text]),
+                            None => forget_text.execute([m.id.0 as i64]),
+                        }
+                        .map_err(|e| failed("put", e))?;
+                        for (key, part) in operator_keys(m) {
+                            put_key
+                                .execute(params![key, m.id.0 as i64, part])
+                                .map_err(|e| failed("put", e))?;
+                        }
+                    }
+                    HistoryWrite::Forget(m) => {
+                        forget
+                            .execute([m.id.0 as i64])
+                            .map_err(|e| failed("forget", e))?;
+                        forget_text
+                            .execute([m.id.0 as i64])
+                            .map_err(|e| failed("forget", e))?;
+                        for (key, _) in operator_keys(m) {
+                            forget_key
+                                .execute(params![key, m.id.0 as i64])
+                                .map_err(|e| failed("forget", e))?;
+                        }
+                    }
+                    HistoryWrite::Events(rows) => {
+                        for (seq, at, bytes) in rows {
+                            event
+                                .execute(params![*seq as i64, at, bytes])
+                                .map_err(|e| failed("events", e))?;
+                        }
+                    }
+                    HistoryWrite::TrimEvents {
+                        through,
+                        before,
+                        limit,
+                    } => {
+                        trim.execute(params![*through as i64, before, *limit as i64])
+                            .map_err(|e| failed("trim events", e))?;
+                    }
+                }
+            }
+        }
+        tx.commit().map_err(|e| failed("commit", e))
+    }
+}
