@@ -45,6 +45,8 @@
 //!   (`end_to_end/purge.rs`).
 //!
 //! Each scenario runs `--runs` times (default 3); the table shows the median and the spread.
+//! `--thread-nice N` sets `[store] thread_nice` of every daemon the bench configures (not
+//! together with `--erase-texts-after`, which writes a `[store]` table of its own).
 
 #[path = "end_to_end/accept.rs"]
 mod accept;
@@ -147,6 +149,11 @@ fn parse_args() -> Args {
             }
             "--erase-texts-after" => args.soak.erase_texts_after = it.next(),
             "--subscribe" => args.soak.subscribe = true,
+            "--thread-nice" => {
+                if let Some(nice) = it.next().and_then(|n| n.parse().ok()) {
+                    let _ = harness::THREAD_NICE.set(nice);
+                }
+            }
             "--runs" => args.runs = it.next().and_then(|n| n.parse().ok()).unwrap_or(3),
             "--only" => args.only = it.next(),
             _ => {} // cargo passes --bench

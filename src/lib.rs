@@ -36,6 +36,7 @@
 //! - [`config`], [`cli`], [`metrics`], [`log_gate`], [`side_db`]: the configuration, the
 //!   command line, the Prometheus endpoint, repeated log lines, the small sled databases beside
 //!   the store.
+//! - [`allocator`]: the process allocator (mimalloc) and how soon it returns freed memory.
 
 pub mod message;
 pub mod operator_id;
@@ -58,15 +59,10 @@ pub mod replies;
 pub mod requests;
 pub mod templates;
 
+pub mod allocator;
 pub mod api;
 pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod log_gate;
 pub mod metrics;
-
-/// The process allocator for the daemon, its tools, tests and benchmarks: sled 0.34 copies a
-/// tree node on every write, and under glibc's malloc a third of the store writer's time went
-/// to allocating and consolidating those copies (profile in the README, scenario B).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -141,7 +141,8 @@ pub enum State {
     Expired,
     /// Refused by the operator with a permanent error at submit time (final).
     Rejected,
-    /// Cancelled by upstream, or a request whose reply window closed (final).
+    /// Cancelled by upstream (an OTP also when a newer code for its session replaced it before
+    /// it went out), or a request whose reply window closed (final).
     Cancelled,
     /// Permanent failure, e.g. too many attempts (final).
     Failed,

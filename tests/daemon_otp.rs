@@ -150,7 +150,7 @@ async fn a_code_replaced_before_it_went_out_is_not_sent() {
     let first = wait_final(&mut client, sent[0]).await;
     assert_eq!(
         first.state,
-        State::Rejected,
+        State::Cancelled,
         "the replaced code is not sent"
     );
     let reason = first.history.last().and_then(|t| t.reason.clone());

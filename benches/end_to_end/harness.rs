@@ -46,6 +46,10 @@ pub struct Shape {
     pub tps: u32,
 }
 
+/// `[store] thread_nice` for every daemon the bench configures (`--thread-nice`); the
+/// daemon's default when unset.
+pub static THREAD_NICE: std::sync::OnceLock<i32> = std::sync::OnceLock::new();
+
 /// config.toml for a daemon in `dir` using the first `shape.operators` of `sim`'s operators.
 /// With one operator every number is routed to it (no fallbacks).
 fn config_text(dir: &Path, sim: &SimHandle, shape: Shape) -> String {
@@ -56,6 +60,9 @@ fn config_text(dir: &Path, sim: &SimHandle, shape: Shape) -> String {
         dir.join("data"),
         dir.join("khabar.sock")
     );
+    if let Some(nice) = THREAD_NICE.get() {
+        text.push_str(&format!("[store]\nthread_nice = {nice}\n"));
+    }
     if let [only] = used {
         text.push_str(&format!(
             "[routes]\nroutes = [{{ prefix = \"77\", operator = {:?} }}]\nfallback = {{}}\n",

@@ -14,6 +14,7 @@ mod codes;
 mod db;
 mod issued;
 mod limits;
+mod replaced;
 mod seal;
 mod secret;
 #[cfg(test)]
@@ -28,6 +29,7 @@ use crate::number::Msisdn;
 use checks::{check_config, check_length, check_session, check_ttl};
 use issued::CodeRecord;
 use limits::{ResendPolicy, SendLog};
+use replaced::Replaced;
 pub use seal::is_sealed;
 use secret::Secret;
 use serde::Deserialize;
@@ -145,6 +147,10 @@ pub struct OtpService {
     /// Serialises read-modify-write of records (one process owns the db; OTP traffic is light,
     /// so a plain mutex is simpler than optimistic sled transactions with retries).
     write: Mutex<()>,
+    /// When this process opened the database: codes issued since are judged by `replaced`.
+    opened_at: Millis,
+    /// Sessions whose code was replaced since `opened_at`.
+    replaced: Replaced,
 }
 
 impl fmt::Debug for OtpService {
@@ -183,6 +189,8 @@ impl OtpService {
             config: config.clone(),
             path,
             write: Mutex::new(()),
+            opened_at: crate::message::now_ms(),
+            replaced: Replaced::default(),
         })
     }
 
@@ -237,6 +245,11 @@ impl OtpService {
         log.record(now);
         let code = codes::generate(length);
         let expires_at = now.saturating_add(millis(ttl));
+        let previous = (self.sessions.get(session.as_bytes()))
+            .map_err(|e| storage("read", e))?
+            .and_then(|bytes| CodeRecord::decode(&bytes).ok())
+            .map(|record| record.expires_at)
+            .filter(|until| *until > now);
         let record = CodeRecord::new(self.secret.hash(session, &code), to_digits, now, expires_at);
         let record_bytes = record.encode()?;
         let log_bytes = log.encode()?;
@@ -251,6 +264,7 @@ impl OtpService {
                 TransactionError::Abort(()) => OtpError::Storage("write aborted".into()),
             })?;
         self.flush()?;
+        self.replaced.note(session, now, previous);
         note(
             &ISSUED,
             || tracing::info!(to = %to.masked(), length, ttl_s = ttl.as_secs(), "{}", ISSUED.what),
@@ -263,8 +277,16 @@ impl OtpService {
     }
 
     /// Whether the code `session` was issued at `issued_at` is still the session's code: the
-    /// sending stage's check just before an OTP goes out.
+    /// sending stage's check just before an OTP goes out. A code issued since the database was
+    /// opened is judged from memory; an older one is read from disk.
     pub fn current(&self, session: &str, issued_at: Millis) -> Result<Currency, OtpError> {
+        if issued_at >= self.opened_at {
+            return Ok(if self.replaced.is_replaced(session, issued_at) {
+                Currency::Replaced
+            } else {
+                Currency::Current
+            });
+        }
         let stored = self
             .sessions
             .get(session.as_bytes())
@@ -354,12 +376,14 @@ impl OtpService {
 
     /// Deletes sessions that expired more than [`KEEP_EXPIRED_FOR`] before `now` and resend
     /// times older than an hour; returns how many entries went (sessions plus send times).
+    /// Also forgets replacements whose replaced codes have all expired.
     pub fn prune(&self, now: Millis) -> Result<usize, OtpError> {
         let _guard = self
             .write
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let keep_ms = millis(KEEP_EXPIRED_FOR);
+        self.replaced.forget_expired(now);
         let mut removed = 0;
         let mut unreadable = 0;
         for entry in self.sessions.iter() {

@@ -221,6 +221,17 @@ impl Scheduler {
         self.store.finish(id, State::Rejected, reason, now).await
     }
 
+    /// A claimed message that is no longer wanted (an OTP whose code a newer one replaced):
+    /// it becomes `cancelled`.
+    pub async fn drop_unwanted(
+        &self,
+        id: MessageId,
+        reason: &str,
+        now: Millis,
+    ) -> Result<Message, StoreError> {
+        self.store.finish(id, State::Cancelled, reason, now).await
+    }
+
     /// "Not yet" for a claimed message (e.g. the recipient's rate limit): back in the queue
     /// until `until`, without counting an attempt.
     pub async fn defer(

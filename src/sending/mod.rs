@@ -210,6 +210,10 @@ impl Dispatcher {
         let now = now_ms();
         match otp_gate::check(self.otp.as_ref(), &message) {
             Gate::Send => {}
+            Gate::Cancel(why) => {
+                let _ = self.scheduler.drop_unwanted(message.id, why, now).await;
+                return;
+            }
             Gate::Reject(why) => {
                 let _ = self.scheduler.reject(message.id, why, now).await;
                 return;

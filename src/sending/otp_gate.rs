@@ -10,6 +10,8 @@ use std::sync::Arc;
 pub(super) enum Gate {
     /// Send it.
     Send,
+    /// Cancel it (a newer code replaced its code), for this reason.
+    Cancel(&'static str),
     /// Reject it, for this reason.
     Reject(&'static str),
     /// Hand it back to the queue for a while, for this reason.
@@ -29,7 +31,7 @@ pub(super) fn check(otp: Option<&Arc<OtpService>>, message: &Message) -> Gate {
     };
     match otp.current(session, issued_at) {
         Ok(Currency::Current) => Gate::Send,
-        Ok(Currency::Replaced) => Gate::Reject("a newer code was issued for its session"),
+        Ok(Currency::Replaced) => Gate::Cancel("a newer code was issued for its session"),
         Ok(Currency::Missing) => Gate::Reject("its OTP session is gone (expired and pruned)"),
         Err(e) => {
             tracing::warn!(error = %e, "cannot read an OTP session; the SMS waits");

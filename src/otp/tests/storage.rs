@@ -244,3 +244,33 @@ fn a_code_is_current_until_a_newer_one_replaces_it() {
         Currency::Current
     );
 }
+
+#[test]
+fn a_code_issued_since_the_start_is_judged_from_memory_and_from_disk_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let otp = open(dir.path());
+    let to = number("77011234567");
+    let now = crate::message::now_ms();
+    let first = otp.issue("s1", &to, None, None, now).unwrap();
+    let later = now + ms(OtpConfig::default().resend_after);
+    let second = otp.issue("s1", &to, None, None, later).unwrap();
+    assert_eq!(
+        otp.current("s1", first.issued_at).unwrap(),
+        Currency::Replaced
+    );
+    assert_eq!(
+        otp.current("s1", second.issued_at).unwrap(),
+        Currency::Current
+    );
+    drop(otp);
+    let reopened = open(dir.path());
+    assert_eq!(
+        reopened.current("s1", first.issued_at).unwrap(),
+        Currency::Replaced,
+        "after a restart the session's record on disk tells"
+    );
+    assert_eq!(
+        reopened.current("s1", second.issued_at).unwrap(),
+        Currency::Current
+    );
+}
