@@ -217,6 +217,25 @@ fn database_files_never_hold_a_code_in_plain_text() {
     }
 }
 
+/// Issues a new code for session "s1" as soon as the resend gap after `first_at` allows.
+fn replace_code(otp: &OtpService, first_at: Millis) -> IssuedCode {
+    let later = first_at + ms(OtpConfig::default().resend_after);
+    otp.issue("s1", &number("77011234567"), None, None, later)
+        .unwrap()
+}
+
+/// Session "s1"'s code `first` was replaced by `second`.
+fn assert_replaced(otp: &OtpService, first: &IssuedCode, second: &IssuedCode) {
+    assert_eq!(
+        otp.current("s1", first.issued_at).unwrap(),
+        Currency::Replaced
+    );
+    assert_eq!(
+        otp.current("s1", second.issued_at).unwrap(),
+        Currency::Current
+    );
+}
+
 #[test]
 fn a_code_is_current_until_a_newer_one_replaces_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -233,16 +252,8 @@ fn a_code_is_current_until_a_newer_one_replaces_it() {
         Currency::Current,
         "a crash right after issue leaves the code current"
     );
-    let later = T0 + ms(OtpConfig::default().resend_after);
-    let second = otp.issue("s1", &to, None, None, later).unwrap();
-    assert_eq!(
-        otp.current("s1", first.issued_at).unwrap(),
-        Currency::Replaced
-    );
-    assert_eq!(
-        otp.current("s1", second.issued_at).unwrap(),
-        Currency::Current
-    );
+    let second = replace_code(&otp, T0);
+    assert_replaced(&otp, &first, &second);
 }
 
 #[test]
@@ -252,25 +263,9 @@ fn a_code_issued_since_the_start_is_judged_from_memory_and_from_disk_after_a_res
     let to = number("77011234567");
     let now = crate::message::now_ms();
     let first = otp.issue("s1", &to, None, None, now).unwrap();
-    let later = now + ms(OtpConfig::default().resend_after);
-    let second = otp.issue("s1", &to, None, None, later).unwrap();
-    assert_eq!(
-        otp.current("s1", first.issued_at).unwrap(),
-        Currency::Replaced
-    );
-    assert_eq!(
-        otp.current("s1", second.issued_at).unwrap(),
-        Currency::Current
-    );
+    let second = replace_code(&otp, now);
+    assert_replaced(&otp, &first, &second);
     drop(otp);
-    let reopened = open(dir.path());
-    assert_eq!(
-        reopened.current("s1", first.issued_at).unwrap(),
-        Currency::Replaced,
-        "after a restart the session's record on disk tells"
-    );
-    assert_eq!(
-        reopened.current("s1", second.issued_at).unwrap(),
-        Currency::Current
-    );
+    // after a restart the session's record on disk tells
+    assert_replaced(&open(dir.path()), &first, &second);
 }

@@ -33,10 +33,10 @@ fn finished(id: u64, reference: Option<&str>) -> Message {
     }
 }
 
-#[test]
-fn what_is_put_is_found_by_id_reference_and_operator_id_until_forgotten() {
-    let dir = tempfile::tempdir().unwrap();
-    let history = History::open(dir.path()).unwrap();
+/// A history in `dir` holding message 1 (reference "crm-1") and message 2 (none), with its
+/// writer and the two messages.
+fn two_finished(dir: &Path) -> (History, HistoryWriter, Message, Message) {
+    let history = History::open(dir).unwrap();
     let mut writer = history.writer().unwrap();
     let a = finished(1, Some("crm-1"));
     let b = finished(2, None);
@@ -46,6 +46,13 @@ fn what_is_put_is_found_by_id_reference_and_operator_id_until_forgotten() {
             HistoryWrite::Put(Box::new(b.clone())),
         ])
         .unwrap();
+    (history, writer, a, b)
+}
+
+#[test]
+fn what_is_put_is_found_by_id_reference_and_operator_id_until_forgotten() {
+    let dir = tempfile::tempdir().unwrap();
+    let (history, mut writer, a, b) = two_finished(dir.path());
     assert_eq!(history.get(MessageId(1)).unwrap(), Some(a.clone()));
     assert_eq!(history.get_by_reference("crm-1").unwrap(), Some(a.clone()));
     let found = history.references(&["crm-1", "crm-9"]).unwrap();
@@ -95,16 +102,7 @@ fn rows(history: &History, table: &str) -> i64 {
 #[test]
 fn texts_live_in_their_own_rows_which_an_erase_or_a_forget_deletes() {
     let dir = tempfile::tempdir().unwrap();
-    let history = History::open(dir.path()).unwrap();
-    let mut writer = history.writer().unwrap();
-    let a = finished(1, Some("crm-1"));
-    let b = finished(2, None);
-    writer
-        .apply(&[
-            HistoryWrite::Put(Box::new(a.clone())),
-            HistoryWrite::Put(Box::new(b.clone())),
-        ])
-        .unwrap();
+    let (history, mut writer, a, b) = two_finished(dir.path());
     assert_eq!(rows(&history, "texts"), 2);
     assert_eq!(history.get_by_reference("crm-1").unwrap(), Some(a.clone()));
     let erased = Message {
