@@ -33,8 +33,8 @@
 //!   messages accepted and final, queue depth; then every message final, `--settle-secs` (60)
 //!   later a last sample, SIGTERM, the disk again. `--erase-texts-after 1m` sets
 //!   `[store] erase_texts_after` (and housekeeping every 15 s); `--subscribe` adds an upstream
-//!   that follows the events and acknowledges them (housekeeping every 15 s too). The free space in `TMPDIR` the
-//!   run needs is checked first.
+//!   that follows the events and acknowledges them (housekeeping every 15 s too). The free
+//!   space in `TMPDIR` the run needs is checked first.
 //! - **F, history** (only with `--only history`): one store grown through `--history` sizes of
 //!   finished messages (1,000,000, 5,000,000 and 10,000,000; `--quick`: 100,000 and 300,000)
 //!   with the `Store` API; at each, `Store::get` of random finished messages, then D's start
@@ -45,8 +45,7 @@
 //!   (`end_to_end/purge.rs`).
 //!
 //! Each scenario runs `--runs` times (default 3); the table shows the median and the spread.
-//! `--thread-nice N` sets `[store] thread_nice` of every daemon the bench configures (not
-//! together with `--erase-texts-after`, which writes a `[store]` table of its own).
+//! `--thread-nice N` sets `[store] thread_nice` of every daemon the bench configures.
 
 #[path = "end_to_end/accept.rs"]
 mod accept;

@@ -60,9 +60,6 @@ fn config_text(dir: &Path, sim: &SimHandle, shape: Shape) -> String {
         dir.join("data"),
         dir.join("khabar.sock")
     );
-    if let Some(nice) = THREAD_NICE.get() {
-        text.push_str(&format!("[store]\nthread_nice = {nice}\n"));
-    }
     if let [only] = used {
         text.push_str(&format!(
             "[routes]\nroutes = [{{ prefix = \"77\", operator = {:?} }}]\nfallback = {{}}\n",
@@ -89,9 +86,7 @@ fn config_text(dir: &Path, sim: &SimHandle, shape: Shape) -> String {
 /// Writes `dir/config.toml` for a daemon with its data in `dir/data` (the store in
 /// `dir/data/store`) and its socket at `dir/khabar.sock`; returns the file's path.
 pub fn write_config(dir: &Path, sim: &SimHandle, shape: Shape) -> Result<PathBuf, String> {
-    let path = dir.join("config.toml");
-    std::fs::write(&path, config_text(dir, sim, shape)).map_err(|e| e.to_string())?;
-    Ok(path)
+    write_config_with(dir, sim, shape, "")
 }
 
 /// A daemon running in this process, in its own temporary directory.
@@ -210,9 +205,30 @@ pub fn write_config_with(
     extra: &str,
 ) -> Result<PathBuf, String> {
     let path = dir.join("config.toml");
-    let text = format!("{}\n{extra}", config_text(dir, sim, shape));
+    let text = format!(
+        "{}\n{}",
+        config_text(dir, sim, shape),
+        with_thread_nice(extra)
+    );
     std::fs::write(&path, text).map_err(|e| e.to_string())?;
     Ok(path)
+}
+
+/// `extra` with `[store] thread_nice` from `--thread-nice` added: into its `[store]` table when
+/// it has one (TOML allows a table once), else in a table of its own.
+fn with_thread_nice(extra: &str) -> String {
+    let Some(nice) = THREAD_NICE.get() else {
+        return extra.to_owned();
+    };
+    let line = format!("thread_nice = {nice}\n");
+    const TABLE: &str = "[store]\n";
+    match extra.find(TABLE) {
+        Some(at) => {
+            let (before, after) = extra.split_at(at + TABLE.len());
+            format!("{before}{line}{after}")
+        }
+        None => format!("{extra}\n{TABLE}{line}"),
+    }
 }
 
 /// Bytes `path` takes on disk (allocated blocks, `st_blocks` × 512), counting everything

@@ -222,7 +222,6 @@ async fn measure(
             )
             .await?;
             first += plan.otps;
-            let q = |list: &[f64], at: f64| quantile(list, at);
             println!(
                 "  {}: {} OTPs counted: otp_send answered {} ms, accept → smpp-sim {} ms; {} \
                  lost{}",
@@ -236,8 +235,10 @@ async fn measure(
                     .unwrap_or_default(),
             );
             let at = if purging { 2 } else { 0 };
-            rows_here[at].samples.push(q(&f.answer_ms, 0.99));
-            rows_here[at + 1].samples.push(q(&f.latency_ms, 0.99));
+            rows_here[at].samples.push(quantile(&f.answer_ms, 0.99));
+            rows_here[at + 1]
+                .samples
+                .push(quantile(&f.latency_ms, 0.99));
             if let Some(s) = f.purge_s {
                 rows_here[4].samples.push(f.answer_ms.len() as f64);
                 rows_here[5].samples.push(s);

@@ -325,16 +325,25 @@ impl History {
         self.read(counts_on)
     }
 
-    /// [`History::counts`] and the kind and state of each of `ids` here, read from one
-    /// snapshot (a commit between two separate reads would count a message twice or never).
+    /// [`History::counts`] and the kind and state of each of `ids` here (their columns, as the
+    /// counts read them), read from one snapshot (a commit between two separate reads would
+    /// count a message twice or never).
     pub fn counts_and_states(&self, ids: &[MessageId]) -> Result<CountsAndStates, StoreError> {
         self.read(|c| {
             let snapshot = c.unchecked_transaction().map_err(|e| failed("counts", e))?;
             let counts = counts_on(&snapshot)?;
+            let mut q = snapshot
+                .prepare_cached("SELECT kind, state FROM messages WHERE id = ?1")
+                .map_err(|e| failed("states", e))?;
             let mut states = Vec::with_capacity(ids.len());
             for id in ids {
-                states.push(get_on(&snapshot, *id)?.map(|m| (m.kind, m.state)));
+                let found: Option<(String, String)> = q
+                    .query_row([id.0 as i64], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+                    .map_err(|e| failed("states", e))?;
+                states.push(found.map(|(kind, state)| (kind_of(&kind), state_of(&state))));
             }
+            drop(q);
             snapshot.commit().map_err(|e| failed("counts", e))?;
             Ok((counts, states))
         })

@@ -51,39 +51,37 @@ impl HistoryWriter {
         }
         let tx = self.0.transaction().map_err(|e| failed("begin", e))?;
         {
-            let mut put = tx
-                .prepare_cached(
-                    "INSERT OR REPLACE INTO messages (id, reference, kind, state, record)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                )
-                .map_err(|e| failed("put", e))?;
-            let mut put_text = tx
-                .prepare_cached("INSERT OR REPLACE INTO texts (id, text) VALUES (?1, ?2)")
-                .map_err(|e| failed("put", e))?;
-            let mut forget_text = tx
-                .prepare_cached("DELETE FROM texts WHERE id = ?1")
-                .map_err(|e| failed("forget", e))?;
-            let mut put_key = tx
-                .prepare_cached(
-                    "INSERT OR REPLACE INTO operator_ids (key, id, part) VALUES (?1, ?2, ?3)",
-                )
-                .map_err(|e| failed("put", e))?;
-            let mut forget = tx
-                .prepare_cached("DELETE FROM messages WHERE id = ?1")
-                .map_err(|e| failed("forget", e))?;
-            let mut forget_key = tx
-                .prepare_cached("DELETE FROM operator_ids WHERE key = ?1 AND id = ?2")
-                .map_err(|e| failed("forget", e))?;
-            let mut event = tx
-                .prepare_cached("INSERT OR IGNORE INTO events (seq, at, event) VALUES (?1, ?2, ?3)")
-                .map_err(|e| failed("events", e))?;
-            let mut trim = tx
-                .prepare_cached(
-                    "DELETE FROM events WHERE seq IN
-                     (SELECT seq FROM (SELECT seq, at FROM events ORDER BY seq LIMIT ?3)
-                      WHERE seq <= ?1 OR at < ?2)",
-                )
-                .map_err(|e| failed("trim events", e))?;
+            let prepare =
+                |sql: &str, what: &str| tx.prepare_cached(sql).map_err(|e| failed(what, e));
+            let mut put = prepare(
+                "INSERT OR REPLACE INTO messages (id, reference, kind, state, record)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "put",
+            )?;
+            let mut put_text = prepare(
+                "INSERT OR REPLACE INTO texts (id, text) VALUES (?1, ?2)",
+                "put",
+            )?;
+            let mut forget_text = prepare("DELETE FROM texts WHERE id = ?1", "forget")?;
+            let mut put_key = prepare(
+                "INSERT OR REPLACE INTO operator_ids (key, id, part) VALUES (?1, ?2, ?3)",
+                "put",
+            )?;
+            let mut forget = prepare("DELETE FROM messages WHERE id = ?1", "forget")?;
+            let mut forget_key = prepare(
+                "DELETE FROM operator_ids WHERE key = ?1 AND id = ?2",
+                "forget",
+            )?;
+            let mut event = prepare(
+                "INSERT OR IGNORE INTO events (seq, at, event) VALUES (?1, ?2, ?3)",
+                "events",
+            )?;
+            let mut trim = prepare(
+                "DELETE FROM events WHERE seq IN
+                 (SELECT seq FROM (SELECT seq, at FROM events ORDER BY seq LIMIT ?3)
+                  WHERE seq <= ?1 OR at < ?2)",
+                "trim events",
+            )?;
             for write in writes {
                 match write {
                     HistoryWrite::Put(m) => {
