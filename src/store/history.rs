@@ -24,14 +24,17 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+mod packing;
 mod write;
+use packing::{Training, Unpacker};
 pub use write::{HistoryWrite, HistoryWriter};
 
 /// The file name, in the store's directory.
 pub const FILE: &str = "history.sqlite";
 /// The schema this release writes (`PRAGMA user_version`); a newer one is refused. Schema 2
-/// added `texts` (a release that reads only schema 1 would show moved messages without text).
-const SCHEMA: i64 = 2;
+/// added `texts` (a release that reads only schema 1 would show moved messages without text);
+/// schema 3 `dictionaries` and packed records (`packing`), which schema 2 cannot read.
+const SCHEMA: i64 = 3;
 /// SQLite's page cache of the writing connection, in KiB (its memory does not grow with the
 /// history; inserts touch the ends of the tables and the reference index).
 const WRITER_CACHE_KIB: i64 = 8 * 1024;
@@ -58,6 +61,10 @@ CREATE TABLE IF NOT EXISTS operator_ids (
     id INTEGER NOT NULL,
     part INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS dictionaries (
+    id INTEGER PRIMARY KEY,
+    dict BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY,
     at INTEGER NOT NULL,
@@ -72,8 +79,9 @@ pub type EventRow = (u64, i64, Vec<u8>);
 /// The history file, shared by every thread that reads it.
 pub struct History {
     path: PathBuf,
-    /// Idle reading connections (SQLite connections are not shared between threads at once).
-    readers: Mutex<Vec<Connection>>,
+    /// Idle reading connections (SQLite connections are not shared between threads at once),
+    /// each with what it unpacks records with.
+    readers: Mutex<Vec<(Connection, Unpacker)>>,
 }
 
 /// Counts per kind and state and, for each id asked, its kind and state if it is there.
@@ -91,9 +99,13 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     Ok((r.get(0)?, r.get(1)?))
 }
 
-/// The message a [`Row`] holds (a schema-1 row has its text in the record).
-fn message_of((record, text): Row) -> Result<Message, StoreError> {
-    let mut message = codec::decode_record(&record)?;
+/// The message a [`Row`] read on `c` holds (a schema-1 row has its text in the record).
+fn message_of(
+    c: &Connection,
+    unpacker: &mut Unpacker,
+    (record, text): Row,
+) -> Result<Message, StoreError> {
+    let mut message = codec::decode_record(&unpacker.unpack(c, &record)?)?;
     if text.is_some() {
         message.text = text;
     }
@@ -101,7 +113,11 @@ fn message_of((record, text): Row) -> Result<Message, StoreError> {
 }
 
 /// The message with this id, on connection `c`.
-fn get_on(c: &Connection, id: MessageId) -> Result<Option<Message>, StoreError> {
+fn get_on(
+    c: &Connection,
+    unpacker: &mut Unpacker,
+    id: MessageId,
+) -> Result<Option<Message>, StoreError> {
     let mut q = c
         .prepare_cached(&format!("{SELECT_MESSAGE} WHERE m.id = ?1"))
         .map_err(|e| failed("get", e))?;
@@ -109,7 +125,7 @@ fn get_on(c: &Connection, id: MessageId) -> Result<Option<Message>, StoreError> 
         .query_row([id.0 as i64], row)
         .optional()
         .map_err(|e| failed("get", e))?;
-    found.map(message_of).transpose()
+    found.map(|row| message_of(c, unpacker, row)).transpose()
 }
 
 /// Messages per kind and state, on connection `c`.
@@ -196,7 +212,7 @@ impl History {
             .map_err(|e| failed("cannot create its tables", e))?;
         Ok(History {
             path,
-            readers: Mutex::new(vec![c]),
+            readers: Mutex::new(vec![(c, Unpacker::default())]),
         })
     }
 
@@ -207,35 +223,40 @@ impl History {
 
     /// A connection for writing (the flusher's own).
     pub fn writer(&self) -> Result<HistoryWriter, StoreError> {
-        Ok(HistoryWriter(connect(&self.path, WRITER_CACHE_KIB)?))
+        self.writer_training(Training::default())
     }
 
-    /// Runs `f` on an idle reading connection.
+    /// A connection for writing that trains its dictionaries as `training` says.
+    fn writer_training(&self, training: Training) -> Result<HistoryWriter, StoreError> {
+        HistoryWriter::new(connect(&self.path, WRITER_CACHE_KIB)?, training)
+    }
+
+    /// Runs `f` on an idle reading connection and its unpacker.
     fn read<T>(
         &self,
-        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+        f: impl FnOnce(&Connection, &mut Unpacker) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let idle = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let c = match idle {
-            Some(c) => c,
-            None => connect(&self.path, READER_CACHE_KIB)?,
+        let (c, mut unpacker) = match idle {
+            Some(reader) => reader,
+            None => (connect(&self.path, READER_CACHE_KIB)?, Unpacker::default()),
         };
-        let result = f(&c);
+        let result = f(&c, &mut unpacker);
         self.readers
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .push(c);
+            .push((c, unpacker));
         result
     }
 
     /// The message with this id, if it moved here.
     pub fn get(&self, id: MessageId) -> Result<Option<Message>, StoreError> {
-        self.read(|c| get_on(c, id))
+        self.read(|c, unpacker| get_on(c, unpacker, id))
     }
 
     /// The message upstream handed over with this reference, if it moved here.
     pub fn get_by_reference(&self, reference: &str) -> Result<Option<Message>, StoreError> {
-        self.read(|c| {
+        self.read(|c, unpacker| {
             let mut q = c
                 .prepare_cached(&format!("{SELECT_MESSAGE} WHERE m.reference = ?1"))
                 .map_err(|e| failed("get by reference", e))?;
@@ -243,7 +264,7 @@ impl History {
                 .query_row([reference], row)
                 .optional()
                 .map_err(|e| failed("get by reference", e))?;
-            found.map(message_of).transpose()
+            found.map(|row| message_of(c, unpacker, row)).transpose()
         })
     }
 
@@ -257,7 +278,7 @@ impl History {
         if references.is_empty() {
             return Ok(found);
         }
-        self.read(|c| {
+        self.read(|c, _| {
             for chunk in references.chunks(500) {
                 let marks = vec!["?"; chunk.len()].join(",");
                 let sql = format!(
@@ -284,7 +305,7 @@ impl History {
 
     /// The message and part an operator message id belongs to, if its message moved here.
     pub fn find_operator_key(&self, key: &[u8]) -> Result<Option<(MessageId, u32)>, StoreError> {
-        self.read(|c| {
+        self.read(|c, _| {
             let mut q = c
                 .prepare_cached("SELECT id, part FROM operator_ids WHERE key = ?1")
                 .map_err(|e| failed("operator id", e))?;
@@ -303,7 +324,7 @@ impl History {
         below: MessageId,
         limit: usize,
     ) -> Result<Vec<Message>, StoreError> {
-        self.read(|c| {
+        self.read(|c, unpacker| {
             let mut q = c
                 .prepare_cached(&format!(
                     "{SELECT_MESSAGE} WHERE m.id > ?1 AND m.id < ?2 ORDER BY m.id LIMIT ?3"
@@ -314,7 +335,11 @@ impl History {
                 .map_err(|e| failed("page", e))?;
             let mut out = Vec::new();
             for found in rows {
-                out.push(message_of(found.map_err(|e| failed("page", e))?)?);
+                out.push(message_of(
+                    c,
+                    unpacker,
+                    found.map_err(|e| failed("page", e))?,
+                )?);
             }
             Ok(out)
         })
@@ -322,14 +347,14 @@ impl History {
 
     /// How many messages of each kind are here in each state.
     pub fn counts(&self) -> Result<Vec<(Kind, State, u64)>, StoreError> {
-        self.read(counts_on)
+        self.read(|c, _| counts_on(c))
     }
 
     /// [`History::counts`] and the kind and state of each of `ids` here (their columns, as the
     /// counts read them), read from one snapshot (a commit between two separate reads would
     /// count a message twice or never).
     pub fn counts_and_states(&self, ids: &[MessageId]) -> Result<CountsAndStates, StoreError> {
-        self.read(|c| {
+        self.read(|c, _| {
             let snapshot = c.unchecked_transaction().map_err(|e| failed("counts", e))?;
             let counts = counts_on(&snapshot)?;
             let mut q = snapshot
@@ -356,7 +381,7 @@ impl History {
 
     /// The one integer `sql` selects, 0 when it is NULL (an empty table's MAX).
     fn max_of(&self, sql: &str, what: &str) -> Result<u64, StoreError> {
-        self.read(|c| {
+        self.read(|c, _| {
             let max: Option<i64> = c
                 .query_row(sql, [], |r| r.get(0))
                 .map_err(|e| failed(what, e))?;
@@ -371,7 +396,7 @@ impl History {
         through: u64,
         limit: usize,
     ) -> Result<Vec<EventRow>, StoreError> {
-        self.read(|c| {
+        self.read(|c, _| {
             let mut q = c
                 .prepare_cached(
                     "SELECT seq, at, event FROM events WHERE seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3",
@@ -400,7 +425,7 @@ impl History {
         before: i64,
         limit: usize,
     ) -> Result<usize, StoreError> {
-        self.read(|c| {
+        self.read(|c, _| {
             let n: i64 = c
                 .query_row(
                     "SELECT COUNT(*) FROM

@@ -92,7 +92,7 @@ fn a_newer_schema_is_refused() {
 /// Rows in `table`.
 fn rows(history: &History, table: &str) -> i64 {
     history
-        .read(|c| {
+        .read(|c, _| {
             c.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
                 .map_err(|e| failed("count", e))
         })
@@ -165,5 +165,115 @@ fn a_schema_1_history_opens_and_its_texts_are_read_and_erased() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, SCHEMA);
+}
+
+/// Message `n` of a varied run: states, kinds, operators, parts and times differ.
+fn varied(n: u64) -> Message {
+    let states = [State::Delivered, State::Undeliverable, State::Expired];
+    let mut m = finished(
+        n,
+        n.is_multiple_of(2).then(|| format!("crm-{n}")).as_deref(),
+    );
+    m.kind = Kind::ALL[n as usize % Kind::ALL.len()];
+    m.state = states[n as usize % states.len()];
+    m.recipient = format!("7701{:07}", n * 7919 % 10_000_000);
+    m.operator = Some(["kcell", "beeline", "tele2"][n as usize % 3].into());
+    m.created = 1_790_000_000_000 + n as i64 * 37;
+    m.parts = (0..=n % 3)
+        .map(|i| Part {
+            operator_id: Some(format!("{n:x}-{i}")),
+            ..m.parts[0].clone()
+        })
+        .collect();
+    m.history.push(Transition {
+        state: m.state,
+        at: m.created + 900,
+        reason: Some(format!("receipt {}", m.state)),
+    });
+    m
+}
+
+/// How many rows of the messages table are packed, and their bytes.
+fn packed_rows(history: &History) -> (i64, i64) {
+    history
+        .read(|c, _| {
+            c.query_row(
+                "SELECT COUNT(*), COALESCE(SUM(LENGTH(record)), 0) FROM messages
+                 WHERE substr(record, 1, 1) = ?1",
+                [vec![packing::PACKED]],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(|e| failed("count", e))
+        })
+        .unwrap()
+}
+
+#[test]
+fn records_are_packed_with_dictionaries_trained_on_them_and_read_back_after_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let history = History::open(dir.path()).unwrap();
+    let training = Training {
+        samples: 200,
+        dictionary_bytes: 4096,
+        retrain_after: 300,
+    };
+    let mut writer = history.writer_training(training).unwrap();
+    let messages: Vec<Message> = (1..=1_000).map(varied).collect();
+    for batch in messages.chunks(50) {
+        let writes: Vec<_> = batch
+            .iter()
+            .map(|m| HistoryWrite::Put(Box::new(m.clone())))
+            .collect();
+        writer.apply(&writes).unwrap();
+    }
+    let (packed, packed_bytes) = packed_rows(&history);
+    assert_eq!(
+        packed,
+        1_000 - 200 + 1,
+        "every record from the one that completed the first sample on is packed"
+    );
+    let plain_bytes: usize = messages[199..]
+        .iter()
+        .map(|m| {
+            let m = Message {
+                text: None,
+                ..m.clone()
+            };
+            codec::encode_record(&m).unwrap().len()
+        })
+        .sum();
+    assert!(
+        (packed_bytes as usize) < plain_bytes,
+        "packed {packed_bytes} bytes, plain {plain_bytes}"
+    );
+    assert!(
+        rows(&history, "dictionaries") >= 2,
+        "a new dictionary is trained after retrain_after records"
+    );
+    drop((writer, history));
+
+    let history = History::open(dir.path()).unwrap();
+    for m in &messages {
+        assert_eq!(history.get(m.id).unwrap().as_ref(), Some(m));
+    }
+    assert_eq!(
+        history.get_by_reference("crm-500").unwrap().as_ref(),
+        Some(&messages[499])
+    );
+    let page = history.page(MessageId(0), MessageId(1_001), 2_000).unwrap();
+    assert!(page == messages, "a page reads every message back");
+    let dictionaries = rows(&history, "dictionaries");
+    let mut writer = history.writer_training(training).unwrap();
+    let next = varied(1_001);
+    writer
+        .apply(&[HistoryWrite::Put(Box::new(next.clone()))])
+        .unwrap();
+    assert_eq!(
+        packed_rows(&history).0,
+        packed + 1,
+        "packed with the newest dictionary"
+    );
+    assert_eq!(rows(&history, "dictionaries"), dictionaries);
+    assert_eq!(history.get(next.id).unwrap(), Some(next));
 }
