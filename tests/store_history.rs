@@ -137,6 +137,41 @@ async fn a_moved_message_leaves_no_deadline_behind() {
 }
 
 #[tokio::test]
+async fn messages_that_move_take_their_deadlines_from_a_bucket_many_messages_share() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    // one deadline instant for all (a deadline rule's end of the working day): one bucket of
+    // many chunks, of which the writer reads only as many as it needs
+    let send_by = now_ms() + 2 * DAY;
+    let batch = (0..3_000)
+        .map(|_| {
+            let mut m = message(Kind::Notification, None);
+            m.send_by = Some(send_by);
+            m
+        })
+        .collect();
+    let ids: Vec<MessageId> = store
+        .accept_batch(batch)
+        .await
+        .into_iter()
+        .map(|a| a.unwrap().id)
+        .collect();
+    let leaving: Vec<MessageId> = [&ids[..50], &ids[1_500..1_550], &ids[2_950..]].concat();
+    for id in &leaving {
+        store.cancel(*id, "test").await.unwrap();
+    }
+    for id in &leaving {
+        wait_tier(&store, *id, Tier::History).await;
+    }
+    assert_eq!(
+        store.next_deadline().unwrap(),
+        Some(send_by),
+        "the others' stay"
+    );
+    assert_consistent(&store).await;
+}
+
+#[tokio::test]
 async fn a_late_receipt_for_a_moved_message_is_recorded_in_the_history() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());

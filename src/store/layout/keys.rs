@@ -201,6 +201,11 @@ pub fn id_after(prefix: &[u8], key: &[u8]) -> Option<MessageId> {
     read_u64(key, prefix.len()).map(MessageId)
 }
 
+/// The first key after `key` (a range from it leaves `key` out).
+pub fn after(key: &[u8]) -> Vec<u8> {
+    concat(&[key, &[0]])
+}
+
 /// The exclusive upper end of a prefix range (the prefix with its last byte incremented).
 pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
     let mut end = prefix.to_vec();

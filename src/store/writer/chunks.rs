@@ -103,34 +103,55 @@ pub fn deadline_times(m: &crate::message::Message) -> impl Iterator<Item = (Mill
 /// Removes the deadline entries of messages that left the live store, given their times;
 /// each bucket's chunks are read and rewritten once however many of its messages go. (Left
 /// in place, the entries of finished messages would stay in the live store for days, and its
-/// engine's log keeps every version of a long-lived chunk.)
+/// engine's log keeps every version of a long-lived chunk.) A bucket is read from its first
+/// chunk, a few at a time, only until every entry asked for is found: entries are appended,
+/// so those of the oldest messages, the ones that leave first, are at its front, and a
+/// bucket that many messages share (a deadline rule's end of the working day) is not read
+/// whole for each group that leaves.
 pub fn remove_deadlines(tx: &mut Tx, times: &[(Millis, MessageId)]) -> Result<(), StoreError> {
-    let mut by_bucket: BTreeMap<Millis, HashSet<MessageId>> = BTreeMap::new();
+    let mut by_bucket: BTreeMap<Millis, (HashSet<MessageId>, usize)> = BTreeMap::new();
     for (when, id) in times {
-        by_bucket
+        let (ids, entries) = by_bucket
             .entry(keys::deadline_bucket_of(*when))
-            .or_default()
-            .insert(*id);
+            .or_default();
+        ids.insert(*id);
+        *entries += 1;
     }
-    for (bucket, ids) in by_bucket {
+    for (bucket, (ids, mut missing)) in by_bucket {
         let prefix = keys::deadline_bucket(bucket);
         let end = keys::prefix_end(&prefix);
-        for (key, bytes) in tx.db_range(prefix..end, usize::MAX)? {
-            let entries = codec::unpack_deadlines(&bytes);
-            let kept: Vec<DeadlineEntry> = entries
-                .iter()
-                .filter(|e| !ids.contains(&e.id))
-                .copied()
-                .collect();
-            if kept.len() == entries.len() {
-                continue;
+        let mut from = prefix;
+        while missing > 0 {
+            let page = tx.db_range(from..end.clone(), CHUNKS_READ_AT_ONCE)?;
+            let Some((last, _)) = page.last() else {
+                break;
+            };
+            from = keys::after(last);
+            let whole = page.len() < CHUNKS_READ_AT_ONCE;
+            for (key, bytes) in page {
+                let entries = codec::unpack_deadlines(&bytes);
+                let kept: Vec<DeadlineEntry> = entries
+                    .iter()
+                    .filter(|e| !ids.contains(&e.id))
+                    .copied()
+                    .collect();
+                if kept.len() == entries.len() {
+                    continue;
+                }
+                missing = missing.saturating_sub(entries.len() - kept.len());
+                if kept.is_empty() {
+                    tx.remove(key);
+                } else {
+                    tx.put(key, codec::pack_deadlines(&kept));
+                }
             }
-            if kept.is_empty() {
-                tx.remove(key);
-            } else {
-                tx.put(key, codec::pack_deadlines(&kept));
+            if whole {
+                break;
             }
         }
     }
     Ok(())
 }
+
+/// Deadline chunks [`remove_deadlines`] reads at a time.
+const CHUNKS_READ_AT_ONCE: usize = 16;

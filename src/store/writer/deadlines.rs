@@ -38,8 +38,7 @@ impl Writer {
             let Some((key, bytes)) = tx.first_in_range(from.clone()..end.clone())? else {
                 break;
             };
-            from = key.clone();
-            from.push(0);
+            from = keys::after(&key);
             let bucket = keys::deadline_chunk_bucket(&key).unwrap_or(0);
             let (due, later): (Vec<DeadlineEntry>, Vec<DeadlineEntry>) =
                 codec::unpack_deadlines(&bytes)

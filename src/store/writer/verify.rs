@@ -2,6 +2,7 @@
 //! It runs on the writer thread, so no write interleaves with it. It holds the queue,
 //! in-flight and deadline indexes in memory (tens of bytes per entry) and streams the records.
 
+use super::chunks::deadline_times;
 use super::history_view::HistoryView;
 use super::state::WriterState;
 use crate::message::{Message, MessageId, Millis, State};
@@ -110,9 +111,19 @@ impl Checker<'_> {
                 if e.id.0 >= self.state.forget_cursor
                     && e.id.0 >= self.state.history_forget_cursor
                     && load(self.db, e.id)?.is_none()
-                    && self.history.get(e.id)?.is_none()
                 {
-                    self.problem(format!("deadline entry for missing message {}", e.id));
+                    match self.history.get(e.id)? {
+                        None => {
+                            self.problem(format!("deadline entry for missing message {}", e.id))
+                        }
+                        // the move takes the entries of the deadlines the message names
+                        Some(m) if deadline_times(&m).any(|(when, _)| when == e.when) => self
+                            .problem(format!(
+                                "deadline entry of {} left behind when it moved to the history",
+                                e.id
+                            )),
+                        Some(_) => {}
+                    }
                 }
                 self.deadlines.insert((e.id, e.kind, e.when));
             }
