@@ -4,7 +4,8 @@
 //! from one message to the next: its kind, state names, reasons, deadline rule, operator,
 //! timestamps close together. Compressed alone, so small a record hardly shrinks; with a
 //! dictionary of those repeats it shrinks several times (docs/BENCHMARKS.md, "E"). The writer
-//! samples the records it writes, trains a dictionary, stores it in the `dictionaries` table
+//! samples the records it writes (without what identifies a person: [`sample_of`]), trains a
+//! dictionary, stores it in the `dictionaries` table
 //! in the same transaction as the first rows packed with it (so no row names a dictionary the
 //! file lacks), and trains a new one every [`Training::retrain_after`] records, so that traffic
 //! that changes (new templates, operators) does not leave it behind. Each row names its own
@@ -16,7 +17,9 @@
 //! (rows written before the first dictionary, and by schemas 1 and 2).
 
 use super::failed;
+use crate::message::Message;
 use crate::store::error::StoreError;
+use crate::store::layout::codec;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -109,21 +112,26 @@ impl Packer {
         })
     }
 
-    /// `record` as the messages table stores it, packed once a dictionary exists (training one
-    /// in transaction `c` when enough records have been sampled).
-    pub fn pack(&mut self, c: &Connection, record: Vec<u8>) -> Result<Vec<u8>, StoreError> {
+    /// The record of `message` without its text as the messages table stores it, packed once a
+    /// dictionary exists (training one in transaction `c` when enough have been sampled).
+    pub fn pack(&mut self, c: &Connection, message: &Message) -> Result<Vec<u8>, StoreError> {
         let sampling = self.pending.is_none()
             && match &self.current {
                 None => true,
                 Some(d) => self.packed >= self.training.retrain_after && d.id < u16::MAX,
             };
         if sampling {
-            self.samples.0.extend_from_slice(&record);
-            self.samples.1.push(record.len());
+            let sample = codec::encode_record(&sample_of(message))?;
+            self.samples.0.extend_from_slice(&sample);
+            self.samples.1.push(sample.len());
             if self.samples.1.len() >= self.training.samples {
                 self.train(c)?;
             }
         }
+        let record = codec::encode_record(&Message {
+            text: None,
+            ..message.clone()
+        })?;
         let Some(dictionary) = self.pending.as_mut().or(self.current.as_mut()) else {
             return Ok(record);
         };
@@ -175,6 +183,27 @@ impl Packer {
             self.packed = self.training.retrain_after;
         }
     }
+}
+
+/// What a dictionary may learn from `m`: its shape, not whom it was for or what it said.
+/// Dictionaries stay as long as the file, past `erase_texts_after` and `forget_after` of the
+/// messages they were trained on, so the recipient keeps only its country and operator code,
+/// and the reference, the identification session and every text are left out.
+fn sample_of(m: &Message) -> Message {
+    let mut sample = Message {
+        text: None,
+        reference: None,
+        recipient: (m.recipient.chars().enumerate())
+            .map(|(i, digit)| if i < 4 { digit } else { '0' })
+            .collect(),
+        ..m.clone()
+    };
+    sample.extra.otp_session = None;
+    sample.extra.follow_up_text = None;
+    for reply in &mut sample.extra.replies {
+        reply.text = None;
+    }
+    sample
 }
 
 /// A reading connection's side: the dictionaries it has loaded and one decompression context.

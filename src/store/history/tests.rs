@@ -1,6 +1,6 @@
 //! The history tier alone: what is put is found, what is forgotten is gone, texts live apart.
 use super::*;
-use crate::message::{Part, Transition};
+use crate::message::{Part, ReplySeen, Transition};
 
 fn finished(id: u64, reference: Option<&str>) -> Message {
     Message {
@@ -191,7 +191,27 @@ fn varied(n: u64) -> Message {
         at: m.created + 900,
         reason: Some(format!("receipt {}", m.state)),
     });
+    m.extra.replies = vec![ReplySeen {
+        at: m.created + 2_000,
+        class: crate::replies::ReplyClass::Other,
+        text: Some(format!("private reply {n}")),
+    }];
+    m.extra.otp_session = Some(format!("session-{n}"));
     m
+}
+
+/// Whether any dictionary in the history holds `needle`.
+fn in_a_dictionary(history: &History, needle: &[u8]) -> bool {
+    let dictionaries: Vec<Vec<u8>> = history
+        .read(|c, _| {
+            let mut q = c.prepare("SELECT dict FROM dictionaries").unwrap();
+            let rows = q.query_map([], |r| r.get(0)).unwrap();
+            Ok(rows.map(Result::unwrap).collect())
+        })
+        .unwrap();
+    dictionaries
+        .iter()
+        .any(|d| d.windows(needle.len()).any(|w| w == needle))
 }
 
 /// How many rows of the messages table are packed, and their bytes.
@@ -251,6 +271,19 @@ fn records_are_packed_with_dictionaries_trained_on_them_and_read_back_after_a_re
         rows(&history, "dictionaries") >= 2,
         "a new dictionary is trained after retrain_after records"
     );
+    for needle in ["crm-", "private reply", "session-"] {
+        assert!(
+            !in_a_dictionary(&history, needle.as_bytes()),
+            "a dictionary holds {needle:?}"
+        );
+    }
+    for m in &messages {
+        assert!(
+            !in_a_dictionary(&history, m.recipient.as_bytes()),
+            "a dictionary holds {}",
+            m.recipient
+        );
+    }
     drop((writer, history));
 
     let history = History::open(dir.path()).unwrap();

@@ -5,7 +5,6 @@ use super::packing::{Packer, Training};
 use super::{EventRow, failed, operator_keys};
 use crate::message::{Message, MessageId};
 use crate::store::error::StoreError;
-use crate::store::layout::codec;
 use rusqlite::{Connection, params};
 
 /// One change to the history.
@@ -110,11 +109,7 @@ fn write_all(
     for write in writes {
         match write {
             HistoryWrite::Put(m) => {
-                let record = codec::encode_record(&Message {
-                    text: None,
-                    ..Message::clone(m)
-                })?;
-                let record = packer.pack(tx, record)?;
+                let record = packer.pack(tx, m)?;
                 put.execute(params![
                     m.id.0 as i64,
                     m.reference,
