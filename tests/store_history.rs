@@ -39,15 +39,28 @@ async fn finished(store: &Store, reference: &str, op_id: &str, receipt: Option<&
     id
 }
 
-/// Drives the writer (each flush is a group) until `id` is in `tier`, at most 100 flushes.
-async fn wait_tier(store: &Store, id: MessageId, tier: Tier) {
-    for _ in 0..100 {
-        if store.tier_of(id).unwrap() == Some(tier) {
-            return;
+/// Drives the writer (each flush is a group) until `done` holds. A move ends on the history's
+/// committer thread, at nice 19, which on a loaded machine may get the CPU only after many
+/// groups: the bound is there to end a test that would never get there, not to time it.
+async fn drive_until(store: &Store, done: impl Fn() -> bool) -> bool {
+    for _ in 0..100_000 {
+        if done() {
+            return true;
         }
         store.flush().await.unwrap();
+        tokio::task::yield_now().await;
     }
-    panic!("{id} never reached {tier:?}: {:?}", store.tier_of(id));
+    done()
+}
+
+/// Drives the writer until `id` is in `tier`.
+async fn wait_tier(store: &Store, id: MessageId, tier: Tier) {
+    let reached = drive_until(store, || store.tier_of(id).unwrap() == Some(tier)).await;
+    assert!(
+        reached,
+        "{id} never reached {tier:?}: {:?}",
+        store.tier_of(id)
+    );
 }
 
 #[tokio::test]
@@ -301,13 +314,8 @@ async fn events_move_to_the_history_and_are_read_back_whole_in_order_then_trimme
     }
     let all = store.read_events(0, 10_000).unwrap();
     let last = all.last().expect("events").seq;
-    for _ in 0..100 {
-        if store.events_in_history() >= last {
-            break;
-        }
-        store.flush().await.unwrap();
-    }
-    assert!(store.events_in_history() >= last, "the events moved");
+    let moved = drive_until(&store, || store.events_in_history() >= last).await;
+    assert!(moved, "the events moved");
     let seqs: Vec<u64> = store
         .read_events(0, 10_000)
         .unwrap()
