@@ -57,6 +57,11 @@ impl Default for Training {
     }
 }
 
+/// The error of a failed compression or compressor set-up.
+fn packing(e: std::io::Error) -> StoreError {
+    StoreError::storage(format!("history: packing: {e}"), e)
+}
+
 /// A dictionary and the compressor that holds it.
 struct Dictionary {
     id: u16,
@@ -65,7 +70,6 @@ struct Dictionary {
 
 impl Dictionary {
     fn new(id: u16, bytes: &[u8]) -> Result<Dictionary, StoreError> {
-        let packing = |e: std::io::Error| StoreError::storage(format!("history: packing: {e}"), e);
         let mut compressor = Compressor::with_dictionary(LEVEL, bytes).map_err(packing)?;
         compressor
             .set_parameter(CParameter::DictIdFlag(false))
@@ -135,10 +139,7 @@ impl Packer {
         let Some(dictionary) = self.pending.as_mut().or(self.current.as_mut()) else {
             return Ok(record);
         };
-        let frame = dictionary
-            .compressor
-            .compress(&record)
-            .map_err(|e| StoreError::storage(format!("history: packing: {e}"), e))?;
+        let frame = dictionary.compressor.compress(&record).map_err(packing)?;
         self.packed += 1;
         let mut out = Vec::with_capacity(3 + frame.len());
         out.push(PACKED);
