@@ -31,6 +31,7 @@
 //! - [`encoding`]: text → SMS parts (GSM 7-bit or UCS-2, concatenation).
 //! - [`number`], [`operator_id`], [`iin`], [`calendar`], [`templates`]: phone numbers,
 //!   operator message ids, IIN/BINs, working days and deadlines, message templates.
+//! - [`tls`]: TLS client settings for the SMPP binds and the cluster's database.
 //!
 //! Around the stages:
 //! - [`config`], [`cli`], [`metrics`], [`log_gate`], [`side_db`]: the configuration, the
@@ -58,6 +59,7 @@ pub mod iin;
 pub mod replies;
 pub mod requests;
 pub mod templates;
+pub mod tls;
 
 pub mod allocator;
 pub mod api;

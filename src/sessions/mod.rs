@@ -71,7 +71,7 @@ impl SessionPool {
             let password = ep.config.resolve_password()?;
             let tls = match (&ep.config.tls, &ep.config.ca_file) {
                 (true, Some(ca)) => Some(
-                    tls::client_config(ca)
+                    crate::tls::client_config(Some(ca))
                         .map_err(|e| format!("operator {}: {e}", ep.config.name))?,
                 ),
                 _ => None,

@@ -27,6 +27,30 @@ pub enum StoreError {
         /// The newest version this release understands.
         supported: u32,
     },
+    /// The cluster's database was migrated by a newer khabar than this one (cluster mode):
+    /// nothing was changed.
+    #[error(
+        "the database's schema is version {found}, newer than this khabar's {supported}: \
+         run the newer khabar on this node too (every node of a cluster runs the same release)"
+    )]
+    SchemaTooNew {
+        /// The version found in the database.
+        found: u32,
+        /// The newest version this release writes.
+        supported: u32,
+    },
+    /// The cluster's database lacks this khabar's schema (cluster mode): `khabar migrate`, or
+    /// a start with migrations allowed, brings it up to date.
+    #[error(
+        "the database's schema is version {found}, older than this khabar's {supported}: \
+         run `khabar migrate` first"
+    )]
+    SchemaTooOld {
+        /// The version found in the database (0: none of khabar's tables).
+        found: u32,
+        /// The version this release writes.
+        supported: u32,
+    },
     /// No message with this id.
     #[error("no message {0}")]
     NotFound(MessageId),

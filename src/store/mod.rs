@@ -48,6 +48,7 @@ mod handle;
 pub mod history;
 pub mod layout;
 mod lifecycle_api;
+pub mod postgres;
 pub mod read;
 mod scan;
 pub mod writer;

@@ -1,0 +1,62 @@
+//! Opening a connection to the cluster's database.
+
+use super::config::{PostgresConfig, TlsMode};
+use crate::store::error::StoreError;
+use tokio_postgres::Client;
+
+/// Connects to the database as `config` says; the connection's I/O runs as a task of the
+/// current tokio runtime until the returned client is dropped or the server goes away.
+/// Fails with [`StoreError::Storage`] naming the server when it cannot be reached, refuses
+/// the role or password, or its certificate does not verify, and with
+/// [`StoreError::Invalid`] when the password or CA file cannot be read.
+pub async fn connect(config: &PostgresConfig) -> Result<Client, StoreError> {
+    let mut pg = tokio_postgres::Config::new();
+    pg.host(&config.host)
+        .port(config.port)
+        .dbname(&config.database)
+        .user(&config.user)
+        .application_name("khabar")
+        .connect_timeout(config.connect_timeout);
+    if let Some(password) = config.resolve_password().map_err(StoreError::Invalid)? {
+        pg.password(password);
+    }
+    let server = format!(
+        "cannot connect to the database {} at {}:{} as {}",
+        config.database, config.host, config.port, config.user
+    );
+    let client = match config.tls {
+        TlsMode::Off => {
+            let (client, connection) = pg
+                .connect(tokio_postgres::NoTls)
+                .await
+                .map_err(|e| StoreError::storage(format!("{server}: {e}"), e))?;
+            tokio::spawn(drive(connection));
+            client
+        }
+        TlsMode::Verify => {
+            pg.ssl_mode(tokio_postgres::config::SslMode::Require);
+            let tls = crate::tls::client_config(config.ca_file.as_deref())
+                .map_err(|e| StoreError::Invalid(format!("[store.postgres] {e}")))?;
+            let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls);
+            let (client, connection) = pg
+                .connect(tls)
+                .await
+                .map_err(|e| StoreError::storage(format!("{server} over TLS: {e}"), e))?;
+            tokio::spawn(drive(connection));
+            client
+        }
+    };
+    Ok(client)
+}
+
+/// Runs a connection's I/O to its end; a connection lost is reported by the next query on
+/// its client, so here it is only logged.
+async fn drive<S, T>(connection: tokio_postgres::Connection<S, T>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    if let Err(e) = connection.await {
+        tracing::warn!(error = %e, "the connection to the database ended");
+    }
+}

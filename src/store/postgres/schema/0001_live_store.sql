@@ -1,0 +1,79 @@
+-- khabar's cluster store, schema version 1: messages, their indexes, the event log, subscribers'
+-- cursors, parked receipts, and the nodes with their operator leases.
+
+-- Every message, live or finished. `record` is the message as the store's codec encodes it
+-- (its text included until erased); the columns beside it are what is searched or ordered on.
+CREATE TABLE messages (
+    id          bigint   PRIMARY KEY,
+    reference   text     UNIQUE,
+    kind        smallint NOT NULL,
+    state       smallint NOT NULL,
+    lane        smallint NOT NULL,
+    next_try    bigint   NOT NULL,
+    deadline    bigint,
+    finished_at bigint,
+    claimed_by  text,
+    record      bytea    NOT NULL
+);
+-- message ids are handed out by the database, so two nodes never give the same one
+CREATE SEQUENCE message_ids AS bigint START 1;
+-- the queue: due messages of a lane, oldest first (only queued rows are in it)
+CREATE INDEX messages_queued ON messages (lane, next_try, id) WHERE finished_at IS NULL AND claimed_by IS NULL;
+-- deadlines still to fire
+CREATE INDEX messages_deadline ON messages (deadline) WHERE deadline IS NOT NULL AND finished_at IS NULL;
+-- retention: finished messages by age
+CREATE INDEX messages_finished ON messages (finished_at) WHERE finished_at IS NOT NULL;
+
+-- The operator's id of each part submitted, to match its receipt whichever node receives it.
+CREATE TABLE operator_ids (
+    operator    text     NOT NULL,
+    operator_id text     NOT NULL,
+    message_id  bigint   NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+    part        smallint NOT NULL,
+    PRIMARY KEY (operator, operator_id)
+);
+CREATE INDEX operator_ids_message ON operator_ids (message_id);
+
+-- Receipts that came before their submit_sm_resp was recorded, kept for matching.
+CREATE TABLE parked_receipts (
+    operator    text   NOT NULL,
+    operator_id text   NOT NULL,
+    parked_at   bigint NOT NULL,
+    receipt     bytea  NOT NULL,
+    PRIMARY KEY (operator, operator_id)
+);
+
+-- The event log. `seq` is assigned from `event_seq` under its row's lock, in the transaction
+-- that writes the events: a subscriber that has read up to N never finds a later commit below N.
+CREATE TABLE events (
+    seq   bigint PRIMARY KEY,
+    at    bigint NOT NULL,
+    event bytea  NOT NULL
+);
+CREATE TABLE event_seq (
+    one  boolean PRIMARY KEY DEFAULT true CHECK (one),
+    last bigint  NOT NULL
+);
+INSERT INTO event_seq (last) VALUES (0);
+
+-- How far each subscriber has acknowledged the log.
+CREATE TABLE cursors (
+    subscriber text   PRIMARY KEY,
+    seq        bigint NOT NULL
+);
+
+-- The cluster's nodes, as each last reported itself.
+CREATE TABLE nodes (
+    name      text        PRIMARY KEY,
+    started   timestamptz NOT NULL,
+    heartbeat timestamptz NOT NULL
+);
+
+-- Which node holds each operator's binds, until when; `epoch` grows with every new holder, so a
+-- node that lost its lease can tell its late writes apart.
+CREATE TABLE leases (
+    operator text        PRIMARY KEY,
+    node     text        NOT NULL,
+    epoch    bigint      NOT NULL,
+    expires  timestamptz NOT NULL
+);

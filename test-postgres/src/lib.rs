@@ -1,0 +1,330 @@
+//! A throwaway PostgreSQL server for khabar's tests and benchmarks: `initdb` in a temporary
+//! folder, `postgres` listening on a free 127.0.0.1 port, stopped and removed when dropped.
+//!
+//! PostgreSQL refuses to run as root, and CI runs as root: there the folder is given to
+//! `nobody` and both programs run as that user. The binaries are found in `KHABAR_PG_BIN`, in
+//! Debian's `/usr/lib/postgresql/<version>/bin` (newest first) or on `PATH`; when none is
+//! found, [`TestPostgres::start`] says how to install them (a test that needs PostgreSQL fails
+//! then rather than pass without it).
+//!
+//! Hand-written rather than a crate: the crates that do this download PostgreSQL builds,
+//! which CI must not depend on; this one uses the distribution's package.
+
+use std::fmt;
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::os::unix::fs::chown;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+
+/// The user a server runs as when the tests run as root.
+const UNPRIVILEGED: (u32, u32) = (65534, 65534);
+/// The superuser `initdb` creates; the tests connect as it.
+pub const USER: &str = "khabar";
+/// How many times a start is retried when another process took the port first.
+const PORT_TRIES: usize = 5;
+
+/// Why a server could not be started.
+#[derive(Debug)]
+pub enum StartError {
+    /// No PostgreSQL binaries on this machine.
+    Absent,
+    /// A step failed: what it was, and what it printed.
+    Failed(String),
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::Absent => write!(
+                f,
+                "PostgreSQL is not installed: this test needs its server binaries \
+                 (`apt-get install postgresql`, or set KHABAR_PG_BIN to the folder of `initdb`)"
+            ),
+            StartError::Failed(what) => write!(f, "starting PostgreSQL failed: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// A running server; dropping it stops the server and removes its folder.
+pub struct TestPostgres {
+    bin: PathBuf,
+    dir: tempfile::TempDir,
+    port: u16,
+    server: Option<Child>,
+    password: Option<String>,
+}
+
+/// How a server is set up before its start.
+#[derive(Default)]
+pub struct Options<'a> {
+    /// Extra `postgresql.conf` settings, `(name, value)` as the file writes them.
+    pub settings: Vec<(&'a str, &'a str)>,
+    /// Files written into the data folder before the start (certificates, keys), readable by
+    /// the server's user only.
+    pub files: Vec<(&'a str, Vec<u8>)>,
+    /// A password the superuser must give over TCP (scram-sha-256); without one, none is asked.
+    pub password: Option<&'a str>,
+}
+
+impl TestPostgres {
+    /// Creates a cluster and starts it; panics with [`StartError`]'s text when it cannot (for
+    /// tests: a missing PostgreSQL is a failure, not a pass).
+    pub fn start() -> TestPostgres {
+        Self::start_with(Options::default())
+    }
+
+    /// [`TestPostgres::start`] with `options`.
+    pub fn start_with(options: Options) -> TestPostgres {
+        Self::try_start(options).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Creates a cluster as `options` say and starts it.
+    pub fn try_start(options: Options) -> Result<TestPostgres, StartError> {
+        let bin = binaries().ok_or(StartError::Absent)?;
+        let dir = tempfile::Builder::new()
+            .prefix("khabar-pg-")
+            .tempdir()
+            .map_err(|e| StartError::Failed(format!("temporary folder: {e}")))?;
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).map_err(|e| StartError::Failed(format!("{e}")))?;
+        give_away(dir.path())?;
+        give_away(&data)?;
+        let mut initdb = Command::new(bin.join("initdb"));
+        initdb
+            .arg("-D")
+            .arg(&data)
+            .args(["-U", USER, "-E", "UTF8", "--locale=C", "--no-sync"]);
+        match options.password {
+            Some(password) => {
+                let file = dir.path().join("password");
+                std::fs::write(&file, password).map_err(|e| StartError::Failed(format!("{e}")))?;
+                give_away(&file)?;
+                initdb
+                    .args(["--auth-local=trust", "--auth-host=scram-sha-256"])
+                    .arg(format!("--pwfile={}", file.display()));
+            }
+            None => {
+                initdb.args(["-A", "trust"]);
+            }
+        }
+        run(&mut initdb)?;
+        let mut conf = String::from("listen_addresses = '127.0.0.1'\n");
+        conf.push_str(&format!(
+            "unix_socket_directories = '{}'\n",
+            dir.path().display()
+        ));
+        for (name, value) in &options.settings {
+            conf.push_str(&format!("{name} = {value}\n"));
+        }
+        append(&data.join("postgresql.conf"), &conf)?;
+        for (name, bytes) in &options.files {
+            let path = data.join(name);
+            std::fs::write(&path, bytes).map_err(|e| StartError::Failed(format!("{e}")))?;
+            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                .map_err(|e| StartError::Failed(format!("{e}")))?;
+            give_away(&path)?;
+        }
+        let mut pg = TestPostgres {
+            bin,
+            dir,
+            port: 0,
+            server: None,
+            password: options.password.map(str::to_owned),
+        };
+        let mut last = String::new();
+        for _ in 0..PORT_TRIES {
+            pg.port = free_port()?;
+            match pg.spawn() {
+                Ok(()) => return Ok(pg),
+                Err(log) if log.contains("could not bind") => last = log,
+                Err(log) => return Err(StartError::Failed(log)),
+            }
+        }
+        Err(StartError::Failed(last))
+    }
+
+    /// Starts `postgres` on `self.port` and waits for it to say it accepts connections;
+    /// on failure, what it printed.
+    fn spawn(&mut self) -> Result<(), String> {
+        let mut child = as_unprivileged(
+            Command::new(self.bin.join("postgres"))
+                .arg("-D")
+                .arg(self.data())
+                .args(["-p", &self.port.to_string()])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped()),
+        )
+        .spawn()
+        .map_err(|e| format!("running postgres: {e}"))?;
+        let stderr = child.stderr.take().expect("piped");
+        let (ready, wait) = mpsc::channel();
+        // Reads the server's log until it ends; the first line that says it is ready, or the
+        // end of the log (it exited), is reported.
+        std::thread::spawn(move || {
+            let mut log = String::new();
+            let mut reported = false;
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                log.push_str(&line);
+                log.push('\n');
+                if !reported && line.contains("ready to accept connections") {
+                    reported = ready.send(Ok(())).is_ok();
+                }
+            }
+            if !reported {
+                let _ = ready.send(Err(log));
+            }
+        });
+        let result = wait.recv().unwrap_or_else(|_| Err("no log".into()));
+        match result {
+            Ok(()) => {
+                self.server = Some(child);
+                Ok(())
+            }
+            Err(log) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Err(log)
+            }
+        }
+    }
+
+    /// The port the server listens on, at 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A libpq connection string for `database` (`postgres` exists from the start).
+    pub fn url(&self, database: &str) -> String {
+        format!("postgresql://{USER}@127.0.0.1:{}/{database}", self.port)
+    }
+
+    /// The cluster's data folder.
+    pub fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Runs `psql` with `sql` against `database`; what it printed.
+    pub fn psql(&self, database: &str, sql: &str) -> Result<String, StartError> {
+        let psql = self.bin.join("psql");
+        let psql = if psql.exists() { psql } else { "psql".into() };
+        let mut command = Command::new(psql);
+        if let Some(password) = &self.password {
+            command.env("PGPASSWORD", password);
+        }
+        let out = command
+            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d"])
+            .arg(self.url(database))
+            .args(["-c", sql])
+            .output()
+            .map_err(|e| StartError::Failed(format!("running psql: {e}")))?;
+        if !out.status.success() {
+            return Err(StartError::Failed(
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            ));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+
+    /// Kills the server with SIGKILL, as a crash would, and waits for it to be gone.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.server.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for TestPostgres {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.server.take() {
+            // SIGQUIT: immediate shutdown, the server's children end with it
+            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGQUIT) };
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The folder of `initdb` and `postgres`, if PostgreSQL is installed.
+fn binaries() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("KHABAR_PG_BIN") {
+        return Some(PathBuf::from(dir));
+    }
+    let mut debian: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let version = e.file_name().to_str()?.parse().ok()?;
+            Some((version, e.path().join("bin")))
+        })
+        .filter(|(_, bin)| bin.join("initdb").exists())
+        .collect();
+    debian.sort();
+    if let Some((_, bin)) = debian.pop() {
+        return Some(bin);
+    }
+    std::env::var_os("PATH")
+        .and_then(|path| std::env::split_paths(&path).find(|dir| dir.join("initdb").exists()))
+}
+
+/// Gives `path` to the server's user when the tests run as root.
+fn give_away(path: &Path) -> Result<(), StartError> {
+    if is_root() {
+        chown(path, Some(UNPRIVILEGED.0), Some(UNPRIVILEGED.1))
+            .map_err(|e| StartError::Failed(format!("giving {path:?} to nobody: {e}")))?;
+    }
+    Ok(())
+}
+
+fn is_root() -> bool {
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// The command, run as `nobody` when the tests run as root.
+fn as_unprivileged(command: &mut Command) -> &mut Command {
+    if is_root() {
+        command.uid(UNPRIVILEGED.0).gid(UNPRIVILEGED.1);
+        // nobody cannot read root's folders: run from the filesystem's root
+        command.current_dir("/");
+    }
+    command
+}
+
+/// Runs a command to its end; its output when it fails.
+fn run(command: &mut Command) -> Result<(), StartError> {
+    let out = as_unprivileged(command)
+        .output()
+        .map_err(|e| StartError::Failed(format!("running {command:?}: {e}")))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(StartError::Failed(format!(
+            "{command:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )))
+    }
+}
+
+fn append(path: &Path, text: &str) -> Result<(), StartError> {
+    use std::io::Write;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(|e| StartError::Failed(format!("writing {path:?}: {e}")))
+}
+
+/// A port free at 127.0.0.1 a moment ago (another process may take it: the caller retries).
+fn free_port() -> Result<u16, StartError> {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| StartError::Failed(format!("finding a free port: {e}")))
+}
