@@ -40,21 +40,26 @@ async fn accepted_messages_are_on_disk_after_reopening_the_store() {
 
     let (_dir, store) = gateway.reopen().await;
     let normalised = |n: &str| khabar::number::normalize(n).expect("number").to_string();
-    let first = store.get(one.message_id).expect("read").expect("stored");
+    let first = store
+        .get(one.message_id)
+        .await
+        .expect("read")
+        .expect("stored");
     assert_eq!(first.state, State::Queued);
     assert_eq!(first.recipient, normalised("87011234567"));
     assert_eq!(first.text.as_deref(), Some("Сәлеметсіз бе! Құжат № 12."));
     let by_ref = store
         .get_by_reference("crm-1")
+        .await
         .expect("read")
         .expect("by reference");
     assert_eq!(by_ref.id, one.message_id);
-    let bulk = store.get(ids[0]).expect("read").expect("stored");
+    let bulk = store.get(ids[0]).await.expect("read").expect("stored");
     assert_eq!(
         (bulk.kind, bulk.recipient),
         (Kind::Bulk, normalised("+77051234567"))
     );
-    let request = store.get(ids[1]).expect("read").expect("stored");
+    let request = store.get(ids[1]).await.expect("read").expect("stored");
     assert_eq!(request.kind, Kind::Request);
     assert_eq!(request.extra.reply_window_ms, Some(2 * 3_600_000));
     assert_eq!(
@@ -215,7 +220,12 @@ async fn each_bad_submit_gets_its_error_code_and_field() {
     let fields = json!({"document_number": "KZ-77", "iin": iin(true)});
     let ok = json!({"to": to, "template": "service_result", "fields": fields, "language": "ru", "deadline": "2 working days"});
     let id = submit(&mut client, ok).await.expect("accepted").message_id;
-    let stored = gateway.store().get(id).expect("read").expect("stored");
+    let stored = gateway
+        .store()
+        .get(id)
+        .await
+        .expect("read")
+        .expect("stored");
     assert_eq!(stored.extra.template.as_deref(), Some("service_result"));
     assert!(stored.text.expect("text").contains("KZ-77"));
     assert!(stored.send_by.expect("send_by") > stored.created);

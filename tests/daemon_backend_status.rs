@@ -83,7 +83,7 @@ async fn get_and_events_tell_the_story_of_a_delivered_message() {
     assert_eq!(seen[1].part, Some(1));
     events.ack(seen[2].seq).await.expect("ack");
     events.finish().await.expect("ack stored");
-    let position = gateway.store().cursor("crm").expect("cursor");
+    let position = gateway.store().cursor("crm").await.expect("cursor");
     assert_eq!(position, seen[2].seq);
 
     let status = eventually(|| async {
@@ -138,6 +138,7 @@ async fn status_shows_lanes_risks_and_overdue_receipts() {
     let first_notification = gateway
         .store()
         .queued_head(Kind::Notification, 1)
+        .await
         .expect("head");
     assert_eq!(
         lane(Kind::Notification).oldest_queued_at,

@@ -49,7 +49,7 @@ async fn a_message_due_later_waits_even_in_a_higher_lane() {
     let second = scheduler.next_due(now).await.unwrap().unwrap();
     assert_eq!(second.id, bulk, "the retried OTP is not due yet");
     assert!(scheduler.next_due(now).await.unwrap().is_none());
-    let due = store.get(otp).unwrap().unwrap().next_try;
+    let due = store.get(otp).await.unwrap().unwrap().next_try;
     assert_eq!(
         scheduler.next_due(due).await.unwrap().map(|m| m.id),
         Some(otp)

@@ -121,7 +121,7 @@ async fn the_watcher_expires_an_otp_that_could_not_be_sent_in_time() {
         shutdown.clone(),
     ));
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while store.get(id).unwrap().unwrap().state != State::Expired {
+    while store.get(id).await.unwrap().unwrap().state != State::Expired {
         assert!(
             std::time::Instant::now() < deadline,
             "the watcher never expired the OTP"

@@ -24,6 +24,7 @@ async fn an_accepted_message_is_stored_whole_and_survives_reopen() {
     let store = open(dir.path());
     let stored = store
         .get(accepted.id)
+        .await
         .unwrap()
         .expect("message is back after reopen");
     assert_eq!(stored.reference, sent.reference);
@@ -40,7 +41,7 @@ async fn an_accepted_message_is_stored_whole_and_survives_reopen() {
     assert_eq!(stored.history.len(), 1);
     assert_eq!(stored.attempts, 0);
     assert_eq!(
-        store.get_by_reference("doc-1").unwrap().map(|m| m.id),
+        store.get_by_reference("doc-1").await.unwrap().map(|m| m.id),
         Some(accepted.id)
     );
     assert_eq!(store.counts().queued_in(Kind::Notification), 1);
@@ -138,7 +139,7 @@ async fn a_batch_answers_in_order_and_deduplicates_within_itself() {
     assert_eq!(answers[4].id, before.id);
     assert!(answers[4].duplicate);
     for (answer, sent) in answers.iter().zip(&batch) {
-        let stored = store.get(answer.id).unwrap().unwrap();
+        let stored = store.get(answer.id).await.unwrap().unwrap();
         assert_eq!(
             stored.kind, sent.kind,
             "answer order matches the batch order"
@@ -186,7 +187,7 @@ async fn a_message_already_past_send_by_is_expired_not_queued() {
             .unwrap()
             .is_none()
     );
-    let events = store.read_events(0, 10).unwrap();
+    let events = store.read_events(0, 10).await.unwrap();
     assert_eq!(events.len(), 1);
     assert_consistent(&store).await;
 }
@@ -241,11 +242,18 @@ async fn a_store_of_the_previous_format_opens_and_its_messages_are_read() {
     };
     let before = {
         let store = open(dir.path());
-        ids.map(|id| store.get(id).unwrap().expect("stored"))
+        let mut before = Vec::new();
+        for id in ids {
+            before.push(store.get(id).await.unwrap().expect("stored"));
+        }
+        before
     };
     rewrite_as_format_1(&dir.path().join("store"));
     let store = open(dir.path());
-    let after = ids.map(|id| store.get(id).unwrap().expect("still there"));
+    let mut after = Vec::new();
+    for id in ids {
+        after.push(store.get(id).await.unwrap().expect("still there"));
+    }
     assert_eq!(after, before);
     assert_consistent(&store).await;
     drop(store);

@@ -112,15 +112,22 @@ fn acknowledged_messages_survive_sigkill() {
 }
 
 fn check_after_crash(store: &Store, acked: &HashMap<String, MessageId>) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     for (reference, id) in acked {
-        let m = store
-            .get(*id)
+        let m = runtime
+            .block_on(store.get(*id))
             .unwrap()
             .unwrap_or_else(|| panic!("acknowledged {id} ({reference}) was lost"));
         assert_eq!(m.reference.as_deref(), Some(reference.as_str()));
         assert_eq!(m.history.last().map(|t| t.state), Some(m.state));
         assert_eq!(
-            store.get_by_reference(reference).unwrap().map(|m| m.id),
+            runtime
+                .block_on(store.get_by_reference(reference))
+                .unwrap()
+                .map(|m| m.id),
             Some(*id)
         );
     }
@@ -129,10 +136,6 @@ fn check_after_crash(store: &Store, acked: &HashMap<String, MessageId>) {
         0,
         "recovery requeued everything in flight"
     );
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
     let problems = runtime.block_on(store.verify_integrity()).unwrap();
     assert!(
         problems.is_empty(),
@@ -241,7 +244,7 @@ async fn dispatch(store: Store, stop_at: Instant) {
                     .await
                     .unwrap();
                 if n.is_multiple_of(2) {
-                    let found = store.find_by_operator_id("sim", &op_id).unwrap();
+                    let found = store.find_by_operator_id("sim", &op_id).await.unwrap();
                     assert_eq!(found, Some((m.id, 0)));
                     store
                         .record_receipt(m.id, 0, "DELIVRD", None, now)

@@ -19,7 +19,7 @@ async fn a_queued_message_past_send_by_expires_and_is_never_sent() {
     assert_eq!(early.expired, 0);
     let fired = store.fire_due_deadlines(now + 60_000, 100).await.unwrap();
     assert_eq!(fired.expired, 1);
-    let m = store.get(id).unwrap().unwrap();
+    let m = store.get(id).await.unwrap().unwrap();
     assert_eq!(m.state, State::Expired);
     assert_eq!(m.text, None, "an expired OTP's code is erased at once");
     assert!(
@@ -29,7 +29,7 @@ async fn a_queued_message_past_send_by_expires_and_is_never_sent() {
             .unwrap()
             .is_none()
     );
-    let events = store.read_events(0, 10).unwrap();
+    let events = store.read_events(0, 10).await.unwrap();
     assert!(
         matches!(events[0].event, Event::StateChanged { state: State::Expired, id: e, .. } if e == id)
     );
@@ -52,7 +52,10 @@ async fn a_claim_never_hands_out_a_message_past_send_by() {
         .unwrap()
         .unwrap();
     assert_eq!(claimed.id, fresh);
-    assert_eq!(store.get(stale).unwrap().unwrap().state, State::Expired);
+    assert_eq!(
+        store.get(stale).await.unwrap().unwrap().state,
+        State::Expired
+    );
     // and the stale entry in the deadline index is dropped harmlessly later
     let fired = store.fire_due_deadlines(now + 2_000, 100).await.unwrap();
     assert_eq!((fired.expired, fired.dropped), (0, 1));
@@ -82,7 +85,7 @@ async fn a_retry_after_send_by_waits_and_expires_at_send_by_not_before() {
     assert_eq!(early.expired, 0);
     let fired = store.fire_due_deadlines(send_by, 100).await.unwrap();
     assert_eq!(fired.expired, 1);
-    let m = store.get(id).unwrap().unwrap();
+    let m = store.get(id).await.unwrap().unwrap();
     assert_eq!(m.state, State::Expired);
     let expired = m.history.last().unwrap();
     assert_eq!(expired.at, send_by, "expired at its send_by");
@@ -126,6 +129,7 @@ async fn receipt_overdue_fires_once_for_messages_without_a_final_receipt() {
     assert_eq!(again.overdue, 0);
     let overdue: Vec<_> = store
         .read_events(0, 100)
+        .await
         .unwrap()
         .into_iter()
         .filter_map(|e| match e.event {
@@ -135,13 +139,25 @@ async fn receipt_overdue_fires_once_for_messages_without_a_final_receipt() {
         .collect();
     assert_eq!(overdue, vec![(waiting, now + 300_000)]);
     assert_eq!(
-        store.get(waiting).unwrap().unwrap().state,
+        store.get(waiting).await.unwrap().unwrap().state,
         State::Submitted,
         "overdue is news, not a state"
     );
-    let noted = |id| store.get(id).unwrap().unwrap().extra.receipt_overdue_at;
-    assert_eq!(noted(waiting), Some(now + 300_000), "its story tells it");
-    assert_eq!(noted(answered), None);
+    let noted = async |id| {
+        store
+            .get(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .extra
+            .receipt_overdue_at
+    };
+    assert_eq!(
+        noted(waiting).await,
+        Some(now + 300_000),
+        "its story tells it"
+    );
+    assert_eq!(noted(answered).await, None);
     assert_consistent(&store).await;
 }
 
@@ -162,7 +178,7 @@ async fn a_submitted_message_without_receipt_becomes_unknown_at_the_timeout() {
         .unwrap();
     let fired = store.fire_due_deadlines(now + 1_000, 100).await.unwrap();
     assert_eq!(fired.gave_up, 1);
-    let m = store.get(id).unwrap().unwrap();
+    let m = store.get(id).await.unwrap().unwrap();
     assert_eq!(m.state, State::Unknown);
     // a late receipt is still recorded, without reviving the message
     let late = store
@@ -187,7 +203,7 @@ async fn deadlines_that_passed_while_closed_fire_after_reopen() {
     };
     let store = open(dir.path());
     assert_eq!(
-        store.next_deadline().unwrap(),
+        store.next_deadline().await.unwrap(),
         Some(now + 500),
         "the earliest deadline itself"
     );
@@ -197,8 +213,8 @@ async fn deadlines_that_passed_while_closed_fire_after_reopen() {
         (1, 0),
         "an expired message is final: no overdue receipt"
     );
-    assert_eq!(store.get(id).unwrap().unwrap().state, State::Expired);
-    assert_eq!(store.next_deadline().unwrap(), None);
+    assert_eq!(store.get(id).await.unwrap().unwrap().state, State::Expired);
+    assert_eq!(store.next_deadline().await.unwrap(), None);
     assert_consistent(&store).await;
 }
 

@@ -42,24 +42,27 @@ async fn finished(store: &Store, reference: &str, op_id: &str, receipt: Option<&
 /// Drives the writer (each flush is a group) until `done` holds. A move ends on the history's
 /// committer thread, at nice 19, which on a loaded machine may get the CPU only after many
 /// groups: the bound is there to end a test that would never get there, not to time it.
-async fn drive_until(store: &Store, done: impl Fn() -> bool) -> bool {
+async fn drive_until<F: Future<Output = bool>>(store: &Store, done: impl Fn() -> F) -> bool {
     for _ in 0..100_000 {
-        if done() {
+        if done().await {
             return true;
         }
         store.flush().await.unwrap();
         tokio::task::yield_now().await;
     }
-    done()
+    done().await
 }
 
 /// Drives the writer until `id` is in `tier`.
 async fn wait_tier(store: &Store, id: MessageId, tier: Tier) {
-    let reached = drive_until(store, || store.tier_of(id).unwrap() == Some(tier)).await;
+    let reached = drive_until(store, || async {
+        store.tier_of(id).await.unwrap() == Some(tier)
+    })
+    .await;
     assert!(
         reached,
         "{id} never reached {tier:?}: {:?}",
-        store.tier_of(id)
+        store.tier_of(id).await
     );
 }
 
@@ -68,13 +71,17 @@ async fn a_finished_message_moves_and_is_still_found_by_id_reference_and_operato
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     let id = finished(&store, "crm-1", "k-1", Some("DELIVRD")).await;
-    let live = store.get(id).unwrap().unwrap();
+    let live = store.get(id).await.unwrap().unwrap();
     wait_tier(&store, id, Tier::History).await;
 
-    assert_eq!(store.get(id).unwrap(), Some(live.clone()), "the same story");
-    assert_eq!(store.get_by_reference("crm-1").unwrap(), Some(live));
     assert_eq!(
-        store.find_by_operator_id("kcell", "k-1").unwrap(),
+        store.get(id).await.unwrap(),
+        Some(live.clone()),
+        "the same story"
+    );
+    assert_eq!(store.get_by_reference("crm-1").await.unwrap(), Some(live));
+    assert_eq!(
+        store.find_by_operator_id("kcell", "k-1").await.unwrap(),
         Some((id, 0))
     );
     let again = store
@@ -93,9 +100,9 @@ async fn a_finished_message_moves_and_is_still_found_by_id_reference_and_operato
     // and after a restart
     drop(store);
     let store = open(dir.path());
-    assert_eq!(store.tier_of(id).unwrap(), Some(Tier::History));
+    assert_eq!(store.tier_of(id).await.unwrap(), Some(Tier::History));
     assert_eq!(
-        store.get_by_reference("crm-1").unwrap().map(|m| m.id),
+        store.get_by_reference("crm-1").await.unwrap().map(|m| m.id),
         Some(id)
     );
     assert_consistent(&store).await;
@@ -108,7 +115,7 @@ async fn a_message_still_awaiting_its_receipt_stays_live() {
     let waiting = finished(&store, "crm-2", "k-2", None).await;
     let done = finished(&store, "crm-3", "k-3", Some("DELIVRD")).await;
     wait_tier(&store, done, Tier::History).await;
-    assert_eq!(store.tier_of(waiting).unwrap(), Some(Tier::Live));
+    assert_eq!(store.tier_of(waiting).await.unwrap(), Some(Tier::Live));
     assert_consistent(&store).await;
 }
 
@@ -132,7 +139,7 @@ async fn a_moved_message_leaves_no_deadline_behind() {
         .await
         .unwrap();
     assert_eq!(
-        store.get(id).unwrap().unwrap().extra.give_up_at,
+        store.get(id).await.unwrap().unwrap().extra.give_up_at,
         Some(give_up_at)
     );
     store
@@ -142,7 +149,7 @@ async fn a_moved_message_leaves_no_deadline_behind() {
     wait_tier(&store, id, Tier::History).await;
     store.flush().await.unwrap();
     assert_eq!(
-        store.next_deadline().unwrap(),
+        store.next_deadline().await.unwrap(),
         None,
         "its deadlines went with it"
     );
@@ -177,7 +184,7 @@ async fn messages_that_move_take_their_deadlines_from_a_bucket_many_messages_sha
         wait_tier(&store, *id, Tier::History).await;
     }
     assert_eq!(
-        store.next_deadline().unwrap(),
+        store.next_deadline().await.unwrap(),
         Some(send_by),
         "the others' stay"
     );
@@ -194,7 +201,7 @@ async fn a_late_receipt_for_a_moved_message_is_recorded_in_the_history() {
         .fire_due_deadlines(now_ms() + 2_000, 100)
         .await
         .unwrap();
-    assert_eq!(store.get(id).unwrap().unwrap().state, State::Unknown);
+    assert_eq!(store.get(id).await.unwrap().unwrap().state, State::Unknown);
     wait_tier(&store, id, Tier::History).await;
 
     let landed = store
@@ -208,10 +215,10 @@ async fn a_late_receipt_for_a_moved_message_is_recorded_in_the_history() {
         ),
         "{landed:?}"
     );
-    let m = store.get(id).unwrap().unwrap();
+    let m = store.get(id).await.unwrap().unwrap();
     assert_eq!(m.state, State::Unknown, "a late receipt does not revive it");
     assert_eq!(m.parts[0].receipt.as_deref(), Some("DELIVRD"));
-    assert_eq!(store.tier_of(id).unwrap(), Some(Tier::History));
+    assert_eq!(store.tier_of(id).await.unwrap(), Some(Tier::History));
     assert_consistent(&store).await;
 }
 
@@ -243,15 +250,18 @@ async fn retention_erases_and_forgets_moved_messages() {
             .texts_erased,
         1
     );
-    let erased = store.get(id).unwrap().unwrap();
+    let erased = store.get(id).await.unwrap().unwrap();
     assert_eq!((erased.text, erased.state), (None, State::Delivered));
     assert_consistent(&store).await;
 
     let report = store.run_retention(now + 11 * DAY, 100).await.unwrap();
     assert_eq!(report.forgotten, 1);
-    assert_eq!(store.get(id).unwrap(), None);
-    assert_eq!(store.get_by_reference("crm-5").unwrap(), None);
-    assert_eq!(store.find_by_operator_id("kcell", "k-5").unwrap(), None);
+    assert_eq!(store.get(id).await.unwrap(), None);
+    assert_eq!(store.get_by_reference("crm-5").await.unwrap(), None);
+    assert_eq!(
+        store.find_by_operator_id("kcell", "k-5").await.unwrap(),
+        None
+    );
     assert_eq!(store.counts().total(), 0);
     assert_consistent(&store).await;
 }
@@ -287,9 +297,9 @@ async fn finished_messages_of_a_store_written_before_the_history_tier_move_over(
     for &id in &ids {
         wait_tier(&store, id, Tier::History).await;
     }
-    assert_eq!(store.tier_of(waiting).unwrap(), Some(Tier::Live));
+    assert_eq!(store.tier_of(waiting).await.unwrap(), Some(Tier::Live));
     assert_eq!(
-        store.get_by_reference("old-7").unwrap().map(|m| m.id),
+        store.get_by_reference("old-7").await.unwrap().map(|m| m.id),
         Some(ids[7])
     );
     assert_eq!(store.counts().in_state(State::Delivered), 300);
@@ -312,12 +322,13 @@ async fn events_move_to_the_history_and_are_read_back_whole_in_order_then_trimme
         )
         .await;
     }
-    let all = store.read_events(0, 10_000).unwrap();
+    let all = store.read_events(0, 10_000).await.unwrap();
     let last = all.last().expect("events").seq;
-    let moved = drive_until(&store, || store.events_in_history() >= last).await;
+    let moved = drive_until(&store, || async { store.events_in_history() >= last }).await;
     assert!(moved, "the events moved");
     let seqs: Vec<u64> = store
         .read_events(0, 10_000)
+        .await
         .unwrap()
         .iter()
         .map(|e| e.seq)
@@ -325,6 +336,7 @@ async fn events_move_to_the_history_and_are_read_back_whole_in_order_then_trimme
     assert_eq!(seqs, (1..=last).collect::<Vec<_>>(), "whole and in order");
     let page: Vec<u64> = store
         .read_events(10, 5)
+        .await
         .unwrap()
         .iter()
         .map(|e| e.seq)
@@ -343,11 +355,11 @@ async fn events_move_to_the_history_and_are_read_back_whole_in_order_then_trimme
         }
     }
     assert_eq!(trimmed as u64, last);
-    assert!(store.read_events(0, 10_000).unwrap().is_empty());
+    assert!(store.read_events(0, 10_000).await.unwrap().is_empty());
     drop(store);
     let store = open(dir.path());
     assert!(
-        store.read_events(0, 10_000).unwrap().is_empty(),
+        store.read_events(0, 10_000).await.unwrap().is_empty(),
         "after a restart too"
     );
     assert_consistent(&store).await;
@@ -373,16 +385,16 @@ async fn the_first_event_of_an_hour_is_found_in_either_tier() {
             .await
             .unwrap();
     }
-    let check = |store: &Store, tier: &str| {
+    let check = async |store: &Store, tier: &str| {
         for wanted in [
             base - 1,
             base + 17 * quarter + 1,
             base + 20 * quarter,
             now_ms(),
         ] {
-            let after = store.events_since(wanted).unwrap();
-            let before: Vec<_> = store.read_events(0, 100).unwrap();
-            let first = store.read_events(after, 1).unwrap();
+            let after = store.events_since(wanted).await.unwrap();
+            let before: Vec<_> = store.read_events(0, 100).await.unwrap();
+            let first = store.read_events(after, 1).await.unwrap();
             let expected = before.iter().find(|e| e.event.at() >= wanted);
             assert_eq!(
                 first.first().map(|e| e.seq),
@@ -391,8 +403,8 @@ async fn the_first_event_of_an_hour_is_found_in_either_tier() {
             );
         }
     };
-    check(&store, "live");
-    let last = store.read_events(0, 100).unwrap().last().unwrap().seq;
+    check(&store, "live").await;
+    let last = store.read_events(0, 100).await.unwrap().last().unwrap().seq;
     for n in 0..100 {
         if store.events_in_history() >= last {
             break;
@@ -408,5 +420,5 @@ async fn the_first_event_of_an_hour_is_found_in_either_tier() {
         store.flush().await.unwrap();
     }
     assert!(store.events_in_history() >= last, "the events moved");
-    check(&store, "history");
+    check(&store, "history").await;
 }

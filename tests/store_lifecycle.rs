@@ -41,14 +41,17 @@ async fn a_message_goes_from_queued_to_delivered_with_its_whole_story() {
         .await
         .unwrap();
     assert_eq!(
-        store.find_by_operator_id("kcell", "a1b").unwrap(),
+        store.find_by_operator_id("kcell", "a1b").await.unwrap(),
         Some((id, 0))
     );
     assert_eq!(
-        store.find_by_operator_id("kcell", "0a1c").unwrap(),
+        store.find_by_operator_id("kcell", "0a1c").await.unwrap(),
         Some((id, 1))
     );
-    assert_eq!(store.find_by_operator_id("beeline", "a1b").unwrap(), None);
+    assert_eq!(
+        store.find_by_operator_id("beeline", "a1b").await.unwrap(),
+        None
+    );
 
     let after_first = store
         .record_receipt(id, 0, "DELIVRD", None, now + 10)
@@ -77,6 +80,7 @@ async fn a_message_goes_from_queued_to_delivered_with_its_whole_story() {
 
     let events: Vec<Event> = store
         .read_events(0, 100)
+        .await
         .unwrap()
         .into_iter()
         .map(|e| e.event)
@@ -128,13 +132,13 @@ async fn any_failed_part_makes_the_message_undeliverable_and_repeats_change_noth
         .record_receipt(id, 0, "UNDELIV", Some("012"), now_ms())
         .await
         .unwrap();
-    let events_before = store.read_events(0, 100).unwrap().len();
+    let events_before = store.read_events(0, 100).await.unwrap().len();
     store
         .record_receipt(id, 0, "UNDELIV", Some("012"), now_ms())
         .await
         .unwrap();
     assert_eq!(
-        store.read_events(0, 100).unwrap().len(),
+        store.read_events(0, 100).await.unwrap().len(),
         events_before,
         "a repeated receipt adds nothing"
     );
@@ -165,7 +169,10 @@ async fn cancel_works_only_while_queued() {
         .unwrap();
     assert_eq!(claimed.id, b, "a cancelled message is never claimed");
     assert!(store.cancel(b, "too late").await.is_err());
-    assert_eq!(store.get(b).unwrap().unwrap().state, State::Submitting);
+    assert_eq!(
+        store.get(b).await.unwrap().unwrap().state,
+        State::Submitting
+    );
     assert_consistent(&store).await;
 }
 
@@ -188,7 +195,7 @@ async fn a_requeued_message_waits_for_its_due_time_and_keeps_its_attempt() {
         (m.state, m.attempts, m.next_try),
         (State::Queued, 1, now + 5_000)
     );
-    assert_eq!(store.lane_head(Kind::Otp).unwrap(), Some(now + 5_000));
+    assert_eq!(store.lane_head(Kind::Otp).await.unwrap(), Some(now + 5_000));
     assert!(
         store
             .claim_next(Kind::Otp, now + 4_999)
@@ -267,19 +274,22 @@ async fn restart_requeues_submitting_and_keeps_submitted() {
     };
     let store = open(dir.path());
     assert_eq!(store.recovered_at_open(), 1);
-    let m = store.get(in_flight).unwrap().unwrap();
+    let m = store.get(in_flight).await.unwrap().unwrap();
     assert_eq!(m.state, State::Queued);
     assert_eq!(
         m.history.last().unwrap().reason.as_deref(),
         Some("restart: no submit_sm_resp seen")
     );
     assert_eq!(
-        store.get(acknowledged).unwrap().unwrap().state,
+        store.get(acknowledged).await.unwrap().unwrap().state,
         State::Submitted
     );
-    assert_eq!(store.get(waiting).unwrap().unwrap().state, State::Queued);
     assert_eq!(
-        store.find_by_operator_id("beeline", "b-1").unwrap(),
+        store.get(waiting).await.unwrap().unwrap().state,
+        State::Queued
+    );
+    assert_eq!(
+        store.find_by_operator_id("beeline", "b-1").await.unwrap(),
         Some((acknowledged, 0))
     );
     let mut claimed = Vec::new();
@@ -317,7 +327,13 @@ async fn a_batch_claimed_together_is_in_flight_until_each_lands() {
                 .unwrap();
         }
         store.flush().await.unwrap();
-        let listed: Vec<_> = store.in_flight(100).unwrap().iter().map(|m| m.id).collect();
+        let listed: Vec<_> = store
+            .in_flight(100)
+            .await
+            .unwrap()
+            .iter()
+            .map(|m| m.id)
+            .collect();
         assert_eq!(listed, flying, "status lists only those still submitting");
         assert_consistent(&store).await;
         (flying.to_vec(), landed.to_vec())
@@ -325,12 +341,15 @@ async fn a_batch_claimed_together_is_in_flight_until_each_lands() {
     let store = open(dir.path());
     assert_eq!(store.recovered_at_open(), flying.len());
     for id in &flying {
-        assert_eq!(store.get(*id).unwrap().unwrap().state, State::Queued);
+        assert_eq!(store.get(*id).await.unwrap().unwrap().state, State::Queued);
     }
     for id in &landed {
-        assert_eq!(store.get(*id).unwrap().unwrap().state, State::Submitted);
+        assert_eq!(
+            store.get(*id).await.unwrap().unwrap().state,
+            State::Submitted
+        );
     }
-    assert!(store.in_flight(100).unwrap().is_empty());
+    assert!(store.in_flight(100).await.unwrap().is_empty());
     let again = store
         .claim_batch(Kind::Bulk, now_ms() + 1, 10)
         .await
@@ -342,7 +361,10 @@ async fn a_batch_claimed_together_is_in_flight_until_each_lands() {
             .unwrap();
     }
     assert_eq!(again.len(), flying.len());
-    assert!(store.in_flight(100).unwrap().is_empty(), "every run landed");
+    assert!(
+        store.in_flight(100).await.unwrap().is_empty(),
+        "every run landed"
+    );
     assert_consistent(&store).await;
 }
 
@@ -366,7 +388,10 @@ async fn events_wait_for_their_consumer_and_wake_subscribers() {
         .unwrap()
         .unwrap();
     let seq = *wake.borrow();
-    let events = store.read_events(store.cursor("api").unwrap(), 10).unwrap();
+    let events = store
+        .read_events(store.cursor("api").await.unwrap(), 10)
+        .await
+        .unwrap();
     assert_eq!(events.last().map(|e| e.seq), Some(seq));
     store.ack_cursor("api", seq).await.unwrap();
     let reply = Event::Reply {
@@ -380,7 +405,10 @@ async fn events_wait_for_their_consumer_and_wake_subscribers() {
     let reply_seq = store.append_event(reply.clone()).await.unwrap();
     drop(store);
     let store = open(dir.path());
-    let pending = store.read_events(store.cursor("api").unwrap(), 10).unwrap();
+    let pending = store
+        .read_events(store.cursor("api").await.unwrap(), 10)
+        .await
+        .unwrap();
     assert_eq!(
         pending.len(),
         1,

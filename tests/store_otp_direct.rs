@@ -30,7 +30,7 @@ async fn an_accepted_otp_arrives_claimed_and_other_kinds_stay_queued() {
         (otp.id, otp.state, otp.attempts),
         (ids[1], State::Submitting, 1)
     );
-    let stored = store.get(otp.id).unwrap().expect("stored");
+    let stored = store.get(otp.id).await.unwrap().expect("stored");
     assert_eq!(stored.state, State::Submitting, "readers see the claim");
     assert!(taken.try_recv().is_err(), "only the OTP is handed over");
     let now = now_ms();
@@ -60,7 +60,10 @@ async fn with_nobody_listening_otps_wait_in_their_lane() {
     let store = open(dir.path());
     drop(store.take_otps_at_accept());
     let id = store.accept(message(Kind::Otp, None)).await.unwrap().id;
-    assert_eq!(store.get(id).unwrap().expect("stored").state, State::Queued);
+    assert_eq!(
+        store.get(id).await.unwrap().expect("stored").state,
+        State::Queued
+    );
     let claimed = store.claim_batch(Kind::Otp, now_ms(), 10).await.unwrap();
     assert_eq!(claimed.iter().map(|m| m.id).collect::<Vec<_>>(), vec![id]);
 }
@@ -116,7 +119,7 @@ async fn an_otp_held_for_its_place_is_claimed_only_when_its_place_comes() {
             .unwrap()
             .is_empty()
     );
-    let queued = store.get(id).unwrap().unwrap();
+    let queued = store.get(id).await.unwrap().unwrap();
     assert_eq!((queued.state, queued.next_try), (State::Queued, until));
     assert_consistent(&store).await;
     let claimed = store.claim_batch(Kind::Otp, until, 10).await.unwrap();

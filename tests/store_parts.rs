@@ -59,7 +59,7 @@ async fn acknowledged_parts_keep_their_ids_through_a_retry_and_only_the_rest_are
         "the parts sent again carry the same reference"
     );
     assert_eq!(
-        store.find_by_operator_id("kcell", "a3").unwrap(),
+        store.find_by_operator_id("kcell", "a3").await.unwrap(),
         Some((id, 2))
     );
 
@@ -69,7 +69,7 @@ async fn acknowledged_parts_keep_their_ids_through_a_retry_and_only_the_rest_are
         matches!(landed, ReceiptLanding::Recorded { part: 0, .. }),
         "{landed:?}"
     );
-    assert_eq!(store.get(id).unwrap().unwrap().state, State::Queued);
+    assert_eq!(store.get(id).await.unwrap().unwrap().state, State::Queued);
 
     store
         .claim_next(Kind::Notification, now_ms())
@@ -83,7 +83,7 @@ async fn acknowledged_parts_keep_their_ids_through_a_retry_and_only_the_rest_are
     assert_eq!(m.state, State::Submitted);
     for (part, raw) in [(1, "a2"), (2, "a3")] {
         receipt(&store, raw, "DELIVRD").await;
-        let m = store.get(id).unwrap().unwrap();
+        let m = store.get(id).await.unwrap().unwrap();
         let expected = if part == 2 {
             State::Delivered
         } else {
@@ -119,9 +119,12 @@ async fn another_operators_ids_are_forgotten_when_the_message_goes_elsewhere() {
         .unwrap();
     assert_eq!(m.state, State::Submitted);
     assert_eq!(m.operator.as_deref(), Some("beeline"));
-    assert_eq!(store.find_by_operator_id("kcell", "k1").unwrap(), None);
     assert_eq!(
-        store.find_by_operator_id("beeline", "b2").unwrap(),
+        store.find_by_operator_id("kcell", "k1").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.find_by_operator_id("beeline", "b2").await.unwrap(),
         Some((id, 1))
     );
     assert_consistent(&store).await;
@@ -140,7 +143,7 @@ async fn a_restart_keeps_the_parts_acknowledged_before_it() {
         id // dropped while `submitting`, as after a crash
     };
     let store = open(dir.path());
-    let m = store.get(id).unwrap().unwrap();
+    let m = store.get(id).await.unwrap().unwrap();
     assert_eq!(m.state, State::Queued, "recovered");
     assert_eq!(m.parts[1].operator_id.as_deref(), Some("x2"));
     assert_eq!(m.parts[0].operator_id, None);

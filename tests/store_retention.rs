@@ -46,29 +46,32 @@ async fn finished_texts_are_erased_and_old_messages_forgotten() {
     assert_eq!(early.texts_erased, 0);
     let report = store.run_retention(now + 3 * DAY, 100).await.unwrap();
     assert_eq!(report.texts_erased, 1);
-    let m = store.get(done).unwrap().unwrap();
+    let m = store.get(done).await.unwrap().unwrap();
     assert_eq!(m.text, None);
     assert_eq!(m.state, State::Delivered, "metadata stays");
     assert_eq!(m.history.len(), 4, "history stays");
     assert!(
-        store.get(waiting).unwrap().unwrap().text.is_some(),
+        store.get(waiting).await.unwrap().unwrap().text.is_some(),
         "a queued message keeps its text"
     );
 
     let report = store.run_retention(now + 11 * DAY, 100).await.unwrap();
     assert_eq!(report.forgotten, 1);
-    assert!(store.get(done).unwrap().is_none());
-    assert!(store.get_by_reference("done").unwrap().is_none());
-    assert_eq!(store.find_by_operator_id("kcell", "k-1").unwrap(), None);
+    assert!(store.get(done).await.unwrap().is_none());
+    assert!(store.get_by_reference("done").await.unwrap().is_none());
+    assert_eq!(
+        store.find_by_operator_id("kcell", "k-1").await.unwrap(),
+        None
+    );
     assert_eq!(store.counts().total(), 1);
-    assert!(store.get(waiting).unwrap().is_some());
+    assert!(store.get(waiting).await.unwrap().is_some());
     assert_consistent(&store).await;
 
     // the waiting message finishes later and gets its turn although the walk passed it
     store.cancel(waiting, "not needed").await.unwrap();
     let later = store.run_retention(now_ms() + 3 * DAY, 100).await.unwrap();
     assert_eq!(later.texts_erased, 1);
-    assert_eq!(store.get(waiting).unwrap().unwrap().text, None);
+    assert_eq!(store.get(waiting).await.unwrap().unwrap().text, None);
     assert_consistent(&store).await;
 }
 
@@ -83,19 +86,19 @@ async fn events_are_trimmed_behind_the_slowest_consumer_or_when_too_old() {
     for id in &ids {
         store.cancel(*id, "test").await.unwrap();
     }
-    let seqs = event_seqs(&store, 0, 10);
+    let seqs = event_seqs(&store, 0, 10).await;
     assert_eq!(seqs.len(), 4);
     store.ack_cursor("fast", seqs[3]).await.unwrap();
     store.ack_cursor("slow", seqs[1]).await.unwrap();
     assert_eq!(store.trim_events(now, 100).await.unwrap(), 2);
-    let left = event_seqs(&store, 0, 10);
+    let left = event_seqs(&store, 0, 10).await;
     assert_eq!(left, seqs[2..].to_vec());
     assert_eq!(
         store.trim_events(now + 2 * 86_400_000, 100).await.unwrap(),
         2,
         "too old for anyone"
     );
-    assert!(store.read_events(0, 10).unwrap().is_empty());
+    assert!(store.read_events(0, 10).await.unwrap().is_empty());
     assert_consistent(&store).await;
 }
 
@@ -112,17 +115,17 @@ async fn events_written_together_are_trimmed_and_read_one_by_one() {
     for cancelled in futures::future::join_all(cancels).await {
         cancelled.unwrap();
     }
-    let seqs = event_seqs(&store, 0, 10);
+    let seqs = event_seqs(&store, 0, 10).await;
     assert_eq!(seqs.len(), 6);
-    let after_third = event_seqs(&store, seqs[2], 2);
+    let after_third = event_seqs(&store, seqs[2], 2).await;
     assert_eq!(after_third, seqs[3..5].to_vec());
     store.ack_cursor("only", seqs[2]).await.unwrap();
     assert_eq!(store.trim_events(now, 100).await.unwrap(), 3);
-    let left = event_seqs(&store, 0, 10);
+    let left = event_seqs(&store, 0, 10).await;
     assert_eq!(left, seqs[3..].to_vec());
     assert_consistent(&store).await;
     store.ack_cursor("only", seqs[5]).await.unwrap();
     assert_eq!(store.trim_events(now, 100).await.unwrap(), 3);
-    assert!(store.read_events(0, 10).unwrap().is_empty());
+    assert!(store.read_events(0, 10).await.unwrap().is_empty());
     assert_consistent(&store).await;
 }

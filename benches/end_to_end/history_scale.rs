@@ -133,7 +133,10 @@ pub async fn moved(store: &Store, done: &Finished) -> Result<(), String> {
     };
     let started = Instant::now();
     while started.elapsed() < MOVE_PATIENCE {
-        if store.tier_of(MessageId(last)).map_err(|e| e.to_string())?
+        if store
+            .tier_of(MessageId(last))
+            .await
+            .map_err(|e| e.to_string())?
             == Some(khabar::store::Tier::History)
         {
             return Ok(());
@@ -146,13 +149,13 @@ pub async fn moved(store: &Store, done: &Finished) -> Result<(), String> {
 }
 
 /// `GETS` reads of random finished messages; their times in ms, sorted.
-fn gets(store: &Store, done: &Finished) -> Result<Vec<f64>, String> {
+async fn gets(store: &Store, done: &Finished) -> Result<Vec<f64>, String> {
     let mut picks = Picks(done.count);
     let mut times = Vec::with_capacity(GETS);
     for _ in 0..GETS {
         let id = done.pick(&mut picks);
         let started = Instant::now();
-        let found = store.get(id).map_err(|e| e.to_string())?;
+        let found = store.get(id).await.map_err(|e| e.to_string())?;
         times.push(started.elapsed().as_secs_f64() * 1000.0);
         match found {
             Some(message) if message.state.is_final() => {}
@@ -241,7 +244,7 @@ async fn grow(
         }
         queued_so_far += queued;
         // reads in this task's thread, the runtime told that it blocks
-        let times = tokio::task::block_in_place(|| gets(&store, &done))?;
+        let times = gets(&store, &done).await?;
         close(store).await?;
         let history: u64 = ["history.sqlite", "history.sqlite-wal", "history.sqlite-shm"]
             .iter()

@@ -265,7 +265,7 @@ async fn record(
     let stat = receipt.stat.as_str();
     let error = receipt.error.as_deref();
     for key in &candidates {
-        if let Some((id, part)) = store.find_by_operator_id(operator, key)? {
+        if let Some((id, part)) = store.find_by_operator_id(operator, key).await? {
             return store
                 .record_receipt(id, part, stat, error, at)
                 .await

@@ -95,7 +95,7 @@ impl WindowCloser {
     async fn close_one(&self, request: OpenRequest, now: Millis) -> Result<bool, RoundError> {
         let id = request.id;
         let store = self.scheduler.store();
-        let message = store.get(id)?;
+        let message = store.get(id).await?;
         if let Some(m) = &message
             && matches!(m.state, State::Rejected | State::Failed | State::Cancelled)
         {

@@ -49,7 +49,7 @@ pub async fn on_submitted(
     id: MessageId,
     at: Millis,
 ) {
-    let message = match store.get(id) {
+    let message = match store.get(id).await {
         Ok(Some(message)) if message.kind == Kind::Request => message,
         Ok(_) => return,
         Err(e) => {
@@ -108,12 +108,14 @@ pub async fn on_reply(
         }
     };
     // the match is already durable: a failed lookup only leaves the reference out
-    let reference = match id.map(|id| (id, store.get(id))) {
-        Some((_, Ok(message))) => message.and_then(|m| m.reference),
-        Some((id, Err(e))) => {
-            tracing::warn!(%id, error = %e, "cannot read an answered request's reference");
-            None
-        }
+    let reference = match id {
+        Some(id) => match store.get(id).await {
+            Ok(message) => message.and_then(|m| m.reference),
+            Err(e) => {
+                tracing::warn!(%id, error = %e, "cannot read an answered request's reference");
+                None
+            }
+        },
         None => None,
     };
     match id {

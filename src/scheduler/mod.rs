@@ -94,7 +94,7 @@ impl Scheduler {
         }
         let mut due = [false; 4];
         for kind in Kind::ALL {
-            due[kind.lane() as usize] = self.store.lane_head(kind)?.is_some_and(|t| t <= now);
+            due[kind.lane() as usize] = self.store.lane_head(kind).await?.is_some_and(|t| t <= now);
         }
         let mine = |lane: usize| kinds.iter().any(|k| k.lane() as usize == lane);
         loop {
@@ -183,7 +183,7 @@ impl Scheduler {
         reason: &str,
         now: Millis,
     ) -> Result<Message, StoreError> {
-        let message = self.store.get(id)?.ok_or(StoreError::NotFound(id))?;
+        let message = self.store.get(id).await?.ok_or(StoreError::NotFound(id))?;
         let policy = &self.config.retry;
         if message.attempts >= policy.max_attempts {
             let why = format!(

@@ -23,7 +23,7 @@ pub async fn run_deadline_watcher(store: Store, tick: Duration, shutdown: Cancel
             Err(StoreError::Closed) => return,
             Err(e) => tracing::error!(error = %e, "deadline watcher failed; retrying"),
         }
-        let wait = match store.next_deadline() {
+        let wait = match store.next_deadline().await {
             Ok(Some(next)) if next > now => Duration::from_millis((next - now) as u64).min(tick),
             _ => tick,
         };

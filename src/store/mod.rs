@@ -15,7 +15,8 @@
 //!   [`Store::cancel`]): each is one atomic change with its events, durable when it returns.
 //! - **Reads** ([`Store::get`], [`Store::get_by_reference`], [`Store::find_by_operator_id`],
 //!   [`Store::queued_head`], [`Store::counts`]) need no writer and see every change whole,
-//!   live or moved to the history tier.
+//!   live or moved to the history tier. They are `async` (but [`Store::counts`], kept in
+//!   memory), so that an engine across the network answers them without holding a thread.
 //! - **Events** ([`Store::read_events`], [`Store::subscribe`], [`Store::ack_cursor`]): a log
 //!   with a durable sequence every subscriber resumes from.
 //! - **Deadlines and retention** ([`Store::fire_due_deadlines`], [`Store::run_retention`],

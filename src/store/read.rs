@@ -1,5 +1,5 @@
-//! Reads that need no writer: any thread may call them while the writer works, and they see
-//! every applied batch whole.
+//! Reads that need no writer: any task may await them while the writer works, and they see
+//! every applied batch whole. On sled they answer from its page cache or the disk at once.
 
 use crate::store::error::StoreError;
 use crate::store::event::StoredEvent;
@@ -24,7 +24,7 @@ impl Store {
     /// The message with this id, live or in the history tier. (A message moving between
     /// them is copied to the history before its live copy goes, so looking at the live store
     /// first never misses it.)
-    pub fn get(&self, id: MessageId) -> Result<Option<Message>, StoreError> {
+    pub async fn get(&self, id: MessageId) -> Result<Option<Message>, StoreError> {
         match load(&self.inner.db, id)? {
             Some(message) => Ok(Some(message)),
             None => self.inner.history.get(id),
@@ -33,7 +33,7 @@ impl Store {
 
     /// Which tier holds the message: the live store (while queued, in flight, awaiting a
     /// receipt, or moments after it finished), else the history; None if it holds neither.
-    pub fn tier_of(&self, id: MessageId) -> Result<Option<Tier>, StoreError> {
+    pub async fn tier_of(&self, id: MessageId) -> Result<Option<Tier>, StoreError> {
         if load(&self.inner.db, id)?.is_some() {
             return Ok(Some(Tier::Live));
         }
@@ -41,12 +41,12 @@ impl Store {
     }
 
     /// The message upstream handed over with this reference, live or in the history tier.
-    pub fn get_by_reference(&self, reference: &str) -> Result<Option<Message>, StoreError> {
+    pub async fn get_by_reference(&self, reference: &str) -> Result<Option<Message>, StoreError> {
         let hash = keys::reference_hash(reference);
         if let Some(bucket) = self.inner.db.get(keys::reference_bucket(hash))? {
             for (h, id) in codec::unpack_pairs(&bucket) {
                 if h == hash
-                    && let Some(message) = self.get(id)?
+                    && let Some(message) = self.get(id).await?
                     && message.reference.as_deref() == Some(reference)
                 {
                     return Ok(Some(message));
@@ -58,7 +58,7 @@ impl Store {
 
     /// The message and part index an operator's message id (from submit_sm_resp) belongs to,
     /// live or in the history tier.
-    pub fn find_by_operator_id(
+    pub async fn find_by_operator_id(
         &self,
         operator: &str,
         operator_id: &str,
@@ -71,7 +71,7 @@ impl Store {
     }
 
     /// The due time of the earliest queued message of a kind's lane (it may lie in the future).
-    pub fn lane_head(&self, kind: Kind) -> Result<Option<Millis>, StoreError> {
+    pub async fn lane_head(&self, kind: Kind) -> Result<Option<Millis>, StoreError> {
         let first = self
             .inner
             .db
@@ -86,7 +86,7 @@ impl Store {
     /// The earliest deadline in the first stored chunk (a later chunk of the same bucket may
     /// hold an earlier one, so this is at most a bucket — a second — after the real one, and
     /// the watcher's tick bounds the wait anyway).
-    pub fn next_deadline(&self) -> Result<Option<Millis>, StoreError> {
+    pub async fn next_deadline(&self) -> Result<Option<Millis>, StoreError> {
         let first = self
             .inner
             .db
@@ -106,7 +106,11 @@ impl Store {
     /// read first: an event missing there had already moved, and `events_in_history` said so
     /// before its live copy went, so the history read after it finds it. An event in both
     /// tiers while it moves is taken once.
-    pub fn read_events(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
+    pub async fn read_events(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
         let moved = self.inner.shared.events_in_history.load(Ordering::Acquire);
         if after < moved {
             let older = self.history_events(after, moved, limit, u64::MAX)?;
@@ -146,12 +150,12 @@ impl Store {
     /// The seq to read events after (see [`Store::read_events`]) so that the first one read is
     /// the first stamped `at` or later. Events are stamped as they are appended, so their
     /// times rise with their seqs and a binary search finds it in a few reads of either tier.
-    pub fn events_since(&self, at: Millis) -> Result<u64, StoreError> {
+    pub async fn events_since(&self, at: Millis) -> Result<u64, StoreError> {
         // the answer lies in [low, high]: no event is after the last durable one
         let (mut low, mut high) = (0, *self.inner.shared.events.borrow());
         while low < high {
             let mid = low + (high - low) / 2;
-            match self.read_events(mid, 1)?.first() {
+            match self.read_events(mid, 1).await?.first() {
                 // it and everything before it happened before `at`
                 Some(first) if first.event.at() < at => low = first.seq.min(high),
                 _ => high = mid,
@@ -193,13 +197,13 @@ impl Store {
     }
 
     /// The last event seq the named consumer acknowledged (0 if it never did).
-    pub fn cursor(&self, name: &str) -> Result<u64, StoreError> {
+    pub async fn cursor(&self, name: &str) -> Result<u64, StoreError> {
         let value = self.inner.db.get(keys::cursor(name))?;
         Ok(value.and_then(|v| codec::read_u64(&v, 0)).unwrap_or(0))
     }
 
     /// Bytes the store takes on disk.
-    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+    pub async fn size_on_disk(&self) -> Result<u64, StoreError> {
         Ok(self.inner.db.size_on_disk()? + self.inner.history.size_on_disk())
     }
 }

@@ -1,7 +1,8 @@
 //! Read-only walks over the queue and in-flight indexes, for `khabar status`: the head of a
 //! lane in the order it will be sent, and the messages handed to a session. Like the reads in
 //! [`read`](super::read), they need no writer and see every applied batch whole; a message the
-//! writer moves between two reads is simply skipped.
+//! writer moves between two reads is simply skipped. Each walk reads many records, so it runs
+//! on tokio's blocking pool rather than on the task that awaits it.
 
 use crate::message::{Kind, Message, MessageId, Millis, State};
 use crate::store::error::StoreError;
@@ -32,7 +33,17 @@ impl Store {
 
     /// The first `limit` queued messages of `kind`'s lane with their due times, in the order
     /// the scheduler will claim them (due time, then arrival). Reads at most `limit` records.
-    pub fn queued_head(
+    pub async fn queued_head(
+        &self,
+        kind: Kind,
+        limit: usize,
+    ) -> Result<Vec<(Millis, Message)>, StoreError> {
+        let store = self.clone();
+        blocking(move || store.walk_queued_head(kind, limit)).await
+    }
+
+    /// [`Store::queued_head`], on the caller's thread.
+    fn walk_queued_head(
         &self,
         kind: Kind,
         limit: usize,
@@ -63,7 +74,13 @@ impl Store {
 
     /// Up to `limit` messages handed to a session whose submit response is not yet seen
     /// (`submitting`), in id order.
-    pub fn in_flight(&self, limit: usize) -> Result<Vec<Message>, StoreError> {
+    pub async fn in_flight(&self, limit: usize) -> Result<Vec<Message>, StoreError> {
+        let store = self.clone();
+        blocking(move || store.walk_in_flight(limit)).await
+    }
+
+    /// [`Store::in_flight`], on the caller's thread.
+    fn walk_in_flight(&self, limit: usize) -> Result<Vec<Message>, StoreError> {
         let mut found = Vec::new();
         for marker in self.inner.db.scan_prefix(keys::IN_FLIGHT) {
             let (key, value) = marker?;
@@ -86,7 +103,13 @@ impl Store {
     /// records with their own keys (a message is given its own key when it is claimed or
     /// changed; the intake chunks hold only messages never touched since accepted). One pass
     /// over the live records: for a status tracker starting up, not for a hot path.
-    pub fn awaiting_receipts(&self) -> Result<Vec<AwaitingReceipt>, StoreError> {
+    pub async fn awaiting_receipts(&self) -> Result<Vec<AwaitingReceipt>, StoreError> {
+        let store = self.clone();
+        blocking(move || store.walk_awaiting_receipts()).await
+    }
+
+    /// [`Store::awaiting_receipts`], on the caller's thread.
+    fn walk_awaiting_receipts(&self) -> Result<Vec<AwaitingReceipt>, StoreError> {
         let mut found = Vec::new();
         for kv in self.inner.db.scan_prefix(keys::RECORD) {
             let (_, bytes) = kv?;
@@ -105,6 +128,17 @@ impl Store {
             }
         }
         Ok(found)
+    }
+}
+
+/// Runs a walk on tokio's blocking pool; a walk that panicked panics here too.
+async fn blocking<T: Send + 'static>(
+    walk: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    match tokio::task::spawn_blocking(walk).await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => Err(StoreError::Closed),
     }
 }
 

@@ -50,7 +50,7 @@ pub async fn accept_bulk(store: &Store, n: usize) -> Vec<MessageId> {
 }
 
 /// The seqs of up to `limit` events after `after`.
-pub fn event_seqs(store: &Store, after: u64, limit: usize) -> Vec<u64> {
-    let events = store.read_events(after, limit).expect("read events");
+pub async fn event_seqs(store: &Store, after: u64, limit: usize) -> Vec<u64> {
+    let events = store.read_events(after, limit).await.expect("read events");
     events.iter().map(|e| e.seq).collect()
 }

@@ -55,8 +55,8 @@ impl GatewayBackend {
 
     /// The first message's id, as a duplicate, if `reference` is already stored: a retry of
     /// an accepted message gets its id even when it would now be refused.
-    pub(super) fn known(&self, reference: Option<&str>) -> Option<SubmitOk> {
-        let first = self.store().get_by_reference(reference?).ok()??;
+    pub(super) async fn known(&self, reference: Option<&str>) -> Option<SubmitOk> {
+        let first = self.store().get_by_reference(reference?).await.ok()??;
         Some(SubmitOk {
             message_id: first.id,
             duplicate: true,
@@ -64,12 +64,12 @@ impl GatewayBackend {
     }
 
     /// `error`, unless `reference` is already stored (then the first message's id).
-    pub(super) fn refuse(
+    pub(super) async fn refuse(
         &self,
         reference: Option<&str>,
         error: ApiError,
     ) -> Result<SubmitOk, ApiError> {
-        self.known(reference).ok_or(error)
+        self.known(reference).await.ok_or(error)
     }
 
     /// `queue_full` at `depth` messages not yet final.

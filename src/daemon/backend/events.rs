@@ -97,15 +97,20 @@ pub(super) fn event_view(stored: StoredEvent) -> EventView {
 
 impl GatewayBackend {
     /// The last seq acknowledged on a durable cursor.
-    pub(super) fn cursor_at(&self, cursor: &str) -> Result<u64, ApiError> {
-        self.store().cursor(cursor).map_err(|e| not_read(&e))
+    pub(super) async fn cursor_at(&self, cursor: &str) -> Result<u64, ApiError> {
+        self.store().cursor(cursor).await.map_err(|e| not_read(&e))
     }
 
     /// Up to `limit` events after `after`.
-    pub(super) fn read_events(&self, after: u64, limit: usize) -> Result<Vec<EventView>, ApiError> {
+    pub(super) async fn read_events(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<EventView>, ApiError> {
         let events = self
             .store()
             .read_events(after, limit)
+            .await
             .map_err(|e| not_read(&e))?;
         Ok(events.into_iter().map(event_view).collect())
     }

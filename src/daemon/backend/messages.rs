@@ -37,10 +37,10 @@ fn not_cancellable(message: &Message, state: State) -> ApiError {
 
 impl GatewayBackend {
     /// The message a reference names.
-    pub(super) fn find(&self, message: &MessageRef) -> Result<Message, ApiError> {
+    pub(super) async fn find(&self, message: &MessageRef) -> Result<Message, ApiError> {
         let found = match message {
-            MessageRef::Id(id) => self.store().get(*id),
-            MessageRef::Reference(reference) => self.store().get_by_reference(reference),
+            MessageRef::Id(id) => self.store().get(*id).await,
+            MessageRef::Reference(reference) => self.store().get_by_reference(reference).await,
         };
         found
             .map_err(|e| not_read(&e))?
@@ -52,7 +52,7 @@ impl GatewayBackend {
         &self,
         reference: &MessageRef,
     ) -> Result<MessageView, ApiError> {
-        let message = self.find(reference)?;
+        let message = self.find(reference).await?;
         if message.state != State::Queued {
             return Err(not_cancellable(&message, message.state));
         }

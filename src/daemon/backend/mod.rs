@@ -134,7 +134,7 @@ impl Backend for GatewayBackend {
     }
 
     async fn get(&self, message: MessageRef) -> Result<MessageView, ApiError> {
-        self.find(&message).map(|m| MessageView::from(&m))
+        self.find(&message).await.map(|m| MessageView::from(&m))
     }
 
     async fn cancel(&self, message: MessageRef) -> Result<MessageView, ApiError> {
@@ -146,11 +146,11 @@ impl Backend for GatewayBackend {
     }
 
     async fn cursor_position(&self, cursor: String) -> Result<u64, ApiError> {
-        self.cursor_at(&cursor)
+        self.cursor_at(&cursor).await
     }
 
     async fn events(&self, after: u64, limit: usize) -> Result<Vec<EventView>, ApiError> {
-        self.read_events(after, limit)
+        self.read_events(after, limit).await
     }
 
     async fn ack(&self, cursor: String, seq: u64) -> Result<(), ApiError> {

@@ -205,23 +205,25 @@ impl OutcomeTracker {
         let task = tokio::spawn(async move {
             let mut after = loop {
                 let Some(store) = weak.upgrade() else { return };
-                let seeded = Arc::clone(&tracker);
-                match tokio::task::spawn_blocking(move || start(&seeded, &store)).await {
-                    Ok(Ok(after)) => break after,
-                    Ok(Err(e)) => {
+                let started = start(&tracker, &store).await;
+                // the tracker must not keep the store open while it waits
+                drop(store);
+                match started {
+                    Ok(after) => break after,
+                    Err(e) => {
                         tracing::warn!(error = %e, "cannot read the store for status");
                         tokio::time::sleep(RETRY_AFTER).await;
                     }
-                    Err(_) => return,
                 }
             };
             loop {
                 latest.borrow_and_update();
                 loop {
                     let Some(store) = weak.upgrade() else { return };
-                    let page = tokio::task::spawn_blocking(move || read_page(&store, after)).await;
+                    let page = read_page(&store, after).await;
+                    drop(store);
                     match page {
-                        Ok(Ok((events, kinds))) => {
+                        Ok((events, kinds)) => {
                             let Some(last) = events.last() else {
                                 tracker.caught_up.send_replace(true);
                                 break;
@@ -229,11 +231,10 @@ impl OutcomeTracker {
                             after = last.seq;
                             tracker.apply(&events, &kinds);
                         }
-                        Ok(Err(e)) => {
+                        Err(e) => {
                             tracing::warn!(error = %e, "cannot read the event log for status");
                             tokio::time::sleep(RETRY_AFTER).await;
                         }
-                        Err(_) => return,
                     }
                 }
                 if latest.changed().await.is_err() {
@@ -249,19 +250,19 @@ impl OutcomeTracker {
 /// after (the first event of the last hour). The records are read first: an event that
 /// changes one of them afterwards is further on in the log, so replaying the hour ends in the
 /// state of now.
-fn start(tracker: &OutcomeTracker, store: &Store) -> Result<u64, StoreError> {
-    let awaiting = store.awaiting_receipts()?;
+async fn start(tracker: &OutcomeTracker, store: &Store) -> Result<u64, StoreError> {
+    let awaiting = store.awaiting_receipts().await?;
     tracker.seed(awaiting);
-    store.events_since(now_ms() - SECONDS as i64 * 1000)
+    store.events_since(now_ms() - SECONDS as i64 * 1000).await
 }
 
 /// The events after `after`, and the kind of each message they show entering `submitted`
 /// and not leaving it within the page.
-fn read_page(
+async fn read_page(
     store: &Store,
     after: u64,
 ) -> Result<(Vec<StoredEvent>, HashMap<MessageId, Kind>), StoreError> {
-    let events = store.read_events(after, PAGE)?;
+    let events = store.read_events(after, PAGE).await?;
     // the kind of each; None: an event stored before events carried it, read the record
     let mut waiting = HashMap::new();
     for stored in &events {
@@ -280,7 +281,7 @@ fn read_page(
     for (id, kind) in waiting {
         let kind = match kind {
             Some(kind) => Some(kind),
-            None => store.get(id)?.map(|message| message.kind),
+            None => store.get(id).await?.map(|message| message.kind),
         };
         if let Some(kind) = kind {
             kinds.insert(id, kind);
@@ -380,7 +381,7 @@ mod tests {
         let later = now_ms() + 365 * 86_400_000;
         while store.trim_events(later, 1000).await.unwrap() > 0 {}
         store.flush().await.unwrap();
-        assert!(store.read_events(0, 10).unwrap().is_empty());
+        assert!(store.read_events(0, 10).await.unwrap().is_empty());
 
         let tracker = Arc::new(OutcomeTracker::new());
         let following = tracker.follow(&store);

@@ -3,7 +3,7 @@
 //! and hour.
 
 use super::GatewayBackend;
-use super::errors::{not_read, task_failed};
+use super::errors::not_read;
 use super::operators::{capacity, operator_status};
 use super::risk::{Capacity, LaneHead, at_risk};
 use crate::api::error::ApiError;
@@ -33,7 +33,7 @@ struct Scan {
 
 /// Reads the lanes' heads, the in-flight messages and the listed overdue messages, and
 /// estimates which queued messages are at risk.
-fn scan(
+async fn scan(
     store: &Store,
     overdue: &[(MessageId, Millis)],
     capacity: &Capacity,
@@ -46,16 +46,16 @@ fn scan(
         lanes.push(LaneHead {
             kind,
             queued: counts.queued_in(kind),
-            head: store.queued_head(kind, HEAD)?,
+            head: store.queued_head(kind, HEAD).await?,
         });
     }
     let mut submitting = [0; 4];
-    for message in store.in_flight(IN_FLIGHT)? {
+    for message in store.in_flight(IN_FLIGHT).await? {
         submitting[message.kind.lane() as usize] += 1;
     }
     let mut listed = Vec::new();
     for &(id, receipt_by) in overdue {
-        if let Some(message) = store.get(id)?
+        if let Some(message) = store.get(id).await?
             && !message.state.is_final()
         {
             listed.push(OverdueMessage {
@@ -92,13 +92,10 @@ impl GatewayBackend {
         // bounded: a store that cannot be read must not hang status (the read error is logged)
         let _ = tokio::time::timeout(CATCH_UP_PATIENCE, self.tracker.caught_up()).await;
         let (overdue_count, overdue) = self.tracker.overdue(LISTED);
-        let store = self.store().clone();
         let encoding = self.parts.encoding;
-        let scan =
-            tokio::task::spawn_blocking(move || scan(&store, &overdue, &capacity, &encoding, now))
-                .await
-                .map_err(task_failed)?
-                .map_err(|e| not_read(&e))?;
+        let scan = scan(self.store(), &overdue, &capacity, &encoding, now)
+            .await
+            .map_err(|e| not_read(&e))?;
         let at_risk_count = scan.at_risk.len() as u64;
         let mut at_risk_listed = scan.at_risk;
         at_risk_listed.truncate(LISTED);

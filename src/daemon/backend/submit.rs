@@ -26,7 +26,7 @@ impl GatewayBackend {
     /// held until its place in the hour, or refused `rate_limited` when that place comes after
     /// its `send_by`. A retry of a stored reference is not counted again.
     async fn admit_otp(&self, message: &mut NewMessage, now: Millis) -> Result<(), ApiError> {
-        if message.kind != Kind::Otp || self.known(message.reference.as_deref()).is_some() {
+        if message.kind != Kind::Otp || self.known(message.reference.as_deref()).await.is_some() {
             return Ok(());
         }
         let Some(service) = self.parts.otp.clone() else {
@@ -64,19 +64,21 @@ impl GatewayBackend {
         let reference = request.reference.clone();
         let mut message = match self.check(request, now, "") {
             Ok(message) => message,
-            Err(e) => return self.refuse(reference.as_deref(), e),
+            Err(e) => return self.refuse(reference.as_deref(), e).await,
         };
         let room = self.reserve(1);
         if room.granted == 0 {
-            return self.refuse(reference.as_deref(), self.queue_full(room.depth));
+            return self
+                .refuse(reference.as_deref(), self.queue_full(room.depth))
+                .await;
         }
         if let Err(e) = self.admit_otp(&mut message, now).await {
-            return self.refuse(reference.as_deref(), e);
+            return self.refuse(reference.as_deref(), e).await;
         }
         let (kind, to) = (message.kind, number::mask(&message.recipient));
         let accepted = match self.store().accept(message).await {
             Ok(accepted) => accepted,
-            Err(e) => return self.not_stored(reference.as_deref(), &e),
+            Err(e) => return self.not_stored(reference.as_deref(), &e).await,
         };
         drop(room);
         self.accepted(&[&accepted], now);
@@ -89,13 +91,13 @@ impl GatewayBackend {
 
     /// The answer to a message the store did not take: below the free-space reserve a
     /// retry of an accepted message still gets its id (as with `queue_full`).
-    fn not_stored(
+    async fn not_stored(
         &self,
         reference: Option<&str>,
         error: &StoreError,
     ) -> Result<SubmitOk, ApiError> {
         match error {
-            StoreError::DiskFull { .. } => self.refuse(reference, not_accepted(error)),
+            StoreError::DiskFull { .. } => self.refuse(reference, not_accepted(error)).await,
             _ => Err(not_accepted(error)),
         }
     }
@@ -116,7 +118,7 @@ impl GatewayBackend {
             };
             match checked_one {
                 Ok(message) => checked.push((i, message)),
-                Err(e) => results[i] = Some(self.refuse(reference.as_deref(), e)),
+                Err(e) => results[i] = Some(self.refuse(reference.as_deref(), e).await),
             }
         }
         let room = self.reserve(checked.len() as u64);
@@ -135,14 +137,14 @@ impl GatewayBackend {
                         message_id: a.id,
                         duplicate: a.duplicate,
                     }),
-                    Err(e) => self.not_stored(reference.as_deref(), &e),
+                    Err(e) => self.not_stored(reference.as_deref(), &e).await,
                 });
             }
         }
         drop(room);
         for (i, message) in overflow {
             let full = self.queue_full(self.depth());
-            results[i] = Some(self.refuse(message.reference.as_deref(), full));
+            results[i] = Some(self.refuse(message.reference.as_deref(), full).await);
         }
         let accepted = results.iter().filter(|r| matches!(r, Some(Ok(_)))).count();
         tracing::debug!(items = results.len(), accepted, "batch stored");

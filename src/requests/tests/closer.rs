@@ -39,9 +39,10 @@ fn rig(templates: TemplatesConfig) -> Rig {
 }
 
 /// The follow-up the closer queued for request `id`.
-fn follow_up_of(rig: &Rig, id: MessageId) -> crate::message::Message {
+async fn follow_up_of(rig: &Rig, id: MessageId) -> crate::message::Message {
     rig.store
         .get_by_reference(&follow_up_reference(id))
+        .await
         .unwrap()
         .expect("the follow-up is stored")
 }
@@ -70,9 +71,10 @@ async fn overdue_request(rig: &Rig, to: &str, follow_up: Option<&str>) -> Messag
 }
 
 /// The `reply_window_closed` events in the log, as (request, follow-up).
-fn closed_events(store: &Store) -> Vec<(MessageId, Option<String>, MessageId)> {
+async fn closed_events(store: &Store) -> Vec<(MessageId, Option<String>, MessageId)> {
     store
         .read_events(0, 10_000)
+        .await
         .unwrap()
         .into_iter()
         .filter_map(|stored| match stored.event {
@@ -93,7 +95,7 @@ async fn an_unanswered_request_gets_its_follow_up_and_an_event() {
     let id = overdue_request(&rig, ALMA, Some("Жауап мерзімі өтті, өтінім жабылды.")).await;
     assert_eq!(rig.closer.round(now_ms()).await.unwrap(), 1);
 
-    let follow_up = follow_up_of(&rig, id);
+    let follow_up = follow_up_of(&rig, id).await;
     assert_eq!(follow_up.kind, Kind::Notification);
     assert_eq!(follow_up.recipient, ALMA);
     assert_eq!(follow_up.sender.as_deref(), Some("eGov"));
@@ -103,7 +105,7 @@ async fn an_unanswered_request_gets_its_follow_up_and_an_event() {
     );
     assert_eq!(follow_up.state, State::Queued);
     assert_eq!(
-        closed_events(&rig.store),
+        closed_events(&rig.store).await,
         [(id, Some(format!("crm-{ALMA}")), follow_up.id)]
     );
     assert_eq!(rig.registry.get(id).unwrap(), None, "closed");
@@ -124,7 +126,7 @@ async fn a_crash_before_closing_does_not_queue_a_second_follow_up() {
     assert_eq!(rig.closer.round(now_ms()).await.unwrap(), 1);
 
     assert_eq!(rig.store.counts().total(), messages, "nothing new stored");
-    let events = closed_events(&rig.store);
+    let events = closed_events(&rig.store).await;
     assert_eq!(events.len(), 2);
     assert_eq!(events[0].2, events[1].2, "both name the one follow-up");
     assert_eq!(rig.registry.get(id).unwrap(), None);
@@ -139,10 +141,10 @@ async fn an_answered_or_still_open_request_gets_no_follow_up() {
     let open_id = overdue_request(&rig, BERIK, None).await;
     rig.registry.restart_window(open_id, now_ms()).unwrap();
     assert_eq!(rig.closer.round(now_ms()).await.unwrap(), 0);
-    assert!(closed_events(&rig.store).is_empty());
+    assert!(closed_events(&rig.store).await.is_empty());
     for id in [answered, open_id] {
         let reference = follow_up_reference(id);
-        assert_eq!(rig.store.get_by_reference(&reference).unwrap(), None);
+        assert_eq!(rig.store.get_by_reference(&reference).await.unwrap(), None);
     }
 }
 
@@ -162,7 +164,7 @@ async fn without_a_follow_up_text_the_template_is_used() {
     let rig = rig(TemplatesConfig::from(configured));
     let id = overdue_request(&rig, ALMA, None).await;
     rig.closer.round(now_ms()).await.unwrap();
-    let follow_up = follow_up_of(&rig, id);
+    let follow_up = follow_up_of(&rig, id).await;
     assert_eq!(follow_up.text.as_deref(), Some(text));
     assert_eq!(
         follow_up.extra.template.as_deref(),
@@ -175,7 +177,7 @@ async fn the_built_in_template_needs_a_service_so_a_generic_text_goes() {
     let rig = rig(TemplatesConfig::default());
     let id = overdue_request(&rig, ALMA, None).await;
     rig.closer.round(now_ms()).await.unwrap();
-    let follow_up = follow_up_of(&rig, id);
+    let follow_up = follow_up_of(&rig, id).await;
     let text = follow_up.text.unwrap();
     assert!(!text.trim().is_empty());
     assert!(!text.contains('{'), "no unrendered placeholder: {text}");
@@ -194,7 +196,7 @@ async fn a_request_the_operator_rejected_gets_no_follow_up() {
         .unwrap();
     assert_eq!(rig.closer.round(now_ms()).await.unwrap(), 1);
     let reference = follow_up_reference(id);
-    assert_eq!(rig.store.get_by_reference(&reference).unwrap(), None);
-    assert!(closed_events(&rig.store).is_empty());
+    assert_eq!(rig.store.get_by_reference(&reference).await.unwrap(), None);
+    assert!(closed_events(&rig.store).await.is_empty());
     assert_eq!(rig.registry.get(id).unwrap(), None, "forgotten");
 }

@@ -24,7 +24,7 @@ async fn stored(store: &Store, kind: Kind, to: &str, reference: &str) -> crate::
         },
     };
     let id = store.accept(message).await.unwrap().id;
-    store.get(id).unwrap().unwrap()
+    store.get(id).await.unwrap().unwrap()
 }
 
 #[tokio::test]
