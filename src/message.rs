@@ -151,6 +151,20 @@ pub enum State {
 }
 
 impl State {
+    /// Every state, in the order of a message's life.
+    pub const ALL: [State; 10] = [
+        State::Queued,
+        State::Submitting,
+        State::Submitted,
+        State::Delivered,
+        State::Undeliverable,
+        State::Expired,
+        State::Rejected,
+        State::Cancelled,
+        State::Failed,
+        State::Unknown,
+    ];
+
     /// True for states a message never leaves.
     pub fn is_final(self) -> bool {
         !matches!(self, State::Queued | State::Submitting | State::Submitted)
@@ -327,4 +341,33 @@ pub struct Message {
     /// them (a resend of the other parts must carry the same).
     #[serde(default)]
     pub concat_ref: Option<u16>,
+}
+
+impl Message {
+    /// A message just accepted with `id`: queued, due now, its story begun.
+    pub fn accepted(id: MessageId, new: NewMessage, now: Millis) -> Message {
+        Message {
+            id,
+            reference: new.reference,
+            kind: new.kind,
+            recipient: new.recipient,
+            sender: new.sender,
+            text: Some(new.text),
+            created: now,
+            send_by: new.send_by,
+            receipt_by: new.receipt_by,
+            attempts: 0,
+            next_try: now,
+            state: State::Queued,
+            operator: None,
+            parts: Vec::new(),
+            history: vec![Transition {
+                state: State::Queued,
+                at: now,
+                reason: None,
+            }],
+            extra: new.extra,
+            concat_ref: None,
+        }
+    }
 }

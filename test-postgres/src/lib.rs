@@ -158,7 +158,10 @@ impl TestPostgres {
                 .args(["-p", &self.port.to_string()])
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
-                .stderr(Stdio::piped()),
+                .stderr(Stdio::piped())
+                // its own process group, so that a crash can take the server and its
+                // backends at once
+                .process_group(0),
         )
         .spawn()
         .map_err(|e| format!("running postgres: {e}"))?;
@@ -231,12 +234,25 @@ impl TestPostgres {
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
     }
 
-    /// Kills the server with SIGKILL, as a crash would, and waits for it to be gone.
+    /// Kills the server and every backend with SIGKILL, as the loss of its machine would,
+    /// and waits for them to be gone. What was committed is on disk; the rest is not.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.server.take() {
-            let _ = child.kill();
+            unsafe { libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL) };
             let _ = child.wait();
+            // the backends are the server's children, not ours: wait until every one has died
+            // (a zombie no longer holds the server's shared memory)
+            while alive_in_group(child.id()) {
+                std::thread::yield_now();
+            }
         }
+    }
+
+    /// Starts the server again on the same port and data after [`TestPostgres::kill`]; it
+    /// recovers from its log before it says it is ready.
+    pub fn restart(&mut self) -> Result<(), StartError> {
+        self.kill();
+        self.spawn().map_err(StartError::Failed)
     }
 }
 
@@ -271,6 +287,22 @@ fn binaries() -> Option<PathBuf> {
     }
     std::env::var_os("PATH")
         .and_then(|path| std::env::split_paths(&path).find(|dir| dir.join("initdb").exists()))
+}
+
+/// True while a process of process group `group` is alive (neither gone nor a zombie).
+fn alive_in_group(group: u32) -> bool {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    entries.flatten().any(|entry| {
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        // after "(name)": state, ppid, pgrp
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().collect())
+            .unwrap_or_default();
+        fields.len() > 2 && fields[0] != "Z" && fields[2] == group.to_string()
+    })
 }
 
 /// Gives `path` to the server's user when the tests run as root.

@@ -11,10 +11,14 @@
 //! LOCKED`), the event log's sequence is assigned under one row's lock so it is gap-free in
 //! commit order.
 
+mod accept;
 pub mod config;
 pub mod connect;
+mod handle;
 pub mod migrate;
+mod writer;
 
 pub use config::{PostgresConfig, TlsMode};
 pub use connect::connect;
+pub use handle::PgStore;
 pub use migrate::{MIGRATION_LOCK, Migrated, SCHEMA_VERSION, check_schema, migrate};

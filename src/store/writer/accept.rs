@@ -28,7 +28,7 @@ enum Outcome {
 }
 
 /// Why a message that arrives already past its `send_by` is never queued.
-const LATE_ON_ARRIVAL: &str = "send_by had already passed when it was accepted";
+pub(crate) const LATE_ON_ARRIVAL: &str = "send_by had already passed when it was accepted";
 
 /// The next id: creation time in the high bits, unique and increasing even if the clock steps
 /// back or more than 2^22 ids are issued within one millisecond.
@@ -145,7 +145,7 @@ impl Writer {
                 continue;
             };
             let id = next_id(&mut tx, now);
-            let mut record = new_record(id, new, now);
+            let mut record = Message::accepted(id, new, now);
             if let Some((hash, bucket)) = hashes[i].take() {
                 let pairs = buckets.entry(bucket.clone()).or_default();
                 let at = pairs.partition_point(|p| *p < (hash, id));
@@ -252,32 +252,6 @@ pub fn find_reference(
         }
     }
     Ok(None)
-}
-
-fn new_record(id: MessageId, new: NewMessage, now: Millis) -> Message {
-    Message {
-        id,
-        reference: new.reference,
-        kind: new.kind,
-        recipient: new.recipient,
-        sender: new.sender,
-        text: Some(new.text),
-        created: now,
-        send_by: new.send_by,
-        receipt_by: new.receipt_by,
-        attempts: 0,
-        next_try: now,
-        state: State::Queued,
-        operator: None,
-        parts: Vec::new(),
-        history: vec![Transition {
-            state: State::Queued,
-            at: now,
-            reason: None,
-        }],
-        extra: new.extra,
-        concat_ref: None,
-    }
 }
 
 /// Packs one lane's new records (in id order) into intake chunks.

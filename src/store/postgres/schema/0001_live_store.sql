@@ -6,8 +6,8 @@
 CREATE TABLE messages (
     id          bigint   PRIMARY KEY,
     reference   text     UNIQUE,
-    kind        smallint NOT NULL,
-    state       smallint NOT NULL,
+    kind        text     NOT NULL,
+    state       text     NOT NULL,
     lane        smallint NOT NULL,
     next_try    bigint   NOT NULL,
     deadline    bigint,
@@ -15,8 +15,14 @@ CREATE TABLE messages (
     claimed_by  text,
     record      bytea    NOT NULL
 );
--- message ids are handed out by the database, so two nodes never give the same one
-CREATE SEQUENCE message_ids AS bigint START 1;
+-- The last message id and event seq handed out. A transaction that accepts messages locks the
+-- first row until it commits (so ids rise in commit order, and a reference is looked up after
+-- every earlier accept is visible); one that writes events locks the second.
+CREATE TABLE sequences (
+    name text   PRIMARY KEY,
+    last bigint NOT NULL
+);
+INSERT INTO sequences (name, last) VALUES ('message', 0), ('event', 0);
 -- the queue: due messages of a lane, oldest first (only queued rows are in it)
 CREATE INDEX messages_queued ON messages (lane, next_try, id) WHERE finished_at IS NULL AND claimed_by IS NULL;
 -- deadlines still to fire
@@ -43,18 +49,13 @@ CREATE TABLE parked_receipts (
     PRIMARY KEY (operator, operator_id)
 );
 
--- The event log. `seq` is assigned from `event_seq` under its row's lock, in the transaction
--- that writes the events: a subscriber that has read up to N never finds a later commit below N.
+-- The event log. `seq` comes from `sequences` under its row's lock, in the transaction that
+-- writes the events: a subscriber that has read up to N never finds a later commit below N.
 CREATE TABLE events (
     seq   bigint PRIMARY KEY,
     at    bigint NOT NULL,
     event bytea  NOT NULL
 );
-CREATE TABLE event_seq (
-    one  boolean PRIMARY KEY DEFAULT true CHECK (one),
-    last bigint  NOT NULL
-);
-INSERT INTO event_seq (last) VALUES (0);
 
 -- How far each subscriber has acknowledged the log.
 CREATE TABLE cursors (

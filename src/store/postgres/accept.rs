@@ -1,0 +1,255 @@
+//! Accepting a group of messages in one transaction: idempotent by upstream reference across
+//! every node, ids that rise in commit order, a message already past its `send_by` expired
+//! at once (the rules of the sled engine's `writer/accept.rs`).
+
+use crate::message::{Message, MessageId, Millis, NewMessage, State, Transition};
+use crate::store::error::StoreError;
+use crate::store::event::Event;
+use crate::store::layout::codec;
+use crate::store::writer::Accepted;
+use crate::store::writer::accept::LATE_ON_ARRIVAL;
+use std::collections::HashMap;
+use tokio_postgres::{Client, Transaction};
+
+/// What became of one message of the group.
+enum Outcome {
+    /// Stored now, with this id and state.
+    New(MessageId, State),
+    /// Its reference was stored before: that message.
+    Existing(Accepted),
+    /// Its reference came earlier in this group (at this index).
+    SameAs(usize),
+}
+
+/// Accepts `messages` in one transaction, committed before it returns; one answer each.
+pub async fn accept_group(
+    client: &mut Client,
+    messages: Vec<NewMessage>,
+    now: Millis,
+) -> Result<Vec<Accepted>, StoreError> {
+    let tx = client
+        .transaction()
+        .await
+        .map_err(|e| failed("starting", e))?;
+    // held until the commit: a reference looked up below sees every earlier accept
+    let last_id: i64 = tx
+        .query_one(
+            "SELECT last FROM sequences WHERE name = 'message' FOR UPDATE",
+            &[],
+        )
+        .await
+        .map_err(|e| failed("locking the message ids", e))?
+        .get(0);
+    let mut outcomes = known_references(&tx, &messages).await?;
+    let fresh = outcomes.iter().filter(|o| o.is_none()).count();
+    let first = (last_id as u64 + 1).max(MessageId::from_parts(now, 0).0);
+    let mut next = first;
+    let mut rows = Rows::default();
+    let mut events = Vec::new();
+    for (new, outcome) in messages.into_iter().zip(outcomes.iter_mut()) {
+        if outcome.is_some() {
+            continue;
+        }
+        let id = MessageId(next);
+        next += 1;
+        let mut message = Message::accepted(id, new, now);
+        if message.send_by.is_some_and(|s| s <= now) {
+            message.state = State::Expired;
+            message.history.push(Transition {
+                state: State::Expired,
+                at: now,
+                reason: Some(LATE_ON_ARRIVAL.to_owned()),
+            });
+            events.push(Event::StateChanged {
+                id,
+                reference: message.reference.clone(),
+                state: State::Expired,
+                kind: Some(message.kind),
+                reason: Some(LATE_ON_ARRIVAL.to_owned()),
+                at: now,
+            });
+        } else if let Some(until) = message.extra.held_until.filter(|&u| u > now) {
+            message.next_try = until;
+        }
+        *outcome = Some(Outcome::New(id, message.state));
+        rows.push(&message, now)?;
+    }
+    if fresh > 0 {
+        tx.execute(
+            "UPDATE sequences SET last = $1 WHERE name = 'message'",
+            &[&((next - 1) as i64)],
+        )
+        .await
+        .map_err(|e| failed("recording the last id", e))?;
+        rows.insert(&tx).await?;
+    }
+    append_events(&tx, &events).await?;
+    tx.commit().await.map_err(|e| failed("committing", e))?;
+    let outcomes: Vec<Outcome> = outcomes.into_iter().flatten().collect();
+    Ok(outcomes
+        .iter()
+        .map(|outcome| match outcome {
+            Outcome::New(id, state) => Accepted {
+                id: *id,
+                state: *state,
+                duplicate: false,
+            },
+            Outcome::Existing(found) => *found,
+            Outcome::SameAs(j) => match &outcomes[*j] {
+                Outcome::New(id, state) => Accepted {
+                    id: *id,
+                    state: *state,
+                    duplicate: true,
+                },
+                Outcome::Existing(found) => *found,
+                Outcome::SameAs(_) => unreachable!("a first occurrence is never SameAs"),
+            },
+        })
+        .collect())
+}
+
+/// For each message, its outcome when its reference is already stored or came earlier in the
+/// group; `None` for the messages to store.
+async fn known_references(
+    tx: &Transaction<'_>,
+    messages: &[NewMessage],
+) -> Result<Vec<Option<Outcome>>, StoreError> {
+    let references: Vec<&str> = messages
+        .iter()
+        .filter_map(|m| m.reference.as_deref())
+        .collect();
+    let mut stored = HashMap::new();
+    if !references.is_empty() {
+        let rows = tx
+            .query(
+                "SELECT reference, id, state FROM messages WHERE reference = ANY($1)",
+                &[&references],
+            )
+            .await
+            .map_err(|e| failed("looking up references", e))?;
+        for row in rows {
+            let reference: String = row.get(0);
+            let id: i64 = row.get(1);
+            let state: String = row.get(2);
+            stored.insert(reference, (MessageId(id as u64), parse_state(&state)?));
+        }
+    }
+    let mut first_in_group: HashMap<&str, usize> = HashMap::new();
+    let mut outcomes = Vec::with_capacity(messages.len());
+    for (i, m) in messages.iter().enumerate() {
+        let Some(reference) = m.reference.as_deref() else {
+            outcomes.push(None);
+            continue;
+        };
+        if let Some(&(id, state)) = stored.get(reference) {
+            outcomes.push(Some(Outcome::Existing(Accepted {
+                id,
+                state,
+                duplicate: true,
+            })));
+        } else if let Some(&j) = first_in_group.get(reference) {
+            outcomes.push(Some(Outcome::SameAs(j)));
+        } else {
+            first_in_group.insert(reference, i);
+            outcomes.push(None);
+        }
+    }
+    Ok(outcomes)
+}
+
+/// New rows of `messages`, column by column, inserted with one statement.
+#[derive(Default)]
+struct Rows {
+    id: Vec<i64>,
+    reference: Vec<Option<String>>,
+    kind: Vec<&'static str>,
+    state: Vec<&'static str>,
+    lane: Vec<i16>,
+    next_try: Vec<i64>,
+    deadline: Vec<Option<i64>>,
+    finished_at: Vec<Option<i64>>,
+    record: Vec<Vec<u8>>,
+}
+
+impl Rows {
+    fn push(&mut self, message: &Message, now: Millis) -> Result<(), StoreError> {
+        let finished = message.state.is_final();
+        self.id.push(message.id.0 as i64);
+        self.reference.push(message.reference.clone());
+        self.kind.push(message.kind.as_str());
+        self.state.push(message.state.as_str());
+        self.lane.push(i16::from(message.kind.lane()));
+        self.next_try.push(message.next_try);
+        let deadline = [message.send_by, message.receipt_by]
+            .into_iter()
+            .flatten()
+            .min();
+        self.deadline.push(deadline.filter(|_| !finished));
+        self.finished_at.push(finished.then_some(now));
+        self.record.push(codec::encode_record(message)?);
+        Ok(())
+    }
+
+    async fn insert(&self, tx: &Transaction<'_>) -> Result<(), StoreError> {
+        tx.execute(
+            "INSERT INTO messages (id, reference, kind, state, lane, next_try, deadline, finished_at, record)
+             SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::smallint[],
+                                  $6::bigint[], $7::bigint[], $8::bigint[], $9::bytea[])",
+            &[
+                &self.id,
+                &self.reference,
+                &self.kind,
+                &self.state,
+                &self.lane,
+                &self.next_try,
+                &self.deadline,
+                &self.finished_at,
+                &self.record,
+            ],
+        )
+        .await
+        .map_err(|e| failed("storing the messages", e))?;
+        Ok(())
+    }
+}
+
+/// Appends `events` to the log with the next seqs (under the seq row's lock until commit).
+pub async fn append_events(tx: &Transaction<'_>, events: &[Event]) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let last: i64 = tx
+        .query_one(
+            "UPDATE sequences SET last = last + $1 WHERE name = 'event' RETURNING last",
+            &[&(events.len() as i64)],
+        )
+        .await
+        .map_err(|e| failed("numbering events", e))?
+        .get(0);
+    let first = last - events.len() as i64 + 1;
+    let seqs: Vec<i64> = (first..=last).collect();
+    let ats: Vec<i64> = events.iter().map(Event::at).collect();
+    let bodies = events
+        .iter()
+        .map(|e| codec::encode(codec::EVENT_VERSION, e))
+        .collect::<Result<Vec<_>, _>>()?;
+    tx.execute(
+        "INSERT INTO events (seq, at, event) SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[])",
+        &[&seqs, &ats, &bodies],
+    )
+    .await
+    .map_err(|e| failed("appending events", e))?;
+    Ok(())
+}
+
+/// A state as the `state` column spells it.
+fn parse_state(name: &str) -> Result<State, StoreError> {
+    State::ALL
+        .into_iter()
+        .find(|s| s.as_str() == name)
+        .ok_or_else(|| StoreError::Corrupt(format!("unknown state {name:?} in the database")))
+}
+
+fn failed(what: &str, e: tokio_postgres::Error) -> StoreError {
+    StoreError::storage(format!("accepting messages: {what}: {e}"), e)
+}

@@ -1,0 +1,93 @@
+//! [`PgStore`], the cluster engine's handle: opening (connect, migrate, start the writer),
+//! accepting through the writer's group commit, and reads on a shared connection.
+
+use super::config::PostgresConfig;
+use super::connect::connect;
+use super::migrate::migrate;
+use super::writer::{self, Op};
+use crate::message::{Message, MessageId, NewMessage};
+use crate::store::error::StoreError;
+use crate::store::layout::codec;
+use crate::store::writer::Accepted;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+use tokio_postgres::Client;
+
+/// How many accept calls may wait for the writer before callers wait to hand theirs over.
+const WAITING_OPS: usize = 1024;
+
+/// A handle to the cluster store; cheap to clone and share between tasks.
+#[derive(Clone)]
+pub struct PgStore {
+    /// The connection reads share (tokio-postgres pipelines concurrent queries on it).
+    reads: Arc<Client>,
+    /// The writer task's inbox.
+    ops: mpsc::Sender<Op>,
+}
+
+impl PgStore {
+    /// Connects (twice: the writer's connection and the reads'), brings the schema up to
+    /// date, and starts the writer task on the current tokio runtime. `max_group` bounds the
+    /// messages one transaction accepts.
+    pub async fn open(config: &PostgresConfig, max_group: usize) -> Result<PgStore, StoreError> {
+        let mut writes = connect(config).await?;
+        migrate(&mut writes).await?;
+        let reads = connect(config).await?;
+        let (ops, inbox) = mpsc::channel(WAITING_OPS);
+        tokio::spawn(writer::run(writes, inbox, max_group.max(1)));
+        Ok(PgStore {
+            reads: Arc::new(reads),
+            ops,
+        })
+    }
+
+    /// Stores a message durably (committed) or finds the one with the same reference.
+    pub async fn accept(&self, message: NewMessage) -> Result<Accepted, StoreError> {
+        let mut answers = self.accept_batch(vec![message]).await;
+        answers.pop().unwrap_or(Err(StoreError::Closed))
+    }
+
+    /// Stores many messages in one transaction; one answer per message, in order.
+    pub async fn accept_batch(
+        &self,
+        messages: Vec<NewMessage>,
+    ) -> Vec<Result<Accepted, StoreError>> {
+        let n = messages.len();
+        let (reply, answer) = oneshot::channel();
+        let asked = self.ops.send(Op::Accept { messages, reply }).await;
+        match (asked, answer.await) {
+            (Ok(()), Ok(answers)) => answers,
+            _ => (0..n).map(|_| Err(StoreError::Closed)).collect(),
+        }
+    }
+
+    /// The message with this id.
+    pub async fn get(&self, id: MessageId) -> Result<Option<Message>, StoreError> {
+        let row = self
+            .reads
+            .query_opt(
+                "SELECT record FROM messages WHERE id = $1",
+                &[&(id.0 as i64)],
+            )
+            .await
+            .map_err(|e| read_failed("reading a message", e))?;
+        row.map(|r| codec::decode_record(r.get(0))).transpose()
+    }
+
+    /// The message upstream handed over with this reference.
+    pub async fn get_by_reference(&self, reference: &str) -> Result<Option<Message>, StoreError> {
+        let row = self
+            .reads
+            .query_opt(
+                "SELECT record FROM messages WHERE reference = $1",
+                &[&reference],
+            )
+            .await
+            .map_err(|e| read_failed("reading a message by reference", e))?;
+        row.map(|r| codec::decode_record(r.get(0))).transpose()
+    }
+}
+
+fn read_failed(what: &str, e: tokio_postgres::Error) -> StoreError {
+    StoreError::storage(format!("{what}: {e}"), e)
+}

@@ -1,0 +1,69 @@
+//! The cluster engine's writer: one task with its own connection that gathers what waits in
+//! its inbox into one transaction (group commit), so that one commit, on two machines with a
+//! synchronous standby, answers many callers.
+
+use super::accept::accept_group;
+use crate::message::{NewMessage, now_ms};
+use crate::store::error::StoreError;
+use crate::store::writer::Accepted;
+use tokio::sync::{mpsc, oneshot};
+use tokio_postgres::Client;
+
+/// What the writer is asked to do.
+pub enum Op {
+    /// Accept these messages; one answer each, in order.
+    Accept {
+        /// The messages.
+        messages: Vec<NewMessage>,
+        /// Where the answers go.
+        reply: oneshot::Sender<Vec<Result<Accepted, StoreError>>>,
+    },
+}
+
+/// Runs until every [`super::PgStore`] is dropped: takes the first op waiting, then every
+/// other one already waiting up to `max_group` messages, and commits them together.
+pub async fn run(mut client: Client, mut inbox: mpsc::Receiver<Op>, max_group: usize) {
+    while let Some(first) = inbox.recv().await {
+        let mut group = vec![first];
+        let mut messages = group_size(&group[0]);
+        while messages < max_group {
+            match inbox.try_recv() {
+                Ok(op) => {
+                    messages += group_size(&op);
+                    group.push(op);
+                }
+                Err(_) => break,
+            }
+        }
+        accept_all(&mut client, group).await;
+    }
+}
+
+fn group_size(op: &Op) -> usize {
+    match op {
+        Op::Accept { messages, .. } => messages.len(),
+    }
+}
+
+/// Accepts every op's messages in one transaction and answers each op with its share.
+async fn accept_all(client: &mut Client, group: Vec<Op>) {
+    let mut all = Vec::new();
+    let mut replies = Vec::with_capacity(group.len());
+    for Op::Accept { messages, reply } in group {
+        replies.push((messages.len(), reply));
+        all.extend(messages);
+    }
+    let n = all.len();
+    let answers: Vec<Result<Accepted, StoreError>> = match accept_group(client, all, now_ms()).await
+    {
+        Ok(accepted) => accepted.into_iter().map(Ok).collect(),
+        Err(e) => {
+            tracing::error!(error = %e, "the cluster store could not accept a group");
+            (0..n).map(|_| Err(e.clone())).collect()
+        }
+    };
+    let mut answers = answers.into_iter();
+    for (count, reply) in replies {
+        let _ = reply.send(answers.by_ref().take(count).collect());
+    }
+}
