@@ -24,7 +24,7 @@ fn settings(pg: &TestPostgres) -> PostgresConfig {
 }
 
 async fn open(pg: &TestPostgres) -> PgStore {
-    PgStore::open(&settings(pg), 8192)
+    PgStore::open(&settings(pg), "node-a", 8192)
         .await
         .expect("open the cluster store")
 }

@@ -51,6 +51,7 @@ pub mod layout;
 mod lifecycle_api;
 pub mod postgres;
 pub mod read;
+pub mod rules;
 mod scan;
 pub mod writer;
 

@@ -2,12 +2,12 @@
 //! every node, ids that rise in commit order, a message already past its `send_by` expired
 //! at once (the rules of the sled engine's `writer/accept.rs`).
 
-use crate::message::{Message, MessageId, Millis, NewMessage, State, Transition};
+use crate::message::{Message, MessageId, Millis, NewMessage, State};
 use crate::store::error::StoreError;
 use crate::store::event::Event;
 use crate::store::layout::codec;
+use crate::store::rules::{self, LATE_ON_ARRIVAL};
 use crate::store::writer::Accepted;
-use crate::store::writer::accept::LATE_ON_ARRIVAL;
 use std::collections::HashMap;
 use tokio_postgres::{Client, Transaction};
 
@@ -54,20 +54,8 @@ pub async fn accept_group(
         next += 1;
         let mut message = Message::accepted(id, new, now);
         if message.send_by.is_some_and(|s| s <= now) {
-            message.state = State::Expired;
-            message.history.push(Transition {
-                state: State::Expired,
-                at: now,
-                reason: Some(LATE_ON_ARRIVAL.to_owned()),
-            });
-            events.push(Event::StateChanged {
-                id,
-                reference: message.reference.clone(),
-                state: State::Expired,
-                kind: Some(message.kind),
-                reason: Some(LATE_ON_ARRIVAL.to_owned()),
-                at: now,
-            });
+            let why = Some(LATE_ON_ARRIVAL.to_owned());
+            events.extend(rules::change_state(&mut message, State::Expired, now, why));
         } else if let Some(until) = message.extra.held_until.filter(|&u| u > now) {
             message.next_try = until;
         }

@@ -5,7 +5,7 @@ use super::config::PostgresConfig;
 use super::connect::connect;
 use super::migrate::migrate;
 use super::writer::{self, Op};
-use crate::message::{Message, MessageId, NewMessage};
+use crate::message::{Kind, Message, MessageId, Millis, NewMessage};
 use crate::store::error::StoreError;
 use crate::store::layout::codec;
 use crate::store::writer::Accepted;
@@ -27,14 +27,24 @@ pub struct PgStore {
 
 impl PgStore {
     /// Connects (twice: the writer's connection and the reads'), brings the schema up to
-    /// date, and starts the writer task on the current tokio runtime. `max_group` bounds the
-    /// messages one transaction accepts.
-    pub async fn open(config: &PostgresConfig, max_group: usize) -> Result<PgStore, StoreError> {
+    /// date, and starts the writer task on the current tokio runtime. `node` names this node
+    /// in the cluster (its claims are recorded under it); `max_group` bounds the messages one
+    /// transaction accepts.
+    pub async fn open(
+        config: &PostgresConfig,
+        node: &str,
+        max_group: usize,
+    ) -> Result<PgStore, StoreError> {
         let mut writes = connect(config).await?;
         migrate(&mut writes).await?;
         let reads = connect(config).await?;
         let (ops, inbox) = mpsc::channel(WAITING_OPS);
-        tokio::spawn(writer::run(writes, inbox, max_group.max(1)));
+        tokio::spawn(writer::run(
+            writes,
+            inbox,
+            max_group.max(1),
+            node.to_owned(),
+        ));
         Ok(PgStore {
             reads: Arc::new(reads),
             ops,
@@ -59,6 +69,27 @@ impl PgStore {
             (Ok(()), Ok(answers)) => answers,
             _ => (0..n).map(|_| Err(StoreError::Closed)).collect(),
         }
+    }
+
+    /// Claims up to `max` messages of `kind`'s lane due by `now`, in queue order: each
+    /// becomes `submitting` (an attempt is counted) and is handed to this node only. Messages
+    /// found past their `send_by` are expired on the way, never returned.
+    pub async fn claim_batch(
+        &self,
+        kind: Kind,
+        now: Millis,
+        max: usize,
+    ) -> Result<Vec<Message>, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let lane = kind.lane();
+        let op = Op::Claim {
+            lane,
+            now,
+            max,
+            reply,
+        };
+        self.ops.send(op).await.map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
     }
 
     /// The message with this id.

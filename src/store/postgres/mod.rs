@@ -12,6 +12,7 @@
 //! commit order.
 
 mod accept;
+mod claim;
 pub mod config;
 pub mod connect;
 mod handle;

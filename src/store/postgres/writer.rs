@@ -3,7 +3,8 @@
 //! synchronous standby, answers many callers.
 
 use super::accept::accept_group;
-use crate::message::{NewMessage, now_ms};
+use super::claim::claim;
+use crate::message::{Message, Millis, NewMessage, now_ms};
 use crate::store::error::StoreError;
 use crate::store::writer::Accepted;
 use tokio::sync::{mpsc, oneshot};
@@ -18,11 +19,28 @@ pub enum Op {
         /// Where the answers go.
         reply: oneshot::Sender<Vec<Result<Accepted, StoreError>>>,
     },
+    /// Claim up to `max` messages of `lane` due by `now`.
+    Claim {
+        /// The lane.
+        lane: u8,
+        /// The time they must be due by.
+        now: Millis,
+        /// The most to claim.
+        max: usize,
+        /// Where the claimed messages go.
+        reply: oneshot::Sender<Result<Vec<Message>, StoreError>>,
+    },
 }
 
 /// Runs until every [`super::PgStore`] is dropped: takes the first op waiting, then every
-/// other one already waiting up to `max_group` messages, and commits them together.
-pub async fn run(mut client: Client, mut inbox: mpsc::Receiver<Op>, max_group: usize) {
+/// other one already waiting up to `max_group` messages; commits their accepts together, then
+/// each claim in a transaction of its own. `node` names this node in its claims.
+pub async fn run(
+    mut client: Client,
+    mut inbox: mpsc::Receiver<Op>,
+    max_group: usize,
+    node: String,
+) {
     while let Some(first) = inbox.recv().await {
         let mut group = vec![first];
         let mut messages = group_size(&group[0]);
@@ -35,13 +53,30 @@ pub async fn run(mut client: Client, mut inbox: mpsc::Receiver<Op>, max_group: u
                 Err(_) => break,
             }
         }
-        accept_all(&mut client, group).await;
+        let (accepts, claims): (Vec<Op>, Vec<Op>) = group
+            .into_iter()
+            .partition(|op| matches!(op, Op::Accept { .. }));
+        if !accepts.is_empty() {
+            accept_all(&mut client, accepts).await;
+        }
+        for op in claims {
+            if let Op::Claim {
+                lane,
+                now,
+                max,
+                reply,
+            } = op
+            {
+                let _ = reply.send(claim(&mut client, &node, lane, now, max).await);
+            }
+        }
     }
 }
 
 fn group_size(op: &Op) -> usize {
     match op {
         Op::Accept { messages, .. } => messages.len(),
+        Op::Claim { .. } => 1,
     }
 }
 
@@ -49,9 +84,11 @@ fn group_size(op: &Op) -> usize {
 async fn accept_all(client: &mut Client, group: Vec<Op>) {
     let mut all = Vec::new();
     let mut replies = Vec::with_capacity(group.len());
-    for Op::Accept { messages, reply } in group {
-        replies.push((messages.len(), reply));
-        all.extend(messages);
+    for op in group {
+        if let Op::Accept { messages, reply } = op {
+            replies.push((messages.len(), reply));
+            all.extend(messages);
+        }
     }
     let n = all.len();
     let answers: Vec<Result<Accepted, StoreError>> = match accept_group(client, all, now_ms()).await

@@ -6,11 +6,11 @@ use super::chunks;
 use super::reports::Accepted;
 use super::thread::Writer;
 use super::tx::Tx;
-use crate::message::{Message, MessageId, Millis, NewMessage, State, Transition};
+use crate::message::{Message, MessageId, Millis, NewMessage, State};
 use crate::store::error::StoreError;
-use crate::store::event::Event;
 use crate::store::layout::codec::{self, DeadlineEntry, DeadlineKind, IntakeChunk};
 use crate::store::layout::keys;
+use crate::store::rules::{self, LATE_ON_ARRIVAL};
 use std::collections::{HashMap, HashSet};
 
 /// Most records in one intake chunk.
@@ -26,9 +26,6 @@ enum Outcome {
     /// The reference came earlier in this same group (at this index).
     SameAs(usize),
 }
-
-/// Why a message that arrives already past its `send_by` is never queued.
-pub(crate) const LATE_ON_ARRIVAL: &str = "send_by had already passed when it was accepted";
 
 /// The next id: creation time in the high bits, unique and increasing even if the clock steps
 /// back or more than 2^22 ids are issued within one millisecond.
@@ -153,22 +150,13 @@ impl Writer {
                 touched_buckets.insert(bucket);
             }
             if record.send_by.is_some_and(|s| s <= now) {
-                record.state = State::Expired;
-                record.history.push(Transition {
-                    state: State::Expired,
-                    at: now,
-                    reason: Some(LATE_ON_ARRIVAL.to_owned()),
-                });
+                let why = Some(LATE_ON_ARRIVAL.to_owned());
+                let told = rules::change_state(&mut record, State::Expired, now, why);
                 tx.state.counts.add(record.kind, State::Expired);
                 tx.save(&record)?;
-                tx.emit(Event::StateChanged {
-                    id,
-                    reference: record.reference.clone(),
-                    state: State::Expired,
-                    kind: Some(record.kind),
-                    reason: Some(LATE_ON_ARRIVAL.to_owned()),
-                    at: now,
-                })?;
+                if let Some(event) = told {
+                    tx.emit(event)?;
+                }
                 issued[i] = (id, State::Expired);
                 continue;
             }

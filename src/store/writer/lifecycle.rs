@@ -6,7 +6,7 @@ use super::chunks;
 use super::ops::Change;
 use super::thread::Writer;
 use super::tx::Tx;
-use crate::message::{Kind, Message, MessageId, Millis, Part, State, Transition};
+use crate::message::{Kind, Message, MessageId, Millis, Part, State};
 use crate::operator_id::id_candidates;
 use crate::store::error::StoreError;
 use crate::store::event::Event;
@@ -14,9 +14,7 @@ use crate::store::layout::codec::{
     self, DeadlineEntry, DeadlineKind, PARKED_VERSION, ParkedReceipt,
 };
 use crate::store::layout::keys;
-
-/// Why a claimed message is expired instead of sent.
-pub(super) const TOO_LATE: &str = "send_by passed before it could be sent";
+use crate::store::rules::{self, TOO_LATE};
 
 /// What a final delivery receipt `stat:` means for the message, or None while not final.
 /// `DELIVRD` and `ACCEPTD` count as delivered; `UNDELIV`, `REJECTD` and `DELETED` as
@@ -66,28 +64,12 @@ pub fn transition_off_queue(
         _ => {}
     }
     tx.state.counts.moved(message.kind, from, to);
-    message.state = to;
-    message.history.push(Transition {
-        state: to,
-        at,
-        reason: reason.clone(),
-    });
-    if to.is_final() && message.kind == Kind::Otp {
-        // an OTP is useless once final, and must not linger
-        message.text = None;
-    }
+    let told = rules::change_state(message, to, at, reason);
     if to.is_final() {
         tx.finished(message.id);
     }
-    if to == State::Submitted || to.is_final() {
-        tx.emit(Event::StateChanged {
-            id: message.id,
-            reference: message.reference.clone(),
-            state: to,
-            kind: Some(message.kind),
-            reason,
-            at,
-        })?;
+    if let Some(event) = told {
+        tx.emit(event)?;
     }
     tx.save(message)
 }

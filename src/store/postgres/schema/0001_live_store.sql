@@ -12,7 +12,7 @@ CREATE TABLE messages (
     next_try    bigint   NOT NULL,
     deadline    bigint,
     finished_at bigint,
-    claimed_by  text,
+    claimed_by  text,                -- the node that claimed it, while it is submitting
     record      bytea    NOT NULL
 );
 -- The last message id and event seq handed out. A transaction that accepts messages locks the
@@ -24,7 +24,7 @@ CREATE TABLE sequences (
 );
 INSERT INTO sequences (name, last) VALUES ('message', 0), ('event', 0);
 -- the queue: due messages of a lane, oldest first (only queued rows are in it)
-CREATE INDEX messages_queued ON messages (lane, next_try, id) WHERE finished_at IS NULL AND claimed_by IS NULL;
+CREATE INDEX messages_queued ON messages (lane, next_try, id) WHERE state = 'queued';
 -- deadlines still to fire
 CREATE INDEX messages_deadline ON messages (deadline) WHERE deadline IS NOT NULL AND finished_at IS NULL;
 -- retention: finished messages by age
