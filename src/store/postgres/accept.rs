@@ -2,6 +2,7 @@
 //! every node, ids that rise in commit order, a message already past its `send_by` expired
 //! at once (the rules of the sled engine's `writer/accept.rs`).
 
+use super::life::next_deadline;
 use crate::message::{Message, MessageId, Millis, NewMessage, State};
 use crate::store::error::StoreError;
 use crate::store::event::Event;
@@ -168,11 +169,7 @@ impl Rows {
         self.state.push(message.state.as_str());
         self.lane.push(i16::from(message.kind.lane()));
         self.next_try.push(message.next_try);
-        let deadline = [message.send_by, message.receipt_by]
-            .into_iter()
-            .flatten()
-            .min();
-        self.deadline.push(deadline.filter(|_| !finished));
+        self.deadline.push(next_deadline(message));
         self.finished_at.push(finished.then_some(now));
         self.record.push(codec::encode_record(message)?);
         Ok(())

@@ -1,13 +1,13 @@
 //! Claiming due messages for a node's sending stage: `queued` → `submitting`, in queue order
 //! per lane. Rows another node is claiming at the same moment are skipped, not waited for
 //! (`FOR UPDATE SKIP LOCKED`), so a message is handed to one node only; messages found past
-//! their `send_by` are expired instead (the rules of the sled engine's `writer/claim.rs`).
+//! their `send_by` are expired instead, by the rules every engine shares.
 
-use super::accept::append_events;
+use super::life::Staging;
 use crate::message::{Message, Millis, State};
 use crate::store::error::StoreError;
 use crate::store::layout::codec;
-use crate::store::rules::{self, TOO_LATE};
+use crate::store::rules::{TOO_LATE, transition_off_queue};
 use tokio_postgres::Client;
 
 /// Claims up to `max` messages of `lane` due by `now` for `node`, in one transaction.
@@ -33,52 +33,20 @@ pub async fn claim(
         )
         .await
         .map_err(|e| failed("finding due messages", e))?;
+    let mut staging = Staging::default();
     let mut claimed = Vec::with_capacity(rows.len());
-    let mut events = Vec::new();
-    let (mut ids, mut states, mut records, mut finished) = (vec![], vec![], vec![], vec![]);
     for row in rows {
         let mut message = codec::decode_record(row.get(0))?;
-        let to = if message.send_by.is_some_and(|s| s <= now) {
-            events.extend(rules::change_state(
-                &mut message,
-                State::Expired,
-                now,
-                Some(TOO_LATE.into()),
-            ));
-            State::Expired
+        if message.send_by.is_some_and(|s| s <= now) {
+            let why = Some(TOO_LATE.into());
+            transition_off_queue(&mut staging, &mut message, State::Expired, now, why)?;
         } else {
             message.attempts += 1;
-            events.extend(rules::change_state(
-                &mut message,
-                State::Submitting,
-                now,
-                None,
-            ));
-            State::Submitting
-        };
-        ids.push(message.id.0 as i64);
-        states.push(to.as_str());
-        records.push(codec::encode_record(&message)?);
-        finished.push(to.is_final().then_some(now));
-        if to == State::Submitting {
+            transition_off_queue(&mut staging, &mut message, State::Submitting, now, None)?;
             claimed.push(message);
         }
     }
-    if !ids.is_empty() {
-        tx.execute(
-            "UPDATE messages AS m
-             SET state = c.state, record = c.record, finished_at = c.finished_at,
-                 claimed_by = CASE WHEN c.state = 'submitting' THEN $5 END,
-                 deadline = CASE WHEN c.finished_at IS NULL THEN m.deadline END
-             FROM unnest($1::bigint[], $2::text[], $3::bytea[], $4::bigint[])
-                  AS c (id, state, record, finished_at)
-             WHERE m.id = c.id",
-            &[&ids, &states, &records, &finished, &node],
-        )
-        .await
-        .map_err(|e| failed("recording the claims", e))?;
-    }
-    append_events(&tx, &events).await?;
+    staging.write(&tx, node, now).await?;
     tx.commit().await.map_err(|e| failed("committing", e))?;
     Ok(claimed)
 }

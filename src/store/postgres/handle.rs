@@ -8,6 +8,7 @@ use super::writer::{self, Op};
 use crate::message::{Kind, Message, MessageId, Millis, NewMessage};
 use crate::store::error::StoreError;
 use crate::store::layout::codec;
+use crate::store::rules::Change;
 use crate::store::writer::Accepted;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
@@ -86,6 +87,25 @@ impl PgStore {
             lane,
             now,
             max,
+            reply,
+        };
+        self.ops.send(op).await.map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Applies one change to one message (the store's lifecycle calls are built on it),
+    /// committed when it returns; the message as it is now.
+    pub async fn change(
+        &self,
+        id: MessageId,
+        change: Change,
+        now: Millis,
+    ) -> Result<Message, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let op = Op::Change {
+            id,
+            change,
+            now,
             reply,
         };
         self.ops.send(op).await.map_err(|_| StoreError::Closed)?;

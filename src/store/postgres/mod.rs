@@ -16,6 +16,7 @@ mod claim;
 pub mod config;
 pub mod connect;
 mod handle;
+mod life;
 pub mod migrate;
 mod writer;
 

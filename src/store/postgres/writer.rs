@@ -4,8 +4,10 @@
 
 use super::accept::accept_group;
 use super::claim::claim;
-use crate::message::{Message, Millis, NewMessage, now_ms};
+use super::life::change;
+use crate::message::{Message, MessageId, Millis, NewMessage, now_ms};
 use crate::store::error::StoreError;
+use crate::store::rules::Change;
 use crate::store::writer::Accepted;
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::Client;
@@ -30,11 +32,23 @@ pub enum Op {
         /// Where the claimed messages go.
         reply: oneshot::Sender<Result<Vec<Message>, StoreError>>,
     },
+    /// Apply one change to one message.
+    Change {
+        /// The message.
+        id: MessageId,
+        /// The change.
+        change: Change,
+        /// When it happens.
+        now: Millis,
+        /// Where the message as it is now goes.
+        reply: oneshot::Sender<Result<Message, StoreError>>,
+    },
 }
 
 /// Runs until every [`super::PgStore`] is dropped: takes the first op waiting, then every
 /// other one already waiting up to `max_group` messages; commits their accepts together, then
-/// each claim in a transaction of its own. `node` names this node in its claims.
+/// each claim and each change in a transaction of its own, in the order they came. `node`
+/// names this node in its claims.
 pub async fn run(
     mut client: Client,
     mut inbox: mpsc::Receiver<Op>,
@@ -53,21 +67,31 @@ pub async fn run(
                 Err(_) => break,
             }
         }
-        let (accepts, claims): (Vec<Op>, Vec<Op>) = group
+        let (accepts, others): (Vec<Op>, Vec<Op>) = group
             .into_iter()
             .partition(|op| matches!(op, Op::Accept { .. }));
         if !accepts.is_empty() {
             accept_all(&mut client, accepts).await;
         }
-        for op in claims {
-            if let Op::Claim {
-                lane,
-                now,
-                max,
-                reply,
-            } = op
-            {
-                let _ = reply.send(claim(&mut client, &node, lane, now, max).await);
+        for op in others {
+            match op {
+                Op::Claim {
+                    lane,
+                    now,
+                    max,
+                    reply,
+                } => {
+                    let _ = reply.send(claim(&mut client, &node, lane, now, max).await);
+                }
+                Op::Change {
+                    id,
+                    change: what,
+                    now,
+                    reply,
+                } => {
+                    let _ = reply.send(change(&mut client, &node, id, what, now).await);
+                }
+                Op::Accept { .. } => {}
             }
         }
     }
@@ -76,7 +100,7 @@ pub async fn run(
 fn group_size(op: &Op) -> usize {
     match op {
         Op::Accept { messages, .. } => messages.len(),
-        Op::Claim { .. } => 1,
+        Op::Claim { .. } | Op::Change { .. } => 1,
     }
 }
 

@@ -4,7 +4,6 @@
 //! A claim works on whole queue chunks: it takes a run of ids off the lane's head chunk and
 //! rewrites the chunk once, instead of finding and rewriting it for every message.
 
-use super::lifecycle::transition_off_queue;
 use super::thread::Writer;
 use super::tx::Tx;
 use crate::message::{Kind, Message, Millis, State};
@@ -12,6 +11,7 @@ use crate::store::error::StoreError;
 use crate::store::layout::codec;
 use crate::store::layout::keys;
 use crate::store::rules::TOO_LATE;
+use crate::store::rules::transition_off_queue;
 
 /// Most queue entries one claim may drop or expire on top of those it hands out.
 const MAX_EXPIRED_PER_CLAIM: usize = 256;

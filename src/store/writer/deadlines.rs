@@ -4,7 +4,6 @@
 //! are simply dropped when their time comes. A message is only ever back in the queue before
 //! its `send_by` (a requeue after it expires the message), so its one entry stays valid.
 
-use super::lifecycle::transition;
 use super::reports::Fired;
 use super::thread::Writer;
 use super::tx::Tx;
@@ -13,6 +12,7 @@ use crate::store::error::StoreError;
 use crate::store::event::Event;
 use crate::store::layout::codec::{self, DeadlineEntry, DeadlineKind};
 use crate::store::layout::keys;
+use crate::store::rules::transition;
 
 /// Why the watcher expired a message.
 const EXPIRED: &str = "send_by passed before it could be sent";

@@ -33,10 +33,10 @@ pub mod thread;
 mod tx;
 mod verify;
 
+pub use crate::store::rules::receipt_outcome;
 pub use direct::AcceptedOtps;
 pub use failure::EXIT_STORE_FAILED;
 pub use history_view::HistoryView;
-pub use lifecycle::receipt_outcome;
 pub use ops::Change;
 pub use recover::recover_in_flight;
 pub use reports::{Accepted, DroppedReceipts, Fired, ReceiptLanding, RetentionReport};

@@ -5,47 +5,13 @@ use super::reports::DroppedReceipts;
 use super::reports::Fired;
 use super::reports::ReceiptLanding;
 use super::reports::RetentionReport;
-use crate::message::{Message, MessageId, Millis, NewMessage, State};
+use crate::message::{Message, MessageId, Millis, NewMessage};
 use crate::store::error::StoreError;
 use crate::store::event::Event;
 use crate::store::layout::codec::ParkedReceipt;
 use tokio::sync::oneshot;
 
-/// A change to one message (see the `Store` methods of the same names).
-pub enum Change {
-    /// Cancel a queued message.
-    Cancel { reason: String },
-    /// Back to the queue after a failed attempt (`refund`: the attempt does not count).
-    Requeue {
-        due: Millis,
-        reason: String,
-        refund: bool,
-    },
-    /// Back to the queue without counting the attempt.
-    Defer { until: Millis },
-    /// Into a final state.
-    Finish { state: State, reason: String },
-    /// A request whose reply window closed unanswered becomes `cancelled`, even when its SMS
-    /// was already `delivered` (the offer lapsed); other states are left as they are.
-    CloseRequest { reason: String },
-    /// The operator acknowledged these parts (index, its message id); the message becomes
-    /// `submitted` once every one of its `parts` is acknowledged. Parts acknowledged before
-    /// by the same operator keep their ids; another operator's are forgotten.
-    Accepted {
-        operator: String,
-        parts: u32,
-        accepted: Vec<(u32, String)>,
-        concat_ref: Option<u16>,
-        give_up_at: Option<Millis>,
-    },
-    /// A delivery receipt for one part.
-    Receipt {
-        part: u32,
-        stat: String,
-        error: Option<String>,
-        at: Millis,
-    },
-}
+pub use crate::store::rules::Change;
 
 /// The answer channel of an op.
 pub type Reply<T> = oneshot::Sender<Result<T, StoreError>>;

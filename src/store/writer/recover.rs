@@ -4,7 +4,6 @@
 
 use super::history_view::HistoryView;
 use super::layers::Staged;
-use super::lifecycle::transition;
 use super::state::WriterState;
 use super::tx::Tx;
 use crate::message::{Millis, State};
@@ -12,6 +11,7 @@ use crate::store::engine::Db;
 use crate::store::error::StoreError;
 use crate::store::history::History;
 use crate::store::layout::keys;
+use crate::store::rules::transition;
 
 /// Why a recovered message is back in the queue.
 const RESTARTED: &str = "restart: no submit_sm_resp seen";

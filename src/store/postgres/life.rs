@@ -1,0 +1,259 @@
+//! A message's life after its claim on the cluster engine: one change to one message in one
+//! transaction, by the rules every engine shares ([`crate::store::rules`]). The rules change
+//! the record; [`Staging`] gathers what they ask of the indexes and writes it in the same
+//! transaction. Most of the indexes are the record's own columns here (its state, when it is
+//! due, its next deadline, the node that claimed it), so they follow from the record.
+
+use super::accept::append_events;
+use crate::message::{Kind, Message, MessageId, Millis, State};
+use crate::operator_id::id_candidates;
+use crate::store::error::StoreError;
+use crate::store::event::Event;
+use crate::store::layout::codec::{self, DeadlineKind, PARKED_VERSION, ParkedReceipt};
+use crate::store::rules::{self, Change, Indexes};
+use std::collections::HashMap;
+use tokio_postgres::{Client, Transaction};
+
+/// What the rules asked of the indexes in one transaction.
+#[derive(Default)]
+pub struct Staging {
+    /// Records to write, the last save of each.
+    saved: HashMap<MessageId, Message>,
+    /// Operator ids given to parts: (operator, operator id) → (message, part).
+    indexed: HashMap<(String, String), (MessageId, u32)>,
+    /// Operator ids that name no part any more.
+    unindexed: Vec<(String, String)>,
+    /// Receipts parked for the ids this change may give, read beforehand.
+    parked: HashMap<(String, String), ParkedReceipt>,
+    /// Parked receipts the change applied.
+    unparked: Vec<(String, String)>,
+    /// Events to append.
+    events: Vec<Event>,
+}
+
+impl Indexes for Staging {
+    /// The queue is the records in state `queued`: nothing to take out.
+    fn dequeue(&mut self, _lane: u8, _due: Millis, _id: MessageId) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+
+    /// The queue is the records in state `queued`, due at their `next_try`.
+    fn enqueue(&mut self, _lane: u8, _due: Millis, _id: MessageId) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// `claimed_by` follows the record's state.
+    fn enter_flight(&mut self, _id: MessageId) {}
+
+    /// `claimed_by` follows the record's state.
+    fn leave_flight(&mut self, _id: MessageId) {}
+
+    /// `finished_at` follows the record's state.
+    fn finished(&mut self, _id: MessageId) {}
+
+    /// The counts are read from the records, cluster-wide.
+    fn count_moved(&mut self, _kind: Kind, _from: State, _to: State) {}
+
+    /// The `deadline` column is the record's next deadline (see [`next_deadline`]).
+    fn add_deadline(
+        &mut self,
+        _id: MessageId,
+        _when: Millis,
+        _kind: DeadlineKind,
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    fn index_operator_id(&mut self, operator: &str, operator_id: &str, id: MessageId, part: u32) {
+        let key = (operator.to_owned(), operator_id.to_owned());
+        self.unindexed.retain(|k| *k != key);
+        self.indexed.insert(key, (id, part));
+    }
+
+    fn unindex_operator_id(&mut self, operator: &str, operator_id: &str) {
+        let key = (operator.to_owned(), operator_id.to_owned());
+        self.indexed.remove(&key);
+        self.unindexed.push(key);
+    }
+
+    fn any_parked(&self) -> bool {
+        !self.parked.is_empty()
+    }
+
+    fn take_parked(
+        &mut self,
+        operator: &str,
+        operator_id: &str,
+    ) -> Result<Option<ParkedReceipt>, StoreError> {
+        let key = (operator.to_owned(), operator_id.to_owned());
+        let taken = self.parked.remove(&key);
+        if taken.is_some() {
+            self.unparked.push(key);
+        }
+        Ok(taken)
+    }
+
+    fn emit(&mut self, event: Event) -> Result<(), StoreError> {
+        self.events.push(event);
+        Ok(())
+    }
+
+    fn save(&mut self, message: &Message) -> Result<(), StoreError> {
+        self.saved.insert(message.id, message.clone());
+        Ok(())
+    }
+}
+
+/// The earliest deadline still to fire for `m`: its `send_by` until it is sent, its
+/// `receipt_by` until its receipt is overdue, its final-receipt timeout once submitted.
+pub fn next_deadline(m: &Message) -> Option<Millis> {
+    if m.state.is_final() {
+        return None;
+    }
+    let send_by = m.send_by.filter(|_| m.state != State::Submitted);
+    let receipt_by = m
+        .receipt_by
+        .filter(|_| m.extra.receipt_overdue_at.is_none());
+    let give_up = m.extra.give_up_at.filter(|_| m.state == State::Submitted);
+    [send_by, receipt_by, give_up].into_iter().flatten().min()
+}
+
+impl Staging {
+    /// Writes what was gathered, in `tx`; `node` is recorded on the messages it claimed,
+    /// `now` on those that finished.
+    pub async fn write(
+        self,
+        tx: &Transaction<'_>,
+        node: &str,
+        now: Millis,
+    ) -> Result<(), StoreError> {
+        let (mut ids, mut states, mut next_tries, mut deadlines) = (vec![], vec![], vec![], vec![]);
+        let mut records = Vec::with_capacity(self.saved.len());
+        for m in self.saved.values() {
+            ids.push(m.id.0 as i64);
+            states.push(m.state.as_str());
+            next_tries.push(m.next_try);
+            deadlines.push(next_deadline(m));
+            records.push(codec::encode_record(m)?);
+        }
+        if !ids.is_empty() {
+            tx.execute(
+                "UPDATE messages AS m
+                 SET state = c.state, next_try = c.next_try, deadline = c.deadline,
+                     record = c.record,
+                     claimed_by = CASE WHEN c.state = 'submitting' THEN $6 END,
+                     finished_at = CASE WHEN c.state IN ('queued', 'submitting', 'submitted')
+                                        THEN NULL ELSE coalesce(m.finished_at, $7) END
+                 FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bytea[])
+                      AS c (id, state, next_try, deadline, record)
+                 WHERE m.id = c.id",
+                &[
+                    &ids,
+                    &states,
+                    &next_tries,
+                    &deadlines,
+                    &records,
+                    &node,
+                    &now,
+                ],
+            )
+            .await
+            .map_err(|e| failed("writing records", e))?;
+        }
+        for (operator, operator_id) in &self.unindexed {
+            tx.execute(
+                "DELETE FROM operator_ids WHERE operator = $1 AND operator_id = $2",
+                &[operator, operator_id],
+            )
+            .await
+            .map_err(|e| failed("forgetting an operator id", e))?;
+        }
+        for ((operator, operator_id), (id, part)) in &self.indexed {
+            tx.execute(
+                "INSERT INTO operator_ids (operator, operator_id, message_id, part)
+                 VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (operator, operator_id)
+                 DO UPDATE SET message_id = excluded.message_id, part = excluded.part",
+                &[operator, operator_id, &(id.0 as i64), &(*part as i16)],
+            )
+            .await
+            .map_err(|e| failed("recording an operator id", e))?;
+        }
+        for (operator, operator_id) in &self.unparked {
+            tx.execute(
+                "DELETE FROM parked_receipts WHERE operator = $1 AND operator_id = $2",
+                &[operator, operator_id],
+            )
+            .await
+            .map_err(|e| failed("removing a parked receipt", e))?;
+        }
+        append_events(tx, &self.events).await
+    }
+}
+
+/// Applies `change` to message `id` in one transaction (its row locked meanwhile, so a
+/// change from another node waits for it); the message as it is now.
+pub async fn change(
+    client: &mut Client,
+    node: &str,
+    id: MessageId,
+    change: Change,
+    now: Millis,
+) -> Result<Message, StoreError> {
+    let tx = client
+        .transaction()
+        .await
+        .map_err(|e| failed("starting", e))?;
+    let row = tx
+        .query_opt(
+            "SELECT record FROM messages WHERE id = $1 FOR UPDATE",
+            &[&(id.0 as i64)],
+        )
+        .await
+        .map_err(|e| failed("reading the message", e))?;
+    let Some(row) = row else {
+        return Err(StoreError::NotFound(id));
+    };
+    let mut message = codec::decode_record(row.get(0))?;
+    let mut staging = Staging::default();
+    if let Change::Accepted {
+        operator, accepted, ..
+    } = &change
+    {
+        staging.parked = parked_for(&tx, operator, accepted).await?;
+    }
+    rules::apply_change(&mut staging, &mut message, change, now)?;
+    staging.write(&tx, node, now).await?;
+    tx.commit().await.map_err(|e| failed("committing", e))?;
+    Ok(message)
+}
+
+/// The receipts parked under any form of the operator ids just given.
+async fn parked_for(
+    tx: &Transaction<'_>,
+    operator: &str,
+    accepted: &[(u32, String)],
+) -> Result<HashMap<(String, String), ParkedReceipt>, StoreError> {
+    let candidates: Vec<String> = accepted
+        .iter()
+        .flat_map(|(_, operator_id)| id_candidates(operator_id))
+        .collect();
+    let rows = tx
+        .query(
+            "SELECT operator_id, receipt FROM parked_receipts
+             WHERE operator = $1 AND operator_id = ANY($2)",
+            &[&operator, &candidates],
+        )
+        .await
+        .map_err(|e| failed("looking for parked receipts", e))?;
+    let mut parked = HashMap::new();
+    for row in rows {
+        let receipt = codec::decode(PARKED_VERSION, row.get(1), "parked receipt")?;
+        parked.insert((operator.to_owned(), row.get(0)), receipt);
+    }
+    Ok(parked)
+}
+
+fn failed(what: &str, e: tokio_postgres::Error) -> StoreError {
+    StoreError::storage(format!("changing a message: {what}: {e}"), e)
+}
