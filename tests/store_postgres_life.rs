@@ -84,8 +84,8 @@ async fn a_message_is_submitted_part_by_part_and_delivered_by_its_receipts() {
             "SELECT string_agg(operator_id || ':' || part, ',' ORDER BY part) FROM operator_ids"
         )
         .unwrap(),
-        "A1:0,A2:1",
-        "each part's operator id is recorded for its receipt"
+        "a1:0,a2:1",
+        "each part's operator id is recorded, in its canonical form, for its receipt"
     );
     assert_eq!(
         pg.psql("postgres", "SELECT claimed_by IS NULL FROM messages")

@@ -224,6 +224,13 @@ pub async fn append_events(tx: &Transaction<'_>, events: &[Event]) -> Result<(),
     )
     .await
     .map_err(|e| failed("appending events", e))?;
+    // delivered to every listening node when this transaction commits
+    tx.execute(
+        "SELECT pg_notify($1, $2)",
+        &[&super::events::CHANNEL, &last.to_string()],
+    )
+    .await
+    .map_err(|e| failed("announcing events", e))?;
     Ok(())
 }
 

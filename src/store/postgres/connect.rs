@@ -2,7 +2,9 @@
 
 use super::config::{PostgresConfig, TlsMode};
 use crate::store::error::StoreError;
-use tokio_postgres::Client;
+use futures::StreamExt;
+use tokio::sync::mpsc;
+use tokio_postgres::{AsyncMessage, Client, Notification};
 
 /// Connects to the database as `config` says; the connection's I/O runs as a task of the
 /// current tokio runtime until the returned client is dropped or the server goes away.
@@ -10,6 +12,15 @@ use tokio_postgres::Client;
 /// the role or password, or its certificate does not verify, and with
 /// [`StoreError::Invalid`] when the password or CA file cannot be read.
 pub async fn connect(config: &PostgresConfig) -> Result<Client, StoreError> {
+    connect_hearing(config, None).await
+}
+
+/// [`connect`], with the server's notifications (`NOTIFY`) on this connection sent to
+/// `notices` (to a connection that `LISTEN`s).
+pub async fn connect_hearing(
+    config: &PostgresConfig,
+    notices: Option<mpsc::UnboundedSender<Notification>>,
+) -> Result<Client, StoreError> {
     let mut pg = tokio_postgres::Config::new();
     pg.host(&config.host)
         .port(config.port)
@@ -30,7 +41,7 @@ pub async fn connect(config: &PostgresConfig) -> Result<Client, StoreError> {
                 .connect(tokio_postgres::NoTls)
                 .await
                 .map_err(|e| StoreError::storage(format!("{server}: {e}"), e))?;
-            tokio::spawn(drive(connection));
+            tokio::spawn(drive(connection, notices));
             client
         }
         TlsMode::Verify => {
@@ -42,21 +53,35 @@ pub async fn connect(config: &PostgresConfig) -> Result<Client, StoreError> {
                 .connect(tls)
                 .await
                 .map_err(|e| StoreError::storage(format!("{server} over TLS: {e}"), e))?;
-            tokio::spawn(drive(connection));
+            tokio::spawn(drive(connection, notices));
             client
         }
     };
     Ok(client)
 }
 
-/// Runs a connection's I/O to its end; a connection lost is reported by the next query on
-/// its client, so here it is only logged.
-async fn drive<S, T>(connection: tokio_postgres::Connection<S, T>)
-where
+/// Runs a connection's I/O to its end, handing its notifications to `notices`; a connection
+/// lost is reported by the next query on its client, so here it is only logged.
+async fn drive<S, T>(
+    mut connection: tokio_postgres::Connection<S, T>,
+    notices: Option<mpsc::UnboundedSender<Notification>>,
+) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
-    if let Err(e) = connection.await {
-        tracing::warn!(error = %e, "the connection to the database ended");
+    let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
+    while let Some(message) = messages.next().await {
+        match message {
+            Ok(AsyncMessage::Notification(notice)) => {
+                if let Some(to) = &notices {
+                    let _ = to.send(notice);
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "the connection to the database ended");
+                return;
+            }
+        }
     }
 }

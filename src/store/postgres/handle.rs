@@ -2,16 +2,22 @@
 //! accepting through the writer's group commit, and reads on a shared connection.
 
 use super::config::PostgresConfig;
-use super::connect::connect;
+use super::connect::{connect, connect_hearing};
+use super::events;
 use super::migrate::migrate;
+use super::recover::requeue_in_flight;
 use super::writer::{self, Op};
-use crate::message::{Kind, Message, MessageId, Millis, NewMessage};
+use crate::message::{Kind, Message, MessageId, Millis, NewMessage, now_ms};
+use crate::operator_id::normalize_operator_id;
 use crate::store::error::StoreError;
+use crate::store::event::StoredEvent;
 use crate::store::layout::codec;
+use crate::store::layout::codec::ParkedReceipt;
 use crate::store::rules::Change;
 use crate::store::writer::Accepted;
+use crate::store::writer::ReceiptLanding;
 use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_postgres::Client;
 
 /// How many accept calls may wait for the writer before callers wait to hand theirs over.
@@ -24,13 +30,18 @@ pub struct PgStore {
     reads: Arc<Client>,
     /// The writer task's inbox.
     ops: mpsc::Sender<Op>,
+    /// The last event seq announced by any node.
+    events: Arc<watch::Sender<u64>>,
+    /// How many of this node's messages in flight `open` put back in the queue.
+    recovered: usize,
 }
 
 impl PgStore {
-    /// Connects (twice: the writer's connection and the reads'), brings the schema up to
-    /// date, and starts the writer task on the current tokio runtime. `node` names this node
-    /// in the cluster (its claims are recorded under it); `max_group` bounds the messages one
-    /// transaction accepts.
+    /// Connects (three times: the writer's connection, the reads', and one that listens for
+    /// new events), brings the schema up to date, puts back in the queue what this node had
+    /// in flight when it stopped, and starts the writer task on the current tokio runtime.
+    /// `node` names this node in the cluster (its claims are recorded under it); `max_group`
+    /// bounds the messages one transaction accepts.
     pub async fn open(
         config: &PostgresConfig,
         node: &str,
@@ -38,7 +49,19 @@ impl PgStore {
     ) -> Result<PgStore, StoreError> {
         let mut writes = connect(config).await?;
         migrate(&mut writes).await?;
+        let recovered = requeue_in_flight(&mut writes, node, now_ms()).await?;
+        if recovered > 0 {
+            tracing::info!(
+                recovered,
+                "messages caught in submitting are back in the queue"
+            );
+        }
         let reads = connect(config).await?;
+        let (notices, heard) = mpsc::unbounded_channel();
+        let listener = connect_hearing(config, Some(notices)).await?;
+        let (latest, _) = watch::channel(0);
+        let latest = Arc::new(latest);
+        events::follow(listener, heard, Arc::clone(&latest)).await?;
         let (ops, inbox) = mpsc::channel(WAITING_OPS);
         tokio::spawn(writer::run(
             writes,
@@ -49,7 +72,89 @@ impl PgStore {
         Ok(PgStore {
             reads: Arc::new(reads),
             ops,
+            events: latest,
+            recovered,
         })
+    }
+
+    /// How many `submitting` messages of this node `open` put back in the queue.
+    pub fn recovered_at_open(&self) -> usize {
+        self.recovered
+    }
+
+    /// Records a receipt on the part whose operator id is one of `candidates` (the canonical
+    /// form first), whichever node recorded that id, or parks it until one is recorded.
+    pub async fn record_or_park_receipt(
+        &self,
+        operator: &str,
+        candidates: Vec<String>,
+        stat: &str,
+        error: Option<&str>,
+        at: Millis,
+    ) -> Result<ReceiptLanding, StoreError> {
+        let receipt = ParkedReceipt {
+            stat: stat.to_owned(),
+            error: error.map(str::to_owned),
+            at,
+            parked_at: now_ms(),
+        };
+        let (reply, answer) = oneshot::channel();
+        let op = Op::Receipt {
+            operator: operator.to_owned(),
+            candidates,
+            receipt,
+            reply,
+        };
+        self.ops.send(op).await.map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// The message and part an operator's message id (any form of it: the canonical one is
+    /// looked up) belongs to.
+    pub async fn find_by_operator_id(
+        &self,
+        operator: &str,
+        operator_id: &str,
+    ) -> Result<Option<(MessageId, u32)>, StoreError> {
+        let row = self
+            .reads
+            .query_opt(
+                "SELECT message_id, part FROM operator_ids WHERE operator = $1 AND operator_id = $2",
+                &[&operator, &normalize_operator_id(operator_id)],
+            )
+            .await
+            .map_err(|e| read_failed("reading an operator id", e))?;
+        Ok(row.map(|r| {
+            (
+                MessageId(r.get::<_, i64>(0) as u64),
+                r.get::<_, i16>(1) as u32,
+            )
+        }))
+    }
+
+    /// Up to `limit` events with a seq greater than `after`, oldest first, from every node.
+    pub async fn read_events(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        events::read(&self.reads, after, limit).await
+    }
+
+    /// A receiver that changes whenever any node's new events are committed (its value: the
+    /// last seq).
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.events.subscribe()
+    }
+
+    /// The last event seq the named subscriber acknowledged (0 if it never did).
+    pub async fn cursor(&self, name: &str) -> Result<u64, StoreError> {
+        events::cursor(&self.reads, name).await
+    }
+
+    /// Records, committed, that the named subscriber has handled every event up to `seq`.
+    pub async fn ack_cursor(&self, name: &str, seq: u64) -> Result<(), StoreError> {
+        events::ack(&self.reads, name, seq).await
     }
 
     /// Stores a message durably (committed) or finds the one with the same reference.

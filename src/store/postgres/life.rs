@@ -6,7 +6,7 @@
 
 use super::accept::append_events;
 use crate::message::{Kind, Message, MessageId, Millis, State};
-use crate::operator_id::id_candidates;
+use crate::operator_id::{id_candidates, normalize_operator_id};
 use crate::store::error::StoreError;
 use crate::store::event::Event;
 use crate::store::layout::codec::{self, DeadlineKind, PARKED_VERSION, ParkedReceipt};
@@ -64,14 +64,15 @@ impl Indexes for Staging {
         Ok(())
     }
 
+    /// Under the id's canonical form, as receipts look it up.
     fn index_operator_id(&mut self, operator: &str, operator_id: &str, id: MessageId, part: u32) {
-        let key = (operator.to_owned(), operator_id.to_owned());
+        let key = (operator.to_owned(), normalize_operator_id(operator_id));
         self.unindexed.retain(|k| *k != key);
         self.indexed.insert(key, (id, part));
     }
 
     fn unindex_operator_id(&mut self, operator: &str, operator_id: &str) {
-        let key = (operator.to_owned(), operator_id.to_owned());
+        let key = (operator.to_owned(), normalize_operator_id(operator_id));
         self.indexed.remove(&key);
         self.unindexed.push(key);
     }

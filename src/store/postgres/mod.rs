@@ -15,9 +15,12 @@ mod accept;
 mod claim;
 pub mod config;
 pub mod connect;
+mod events;
 mod handle;
 mod life;
 pub mod migrate;
+mod receipts;
+mod recover;
 mod writer;
 
 pub use config::{PostgresConfig, TlsMode};

@@ -5,10 +5,13 @@
 use super::accept::accept_group;
 use super::claim::claim;
 use super::life::change;
+use super::receipts::record_or_park;
 use crate::message::{Message, MessageId, Millis, NewMessage, now_ms};
 use crate::store::error::StoreError;
+use crate::store::layout::codec::ParkedReceipt;
 use crate::store::rules::Change;
 use crate::store::writer::Accepted;
+use crate::store::writer::ReceiptLanding;
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::Client;
 
@@ -42,6 +45,17 @@ pub enum Op {
         now: Millis,
         /// Where the message as it is now goes.
         reply: oneshot::Sender<Result<Message, StoreError>>,
+    },
+    /// Record a receipt on the part one of `candidates` names, or park it.
+    Receipt {
+        /// The operator that sent it.
+        operator: String,
+        /// The forms of its message id, the canonical one first.
+        candidates: Vec<String>,
+        /// The receipt.
+        receipt: ParkedReceipt,
+        /// Where the outcome goes.
+        reply: oneshot::Sender<Result<ReceiptLanding, StoreError>>,
     },
 }
 
@@ -91,6 +105,16 @@ pub async fn run(
                 } => {
                     let _ = reply.send(change(&mut client, &node, id, what, now).await);
                 }
+                Op::Receipt {
+                    operator,
+                    candidates,
+                    receipt,
+                    reply,
+                } => {
+                    let landing =
+                        record_or_park(&mut client, &node, &operator, &candidates, receipt).await;
+                    let _ = reply.send(landing);
+                }
                 Op::Accept { .. } => {}
             }
         }
@@ -100,7 +124,7 @@ pub async fn run(
 fn group_size(op: &Op) -> usize {
     match op {
         Op::Accept { messages, .. } => messages.len(),
-        Op::Claim { .. } | Op::Change { .. } => 1,
+        Op::Claim { .. } | Op::Change { .. } | Op::Receipt { .. } => 1,
     }
 }
 

@@ -92,6 +92,9 @@ pub enum Change {
 /// Why a message that arrives already past its `send_by` is never queued.
 pub const LATE_ON_ARRIVAL: &str = "send_by had already passed when it was accepted";
 
+/// Why a message caught in `submitting` by a restart is back in the queue.
+pub const RESTARTED: &str = "restart: no submit_sm_resp seen";
+
 /// Why a claimed message is expired instead of sent.
 pub const TOO_LATE: &str = "send_by passed before it could be sent";
 

@@ -11,10 +11,7 @@ use crate::store::engine::Db;
 use crate::store::error::StoreError;
 use crate::store::history::History;
 use crate::store::layout::keys;
-use crate::store::rules::transition;
-
-/// Why a recovered message is back in the queue.
-const RESTARTED: &str = "restart: no submit_sm_resp seen";
+use crate::store::rules::{RESTARTED, transition};
 
 /// Requeues every in-flight message at `now`; returns the new bookkeeping and how many.
 pub fn recover_in_flight(

@@ -1,0 +1,114 @@
+//! The event log on the cluster engine: read from any node by seq, subscribers' cursors, and
+//! the news of new events. Every transaction that appends events notifies `khabar_events`
+//! with its last seq; each node listens on a connection of its own, so a subscriber on any
+//! node wakes for events written by any other.
+
+use crate::store::error::StoreError;
+use crate::store::event::StoredEvent;
+use crate::store::layout::codec;
+use std::sync::Arc;
+use tokio::sync::{mpsc, watch};
+use tokio_postgres::{Client, Notification};
+
+/// The channel new events are announced on.
+pub const CHANNEL: &str = "khabar_events";
+
+/// Up to `limit` events with a seq greater than `after`, oldest first.
+pub async fn read(
+    client: &Client,
+    after: u64,
+    limit: usize,
+) -> Result<Vec<StoredEvent>, StoreError> {
+    let rows = client
+        .query(
+            "SELECT seq, event FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
+            &[&(after as i64), &(limit as i64)],
+        )
+        .await
+        .map_err(|e| failed("reading events", e))?;
+    rows.iter()
+        .map(|row| {
+            let seq: i64 = row.get(0);
+            let event = codec::decode(codec::EVENT_VERSION, row.get(1), "event")?;
+            Ok(StoredEvent {
+                seq: seq as u64,
+                event,
+            })
+        })
+        .collect()
+}
+
+/// The last seq handed out (0 before the first event).
+pub async fn last_seq(client: &Client) -> Result<u64, StoreError> {
+    let row = client
+        .query_one("SELECT last FROM sequences WHERE name = 'event'", &[])
+        .await
+        .map_err(|e| failed("reading the last event", e))?;
+    Ok(row.get::<_, i64>(0) as u64)
+}
+
+/// The last seq the named subscriber acknowledged (0 if it never did).
+pub async fn cursor(client: &Client, name: &str) -> Result<u64, StoreError> {
+    let row = client
+        .query_opt("SELECT seq FROM cursors WHERE subscriber = $1", &[&name])
+        .await
+        .map_err(|e| failed("reading a cursor", e))?;
+    Ok(row.map_or(0, |r| r.get::<_, i64>(0) as u64))
+}
+
+/// Moves the named subscriber's cursor to `seq` (never back), committed when it returns.
+/// Refused past the last event.
+pub async fn ack(client: &Client, name: &str, seq: u64) -> Result<(), StoreError> {
+    let last = last_seq(client).await?;
+    if seq > last {
+        return Err(StoreError::Invalid(format!(
+            "cursor {name:?} cannot move to event {seq}: the last event is {last}"
+        )));
+    }
+    client
+        .execute(
+            "INSERT INTO cursors (subscriber, seq) VALUES ($1, $2)
+             ON CONFLICT (subscriber) DO UPDATE SET seq = greatest(cursors.seq, excluded.seq)",
+            &[&name, &(seq as i64)],
+        )
+        .await
+        .map_err(|e| failed("moving a cursor", e))?;
+    Ok(())
+}
+
+/// Starts listening on `listener` (a connection made with its notifications sent to
+/// `notices`) and keeps `latest` at the highest seq announced, until the connection ends.
+pub async fn follow(
+    listener: Client,
+    mut notices: mpsc::UnboundedReceiver<Notification>,
+    latest: Arc<watch::Sender<u64>>,
+) -> Result<(), StoreError> {
+    listener
+        .batch_execute(&format!("LISTEN {CHANNEL}"))
+        .await
+        .map_err(|e| failed("listening for events", e))?;
+    // what was written before the LISTEN took effect
+    let start = last_seq(&listener).await?;
+    latest.send_if_modified(|seen| raise(seen, start));
+    tokio::spawn(async move {
+        // the client keeps the connection (and its LISTEN) open while this task runs
+        let _listener = listener;
+        while let Some(notice) = notices.recv().await {
+            if let Ok(seq) = notice.payload().parse::<u64>() {
+                latest.send_if_modified(|seen| raise(seen, seq));
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Raises `seen` to `seq`; true when it moved.
+fn raise(seen: &mut u64, seq: u64) -> bool {
+    let moved = seq > *seen;
+    *seen = (*seen).max(seq);
+    moved
+}
+
+fn failed(what: &str, e: tokio_postgres::Error) -> StoreError {
+    StoreError::storage(format!("{what}: {e}"), e)
+}

@@ -1,0 +1,86 @@
+//! Receipts on the cluster engine: matched to their part whichever node receives them (the
+//! operator ids are in the database), or parked until the submit result that names their id
+//! is recorded (by the rules every engine shares).
+
+use super::life::Staging;
+use crate::message::{MessageId, Millis};
+use crate::store::error::StoreError;
+use crate::store::layout::codec::{self, PARKED_VERSION, ParkedReceipt};
+use crate::store::rules;
+use crate::store::writer::ReceiptLanding;
+use tokio_postgres::Client;
+
+/// Records `parked` on the part whose operator id is the first of `candidates` found, or
+/// parks it under the first candidate (a repeated receipt replaces the one parked).
+pub async fn record_or_park(
+    client: &mut Client,
+    node: &str,
+    operator: &str,
+    candidates: &[String],
+    parked: ParkedReceipt,
+) -> Result<ReceiptLanding, StoreError> {
+    let first = candidates
+        .first()
+        .ok_or_else(|| StoreError::Invalid("a receipt without a message id".into()))?;
+    let tx = client
+        .transaction()
+        .await
+        .map_err(|e| failed("starting", e))?;
+    let found = tx
+        .query_opt(
+            "SELECT o.message_id, o.part, m.record
+             FROM operator_ids o JOIN messages m ON m.id = o.message_id
+             WHERE o.operator = $1 AND o.operator_id = ANY($2)
+             ORDER BY array_position($2, o.operator_id)
+             LIMIT 1
+             FOR UPDATE OF m",
+            &[&operator, &candidates],
+        )
+        .await
+        .map_err(|e| failed("finding the receipt's message", e))?;
+    let landing = match found {
+        Some(row) => {
+            let part = row.get::<_, i16>(1) as u32;
+            let mut message = codec::decode_record(row.get(2))?;
+            let mut staging = Staging::default();
+            let at: Millis = parked.at;
+            rules::receipt(
+                &mut staging,
+                &mut message,
+                part,
+                parked.stat,
+                parked.error,
+                at,
+            )?;
+            staging.write(&tx, node, at).await?;
+            debug_assert_eq!(message.id, MessageId(row.get::<_, i64>(0) as u64));
+            ReceiptLanding::Recorded {
+                message: Box::new(message),
+                part,
+            }
+        }
+        None => {
+            tx.execute(
+                "INSERT INTO parked_receipts (operator, operator_id, parked_at, receipt)
+                 VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (operator, operator_id)
+                 DO UPDATE SET parked_at = excluded.parked_at, receipt = excluded.receipt",
+                &[
+                    &operator,
+                    first,
+                    &parked.parked_at,
+                    &codec::encode(PARKED_VERSION, &parked)?,
+                ],
+            )
+            .await
+            .map_err(|e| failed("parking it", e))?;
+            ReceiptLanding::Parked
+        }
+    };
+    tx.commit().await.map_err(|e| failed("committing", e))?;
+    Ok(landing)
+}
+
+fn failed(what: &str, e: tokio_postgres::Error) -> StoreError {
+    StoreError::storage(format!("recording a receipt: {what}: {e}"), e)
+}

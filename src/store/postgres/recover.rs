@@ -1,0 +1,50 @@
+//! Recovery on the cluster engine: the messages a node had claimed and not seen acknowledged
+//! (`submitting`) go back to the queue, as after a crash, when that node starts again (or,
+//! later, when another node takes over its operators). Parts the operator acknowledged keep
+//! their ids; only the others are sent again.
+
+use super::life::Staging;
+use crate::message::{Millis, State};
+use crate::store::error::StoreError;
+use crate::store::layout::codec;
+use crate::store::rules::{RESTARTED, transition};
+use tokio_postgres::Client;
+
+/// Requeues every message `node` holds in `submitting`, in one transaction; how many.
+pub async fn requeue_in_flight(
+    client: &mut Client,
+    node: &str,
+    now: Millis,
+) -> Result<usize, StoreError> {
+    let tx = client
+        .transaction()
+        .await
+        .map_err(|e| failed("starting", e))?;
+    let rows = tx
+        .query(
+            "SELECT record FROM messages WHERE state = 'submitting' AND claimed_by = $1
+             FOR UPDATE",
+            &[&node],
+        )
+        .await
+        .map_err(|e| failed("finding them", e))?;
+    let mut staging = Staging::default();
+    for row in &rows {
+        let mut message = codec::decode_record(row.get(0))?;
+        message.next_try = now;
+        transition(
+            &mut staging,
+            &mut message,
+            State::Queued,
+            now,
+            Some(RESTARTED.to_owned()),
+        )?;
+    }
+    staging.write(&tx, node, now).await?;
+    tx.commit().await.map_err(|e| failed("committing", e))?;
+    Ok(rows.len())
+}
+
+fn failed(what: &str, e: tokio_postgres::Error) -> StoreError {
+    StoreError::storage(format!("requeuing messages in flight: {what}: {e}"), e)
+}
