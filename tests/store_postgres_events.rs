@@ -164,3 +164,33 @@ async fn a_node_that_starts_again_requeues_its_own_messages_in_flight_only() {
         );
     }
 }
+
+#[tokio::test]
+async fn every_node_counts_the_whole_cluster() {
+    let pg = TestPostgres::start();
+    let node_a = open(&pg, "node-a").await;
+    node_a
+        .accept_batch((0..3).map(|_| message(Kind::Bulk, None)).collect())
+        .await;
+    let node_b = open(&pg, "node-b").await;
+    node_b.claim_batch(Kind::Bulk, now_ms(), 1).await.unwrap();
+    let counts = node_b.counts();
+    assert_eq!(counts.queued_in(Kind::Bulk), 2);
+    assert_eq!(counts.in_state(State::Submitting), 1);
+    assert_eq!(counts.total(), 3);
+    assert_eq!(
+        open(&pg, "node-c").await.counts(),
+        counts,
+        "a node that starts reads the cluster's counters"
+    );
+    // node a hears of node b's claim when it next reads the others' counters
+    let mut heard = false;
+    for _ in 0..600 {
+        if node_a.counts() == counts {
+            heard = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(heard, "node a counts node b's claim: {:?}", node_a.counts());
+}

@@ -9,8 +9,8 @@ pub use latency::Latencies;
 
 use crate::api::backend::Backend;
 use crate::api::views::StatusReport;
+use crate::message::State;
 use crate::store::Counts;
-use crate::store::counts::STATES;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -74,7 +74,7 @@ pub fn render(status: &StatusReport, counts: &Counts, latencies: &Latencies) -> 
         &mut registry,
         "messages",
         "Messages in the store by state",
-        STATES
+        State::ALL
             .iter()
             .map(|s| (label("state", s), counts.in_state(*s) as f64)),
     );

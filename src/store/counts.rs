@@ -4,28 +4,14 @@
 use crate::message::{Kind, State};
 use serde::{Deserialize, Serialize};
 
-/// Every state, in a fixed order (the index into [`Counts::states`]).
-pub const STATES: [State; 10] = [
-    State::Queued,
-    State::Submitting,
-    State::Submitted,
-    State::Delivered,
-    State::Undeliverable,
-    State::Expired,
-    State::Rejected,
-    State::Cancelled,
-    State::Failed,
-    State::Unknown,
-];
-
 fn state_index(state: State) -> usize {
-    STATES.iter().position(|s| *s == state).unwrap_or(0)
+    State::ALL.iter().position(|s| *s == state).unwrap_or(0)
 }
 
 /// How many stored messages are in each state, and how many are queued in each lane.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
-    /// Messages per state, indexed like [`STATES`].
+    /// Messages per state, indexed like [`State::ALL`].
     pub states: [u64; 10],
     /// Queued messages per lane (`Kind::lane`).
     pub queued: [u64; 4],

@@ -177,7 +177,7 @@ fn kind_of(name: &str) -> Kind {
 }
 
 fn state_of(name: &str) -> State {
-    crate::store::counts::STATES
+    crate::message::State::ALL
         .into_iter()
         .find(|s| s.as_str() == name)
         .unwrap_or(State::Unknown)

@@ -2,7 +2,9 @@
 //! every node, ids that rise in commit order, a message already past its `send_by` expired
 //! at once (the rules of the sled engine's `writer/accept.rs`).
 
+use super::counts::Deltas;
 use super::life::next_deadline;
+use super::writer::Committer;
 use crate::message::{Message, MessageId, Millis, NewMessage, State};
 use crate::store::error::StoreError;
 use crate::store::event::Event;
@@ -10,7 +12,7 @@ use crate::store::layout::codec;
 use crate::store::rules::{self, LATE_ON_ARRIVAL};
 use crate::store::writer::Accepted;
 use std::collections::HashMap;
-use tokio_postgres::{Client, Transaction};
+use tokio_postgres::Transaction;
 
 /// What became of one message of the group.
 enum Outcome {
@@ -24,11 +26,12 @@ enum Outcome {
 
 /// Accepts `messages` in one transaction, committed before it returns; one answer each.
 pub async fn accept_group(
-    client: &mut Client,
+    w: &mut Committer,
     messages: Vec<NewMessage>,
     now: Millis,
 ) -> Result<Vec<Accepted>, StoreError> {
-    let tx = client
+    let tx = w
+        .client
         .transaction()
         .await
         .map_err(|e| failed("starting", e))?;
@@ -47,6 +50,7 @@ pub async fn accept_group(
     let mut next = first;
     let mut rows = Rows::default();
     let mut events = Vec::new();
+    let mut counted = Deltas::default();
     for (new, outcome) in messages.into_iter().zip(outcomes.iter_mut()) {
         if outcome.is_some() {
             continue;
@@ -61,6 +65,7 @@ pub async fn accept_group(
             message.next_try = until;
         }
         *outcome = Some(Outcome::New(id, message.state));
+        counted.add(message.kind, message.state);
         rows.push(&message, now)?;
     }
     if fresh > 0 {
@@ -73,7 +78,9 @@ pub async fn accept_group(
         rows.insert(&tx).await?;
     }
     append_events(&tx, &events).await?;
+    counted.write(&tx, &w.node).await?;
     tx.commit().await.map_err(|e| failed("committing", e))?;
+    w.committed(&counted);
     let outcomes: Vec<Outcome> = outcomes.into_iter().flatten().collect();
     Ok(outcomes
         .iter()
@@ -120,7 +127,8 @@ async fn known_references(
             let reference: String = row.get(0);
             let id: i64 = row.get(1);
             let state: String = row.get(2);
-            stored.insert(reference, (MessageId(id as u64), parse_state(&state)?));
+            let state = state.parse::<State>().map_err(StoreError::Corrupt)?;
+            stored.insert(reference, (MessageId(id as u64), state));
         }
     }
     let mut first_in_group: HashMap<&str, usize> = HashMap::new();
@@ -232,14 +240,6 @@ pub async fn append_events(tx: &Transaction<'_>, events: &[Event]) -> Result<(),
     .await
     .map_err(|e| failed("announcing events", e))?;
     Ok(())
-}
-
-/// A state as the `state` column spells it.
-fn parse_state(name: &str) -> Result<State, StoreError> {
-    State::ALL
-        .into_iter()
-        .find(|s| s.as_str() == name)
-        .ok_or_else(|| StoreError::Corrupt(format!("unknown state {name:?} in the database")))
 }
 
 fn failed(what: &str, e: tokio_postgres::Error) -> StoreError {

@@ -4,21 +4,21 @@
 //! their `send_by` are expired instead, by the rules every engine shares.
 
 use super::life::Staging;
+use super::writer::Committer;
 use crate::message::{Message, Millis, State};
 use crate::store::error::StoreError;
 use crate::store::layout::codec;
 use crate::store::rules::{TOO_LATE, transition_off_queue};
-use tokio_postgres::Client;
 
-/// Claims up to `max` messages of `lane` due by `now` for `node`, in one transaction.
+/// Claims up to `max` messages of `lane` due by `now` for this node, in one transaction.
 pub async fn claim(
-    client: &mut Client,
-    node: &str,
+    w: &mut Committer,
     lane: u8,
     now: Millis,
     max: usize,
 ) -> Result<Vec<Message>, StoreError> {
-    let tx = client
+    let tx = w
+        .client
         .transaction()
         .await
         .map_err(|e| failed("starting", e))?;
@@ -46,8 +46,9 @@ pub async fn claim(
             claimed.push(message);
         }
     }
-    staging.write(&tx, node, now).await?;
+    let counted = staging.write(&tx, &w.node, now).await?;
     tx.commit().await.map_err(|e| failed("committing", e))?;
+    w.committed(&counted);
     Ok(claimed)
 }
 

@@ -3,12 +3,14 @@
 
 use super::config::PostgresConfig;
 use super::connect::{connect, connect_hearing};
+use super::counts::{self, Known};
 use super::events;
 use super::migrate::migrate;
 use super::recover::requeue_in_flight;
-use super::writer::{self, Op};
+use super::writer::{self, Committer, Op};
 use crate::message::{Kind, Message, MessageId, Millis, NewMessage, now_ms};
 use crate::operator_id::normalize_operator_id;
+use crate::store::counts::Counts;
 use crate::store::error::StoreError;
 use crate::store::event::StoredEvent;
 use crate::store::layout::codec;
@@ -16,7 +18,7 @@ use crate::store::layout::codec::ParkedReceipt;
 use crate::store::rules::Change;
 use crate::store::writer::Accepted;
 use crate::store::writer::ReceiptLanding;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_postgres::Client;
 
@@ -34,6 +36,8 @@ pub struct PgStore {
     events: Arc<watch::Sender<u64>>,
     /// How many of this node's messages in flight `open` put back in the queue.
     recovered: usize,
+    /// The cluster's counters as this node knows them.
+    known: Arc<Mutex<Known>>,
 }
 
 impl PgStore {
@@ -47,34 +51,43 @@ impl PgStore {
         node: &str,
         max_group: usize,
     ) -> Result<PgStore, StoreError> {
-        let mut writes = connect(config).await?;
-        migrate(&mut writes).await?;
-        let recovered = requeue_in_flight(&mut writes, node, now_ms()).await?;
+        let mut client = connect(config).await?;
+        migrate(&mut client).await?;
+        let known = Arc::new(Mutex::new(counts::start(&client, node).await?));
+        let mut writes = Committer {
+            client,
+            node: node.to_owned(),
+            known: Arc::clone(&known),
+        };
+        let recovered = requeue_in_flight(&mut writes, now_ms()).await?;
         if recovered > 0 {
             tracing::info!(
                 recovered,
                 "messages caught in submitting are back in the queue"
             );
         }
-        let reads = connect(config).await?;
+        let reads = Arc::new(connect(config).await?);
+        counts::refresh(Arc::clone(&reads), node.to_owned(), Arc::downgrade(&known));
         let (notices, heard) = mpsc::unbounded_channel();
         let listener = connect_hearing(config, Some(notices)).await?;
         let (latest, _) = watch::channel(0);
         let latest = Arc::new(latest);
         events::follow(listener, heard, Arc::clone(&latest)).await?;
         let (ops, inbox) = mpsc::channel(WAITING_OPS);
-        tokio::spawn(writer::run(
-            writes,
-            inbox,
-            max_group.max(1),
-            node.to_owned(),
-        ));
+        tokio::spawn(writer::run(writes, inbox, max_group.max(1)));
         Ok(PgStore {
-            reads: Arc::new(reads),
+            reads,
             ops,
             events: latest,
             recovered,
+            known,
         })
+    }
+
+    /// The cluster's counters: this node's changes at once, the other nodes' as of at most
+    /// [`counts::REFRESH`] ago.
+    pub fn counts(&self) -> Counts {
+        self.known.lock().map(|k| k.counts()).unwrap_or_default()
     }
 
     /// How many `submitting` messages of this node `open` put back in the queue.

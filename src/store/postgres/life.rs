@@ -5,6 +5,8 @@
 //! due, its next deadline, the node that claimed it), so they follow from the record.
 
 use super::accept::append_events;
+use super::counts::Deltas;
+use super::writer::Committer;
 use crate::message::{Kind, Message, MessageId, Millis, State};
 use crate::operator_id::{id_candidates, normalize_operator_id};
 use crate::store::error::StoreError;
@@ -12,7 +14,7 @@ use crate::store::event::Event;
 use crate::store::layout::codec::{self, DeadlineKind, PARKED_VERSION, ParkedReceipt};
 use crate::store::rules::{self, Change, Indexes};
 use std::collections::HashMap;
-use tokio_postgres::{Client, Transaction};
+use tokio_postgres::Transaction;
 
 /// What the rules asked of the indexes in one transaction.
 #[derive(Default)]
@@ -29,6 +31,8 @@ pub struct Staging {
     unparked: Vec<(String, String)>,
     /// Events to append.
     events: Vec<Event>,
+    /// Changes to the counters.
+    counts: Deltas,
 }
 
 impl Indexes for Staging {
@@ -51,8 +55,9 @@ impl Indexes for Staging {
     /// `finished_at` follows the record's state.
     fn finished(&mut self, _id: MessageId) {}
 
-    /// The counts are read from the records, cluster-wide.
-    fn count_moved(&mut self, _kind: Kind, _from: State, _to: State) {}
+    fn count_moved(&mut self, kind: Kind, from: State, to: State) {
+        self.counts.moved(kind, from, to);
+    }
 
     /// The `deadline` column is the record's next deadline (see [`next_deadline`]).
     fn add_deadline(
@@ -120,14 +125,15 @@ pub fn next_deadline(m: &Message) -> Option<Millis> {
 }
 
 impl Staging {
-    /// Writes what was gathered, in `tx`; `node` is recorded on the messages it claimed,
-    /// `now` on those that finished.
+    /// Writes what was gathered, in `tx`; `node` is recorded on the messages it claimed and
+    /// given the counters' changes (returned, for the node's own count once committed), `now`
+    /// is recorded on the messages that finished.
     pub async fn write(
         self,
         tx: &Transaction<'_>,
         node: &str,
         now: Millis,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Deltas, StoreError> {
         let (mut ids, mut states, mut next_tries, mut deadlines) = (vec![], vec![], vec![], vec![]);
         let mut records = Vec::with_capacity(self.saved.len());
         for m in self.saved.values() {
@@ -188,20 +194,22 @@ impl Staging {
             .await
             .map_err(|e| failed("removing a parked receipt", e))?;
         }
-        append_events(tx, &self.events).await
+        append_events(tx, &self.events).await?;
+        self.counts.write(tx, node).await?;
+        Ok(self.counts)
     }
 }
 
 /// Applies `change` to message `id` in one transaction (its row locked meanwhile, so a
 /// change from another node waits for it); the message as it is now.
 pub async fn change(
-    client: &mut Client,
-    node: &str,
+    w: &mut Committer,
     id: MessageId,
     change: Change,
     now: Millis,
 ) -> Result<Message, StoreError> {
-    let tx = client
+    let tx = w
+        .client
         .transaction()
         .await
         .map_err(|e| failed("starting", e))?;
@@ -224,8 +232,9 @@ pub async fn change(
         staging.parked = parked_for(&tx, operator, accepted).await?;
     }
     rules::apply_change(&mut staging, &mut message, change, now)?;
-    staging.write(&tx, node, now).await?;
+    let counted = staging.write(&tx, &w.node, now).await?;
     tx.commit().await.map_err(|e| failed("committing", e))?;
+    w.committed(&counted);
     Ok(message)
 }
 

@@ -15,6 +15,7 @@ mod accept;
 mod claim;
 pub mod config;
 pub mod connect;
+mod counts;
 mod events;
 mod handle;
 mod life;

@@ -3,18 +3,17 @@
 //! is recorded (by the rules every engine shares).
 
 use super::life::Staging;
+use super::writer::Committer;
 use crate::message::{MessageId, Millis};
 use crate::store::error::StoreError;
 use crate::store::layout::codec::{self, PARKED_VERSION, ParkedReceipt};
 use crate::store::rules;
 use crate::store::writer::ReceiptLanding;
-use tokio_postgres::Client;
 
 /// Records `parked` on the part whose operator id is the first of `candidates` found, or
 /// parks it under the first candidate (a repeated receipt replaces the one parked).
 pub async fn record_or_park(
-    client: &mut Client,
-    node: &str,
+    w: &mut Committer,
     operator: &str,
     candidates: &[String],
     parked: ParkedReceipt,
@@ -22,7 +21,8 @@ pub async fn record_or_park(
     let first = candidates
         .first()
         .ok_or_else(|| StoreError::Invalid("a receipt without a message id".into()))?;
-    let tx = client
+    let tx = w
+        .client
         .transaction()
         .await
         .map_err(|e| failed("starting", e))?;
@@ -38,6 +38,7 @@ pub async fn record_or_park(
         )
         .await
         .map_err(|e| failed("finding the receipt's message", e))?;
+    let mut counted = None;
     let landing = match found {
         Some(row) => {
             let part = row.get::<_, i16>(1) as u32;
@@ -52,7 +53,7 @@ pub async fn record_or_park(
                 parked.error,
                 at,
             )?;
-            staging.write(&tx, node, at).await?;
+            counted = Some(staging.write(&tx, &w.node, at).await?);
             debug_assert_eq!(message.id, MessageId(row.get::<_, i64>(0) as u64));
             ReceiptLanding::Recorded {
                 message: Box::new(message),
@@ -78,6 +79,9 @@ pub async fn record_or_park(
         }
     };
     tx.commit().await.map_err(|e| failed("committing", e))?;
+    if let Some(counted) = counted {
+        w.committed(&counted);
+    }
     Ok(landing)
 }
 

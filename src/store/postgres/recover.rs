@@ -4,19 +4,16 @@
 //! their ids; only the others are sent again.
 
 use super::life::Staging;
+use super::writer::Committer;
 use crate::message::{Millis, State};
 use crate::store::error::StoreError;
 use crate::store::layout::codec;
 use crate::store::rules::{RESTARTED, transition};
-use tokio_postgres::Client;
 
-/// Requeues every message `node` holds in `submitting`, in one transaction; how many.
-pub async fn requeue_in_flight(
-    client: &mut Client,
-    node: &str,
-    now: Millis,
-) -> Result<usize, StoreError> {
-    let tx = client
+/// Requeues every message this node holds in `submitting`, in one transaction; how many.
+pub async fn requeue_in_flight(w: &mut Committer, now: Millis) -> Result<usize, StoreError> {
+    let tx = w
+        .client
         .transaction()
         .await
         .map_err(|e| failed("starting", e))?;
@@ -24,7 +21,7 @@ pub async fn requeue_in_flight(
         .query(
             "SELECT record FROM messages WHERE state = 'submitting' AND claimed_by = $1
              FOR UPDATE",
-            &[&node],
+            &[&w.node],
         )
         .await
         .map_err(|e| failed("finding them", e))?;
@@ -40,8 +37,9 @@ pub async fn requeue_in_flight(
             Some(RESTARTED.to_owned()),
         )?;
     }
-    staging.write(&tx, node, now).await?;
+    let counted = staging.write(&tx, &w.node, now).await?;
     tx.commit().await.map_err(|e| failed("committing", e))?;
+    w.committed(&counted);
     Ok(rows.len())
 }
 

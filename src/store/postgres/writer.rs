@@ -4,6 +4,7 @@
 
 use super::accept::accept_group;
 use super::claim::claim;
+use super::counts::{Deltas, Known};
 use super::life::change;
 use super::receipts::record_or_park;
 use crate::message::{Message, MessageId, Millis, NewMessage, now_ms};
@@ -12,6 +13,7 @@ use crate::store::layout::codec::ParkedReceipt;
 use crate::store::rules::Change;
 use crate::store::writer::Accepted;
 use crate::store::writer::ReceiptLanding;
+use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::Client;
 
@@ -59,16 +61,29 @@ pub enum Op {
     },
 }
 
+/// The writer's connection, with what its transactions need to know of this node.
+pub struct Committer {
+    /// The connection.
+    pub client: Client,
+    /// This node's name, recorded on its claims and its counters' rows.
+    pub node: String,
+    /// The counters as this node knows them.
+    pub known: Arc<Mutex<Known>>,
+}
+
+impl Committer {
+    /// Counts the changes of a transaction that committed.
+    pub fn committed(&self, counted: &Deltas) {
+        if let Ok(mut known) = self.known.lock() {
+            known.committed(counted);
+        }
+    }
+}
+
 /// Runs until every [`super::PgStore`] is dropped: takes the first op waiting, then every
 /// other one already waiting up to `max_group` messages; commits their accepts together, then
-/// each claim and each change in a transaction of its own, in the order they came. `node`
-/// names this node in its claims.
-pub async fn run(
-    mut client: Client,
-    mut inbox: mpsc::Receiver<Op>,
-    max_group: usize,
-    node: String,
-) {
+/// each claim and each change in a transaction of its own, in the order they came.
+pub async fn run(mut w: Committer, mut inbox: mpsc::Receiver<Op>, max_group: usize) {
     while let Some(first) = inbox.recv().await {
         let mut group = vec![first];
         let mut messages = group_size(&group[0]);
@@ -85,7 +100,7 @@ pub async fn run(
             .into_iter()
             .partition(|op| matches!(op, Op::Accept { .. }));
         if !accepts.is_empty() {
-            accept_all(&mut client, accepts).await;
+            accept_all(&mut w, accepts).await;
         }
         for op in others {
             match op {
@@ -95,7 +110,7 @@ pub async fn run(
                     max,
                     reply,
                 } => {
-                    let _ = reply.send(claim(&mut client, &node, lane, now, max).await);
+                    let _ = reply.send(claim(&mut w, lane, now, max).await);
                 }
                 Op::Change {
                     id,
@@ -103,7 +118,7 @@ pub async fn run(
                     now,
                     reply,
                 } => {
-                    let _ = reply.send(change(&mut client, &node, id, what, now).await);
+                    let _ = reply.send(change(&mut w, id, what, now).await);
                 }
                 Op::Receipt {
                     operator,
@@ -111,8 +126,7 @@ pub async fn run(
                     receipt,
                     reply,
                 } => {
-                    let landing =
-                        record_or_park(&mut client, &node, &operator, &candidates, receipt).await;
+                    let landing = record_or_park(&mut w, &operator, &candidates, receipt).await;
                     let _ = reply.send(landing);
                 }
                 Op::Accept { .. } => {}
@@ -129,7 +143,7 @@ fn group_size(op: &Op) -> usize {
 }
 
 /// Accepts every op's messages in one transaction and answers each op with its share.
-async fn accept_all(client: &mut Client, group: Vec<Op>) {
+async fn accept_all(w: &mut Committer, group: Vec<Op>) {
     let mut all = Vec::new();
     let mut replies = Vec::with_capacity(group.len());
     for op in group {
@@ -139,8 +153,7 @@ async fn accept_all(client: &mut Client, group: Vec<Op>) {
         }
     }
     let n = all.len();
-    let answers: Vec<Result<Accepted, StoreError>> = match accept_group(client, all, now_ms()).await
-    {
+    let answers: Vec<Result<Accepted, StoreError>> = match accept_group(w, all, now_ms()).await {
         Ok(accepted) => accepted.into_iter().map(Ok).collect(),
         Err(e) => {
             tracing::error!(error = %e, "the cluster store could not accept a group");

@@ -30,6 +30,16 @@ CREATE INDEX messages_deadline ON messages (deadline) WHERE deadline IS NOT NULL
 -- retention: finished messages by age
 CREATE INDEX messages_finished ON messages (finished_at) WHERE finished_at IS NOT NULL;
 
+-- How many messages are in each state, as changes from each node: a node adds its own
+-- changes to its own rows (no row shared by two nodes' transactions), a reader sums them.
+CREATE TABLE counts (
+    node  text   NOT NULL,
+    kind  text   NOT NULL,
+    state text   NOT NULL,
+    n     bigint NOT NULL,
+    PRIMARY KEY (node, kind, state)
+);
+
 -- The operator's id of each part submitted, to match its receipt whichever node receives it.
 CREATE TABLE operator_ids (
     operator    text     NOT NULL,
