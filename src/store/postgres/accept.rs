@@ -3,11 +3,11 @@
 //! at once (the rules of the sled engine's `writer/accept.rs`).
 
 use super::counts::Deltas;
+use super::events::append_events;
 use super::life::next_deadline;
 use super::writer::Committer;
 use crate::message::{Message, MessageId, Millis, NewMessage, State};
 use crate::store::error::StoreError;
-use crate::store::event::Event;
 use crate::store::layout::codec;
 use crate::store::rules::{self, LATE_ON_ARRIVAL};
 use crate::store::writer::Accepted;
@@ -204,42 +204,6 @@ impl Rows {
         .map_err(|e| failed("storing the messages", e))?;
         Ok(())
     }
-}
-
-/// Appends `events` to the log with the next seqs (under the seq row's lock until commit).
-pub async fn append_events(tx: &Transaction<'_>, events: &[Event]) -> Result<(), StoreError> {
-    if events.is_empty() {
-        return Ok(());
-    }
-    let last: i64 = tx
-        .query_one(
-            "UPDATE sequences SET last = last + $1 WHERE name = 'event' RETURNING last",
-            &[&(events.len() as i64)],
-        )
-        .await
-        .map_err(|e| failed("numbering events", e))?
-        .get(0);
-    let first = last - events.len() as i64 + 1;
-    let seqs: Vec<i64> = (first..=last).collect();
-    let ats: Vec<i64> = events.iter().map(Event::at).collect();
-    let bodies = events
-        .iter()
-        .map(|e| codec::encode(codec::EVENT_VERSION, e))
-        .collect::<Result<Vec<_>, _>>()?;
-    tx.execute(
-        "INSERT INTO events (seq, at, event) SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[])",
-        &[&seqs, &ats, &bodies],
-    )
-    .await
-    .map_err(|e| failed("appending events", e))?;
-    // delivered to every listening node when this transaction commits
-    tx.execute(
-        "SELECT pg_notify($1, $2)",
-        &[&super::events::CHANNEL, &last.to_string()],
-    )
-    .await
-    .map_err(|e| failed("announcing events", e))?;
-    Ok(())
 }
 
 fn failed(what: &str, e: tokio_postgres::Error) -> StoreError {

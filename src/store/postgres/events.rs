@@ -4,14 +4,49 @@
 //! node wakes for events written by any other.
 
 use crate::store::error::StoreError;
+use crate::store::event::Event;
 use crate::store::event::StoredEvent;
 use crate::store::layout::codec;
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
-use tokio_postgres::{Client, Notification};
+use tokio_postgres::{Client, Notification, Transaction};
 
 /// The channel new events are announced on.
 pub const CHANNEL: &str = "khabar_events";
+
+/// Appends `events` to the log with the next seqs (under the seq row's lock until commit).
+/// The last seq given (0 when `events` is empty).
+pub async fn append_events(tx: &Transaction<'_>, events: &[Event]) -> Result<u64, StoreError> {
+    if events.is_empty() {
+        return Ok(0);
+    }
+    let last: i64 = tx
+        .query_one(
+            "UPDATE sequences SET last = last + $1 WHERE name = 'event' RETURNING last",
+            &[&(events.len() as i64)],
+        )
+        .await
+        .map_err(|e| failed("numbering events", e))?
+        .get(0);
+    let first = last - events.len() as i64 + 1;
+    let seqs: Vec<i64> = (first..=last).collect();
+    let ats: Vec<i64> = events.iter().map(Event::at).collect();
+    let bodies = events
+        .iter()
+        .map(|e| codec::encode(codec::EVENT_VERSION, e))
+        .collect::<Result<Vec<_>, _>>()?;
+    tx.execute(
+        "INSERT INTO events (seq, at, event) SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[])",
+        &[&seqs, &ats, &bodies],
+    )
+    .await
+    .map_err(|e| failed("appending events", e))?;
+    // delivered to every listening node when this transaction commits
+    tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &last.to_string()])
+        .await
+        .map_err(|e| failed("announcing events", e))?;
+    Ok(last as u64)
+}
 
 /// Up to `limit` events with a seq greater than `after`, oldest first.
 pub async fn read(

@@ -29,9 +29,9 @@ const WAITING_OPS: usize = 1024;
 #[derive(Clone)]
 pub struct PgStore {
     /// The connection reads share (tokio-postgres pipelines concurrent queries on it).
-    reads: Arc<Client>,
+    pub(super) reads: Arc<Client>,
     /// The writer task's inbox.
-    ops: mpsc::Sender<Op>,
+    pub(super) ops: mpsc::Sender<Op>,
     /// The last event seq announced by any node.
     events: Arc<watch::Sender<u64>>,
     /// How many of this node's messages in flight `open` put back in the queue.

@@ -4,15 +4,15 @@
 //! transaction. Most of the indexes are the record's own columns here (its state, when it is
 //! due, its next deadline, the node that claimed it), so they follow from the record.
 
-use super::accept::append_events;
 use super::counts::Deltas;
+use super::events::append_events;
 use super::writer::Committer;
 use crate::message::{Kind, Message, MessageId, Millis, State};
 use crate::operator_id::{id_candidates, normalize_operator_id};
 use crate::store::error::StoreError;
 use crate::store::event::Event;
 use crate::store::layout::codec::{self, DeadlineKind, PARKED_VERSION, ParkedReceipt};
-use crate::store::rules::{self, Change, Indexes};
+use crate::store::rules::{self, Change, Indexes, deadlines};
 use std::collections::HashMap;
 use tokio_postgres::Transaction;
 
@@ -110,18 +110,9 @@ impl Indexes for Staging {
     }
 }
 
-/// The earliest deadline still to fire for `m`: its `send_by` until it is sent, its
-/// `receipt_by` until its receipt is overdue, its final-receipt timeout once submitted.
+/// The earliest deadline still to fire for `m` (see [`deadlines::pending`]).
 pub fn next_deadline(m: &Message) -> Option<Millis> {
-    if m.state.is_final() {
-        return None;
-    }
-    let send_by = m.send_by.filter(|_| m.state != State::Submitted);
-    let receipt_by = m
-        .receipt_by
-        .filter(|_| m.extra.receipt_overdue_at.is_none());
-    let give_up = m.extra.give_up_at.filter(|_| m.state == State::Submitted);
-    [send_by, receipt_by, give_up].into_iter().flatten().min()
+    deadlines::pending(m).first().map(|&(when, _)| when)
 }
 
 impl Staging {

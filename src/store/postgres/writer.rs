@@ -5,14 +5,16 @@
 use super::accept::accept_group;
 use super::claim::claim;
 use super::counts::{Deltas, Known};
+use super::deadlines::fire_due;
 use super::life::change;
 use super::receipts::record_or_park;
 use crate::message::{Message, MessageId, Millis, NewMessage, now_ms};
 use crate::store::error::StoreError;
+use crate::store::event::Event;
 use crate::store::layout::codec::ParkedReceipt;
 use crate::store::rules::Change;
 use crate::store::writer::Accepted;
-use crate::store::writer::ReceiptLanding;
+use crate::store::writer::{Fired, ReceiptLanding};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::Client;
@@ -58,6 +60,22 @@ pub enum Op {
         receipt: ParkedReceipt,
         /// Where the outcome goes.
         reply: oneshot::Sender<Result<ReceiptLanding, StoreError>>,
+    },
+    /// Fire the deadlines due by `now` of up to `limit` messages.
+    Fire {
+        /// The time.
+        now: Millis,
+        /// The most messages.
+        limit: usize,
+        /// What fired.
+        reply: oneshot::Sender<Result<Fired, StoreError>>,
+    },
+    /// Append an event to the log.
+    AppendEvent {
+        /// The event.
+        event: Event,
+        /// Its seq.
+        reply: oneshot::Sender<Result<u64, StoreError>>,
     },
 }
 
@@ -129,6 +147,12 @@ pub async fn run(mut w: Committer, mut inbox: mpsc::Receiver<Op>, max_group: usi
                     let landing = record_or_park(&mut w, &operator, &candidates, receipt).await;
                     let _ = reply.send(landing);
                 }
+                Op::Fire { now, limit, reply } => {
+                    let _ = reply.send(fire_due(&mut w, now, limit).await);
+                }
+                Op::AppendEvent { event, reply } => {
+                    let _ = reply.send(append_one(&mut w.client, event).await);
+                }
                 Op::Accept { .. } => {}
             }
         }
@@ -138,7 +162,7 @@ pub async fn run(mut w: Committer, mut inbox: mpsc::Receiver<Op>, max_group: usi
 fn group_size(op: &Op) -> usize {
     match op {
         Op::Accept { messages, .. } => messages.len(),
-        Op::Claim { .. } | Op::Change { .. } | Op::Receipt { .. } => 1,
+        _ => 1,
     }
 }
 
@@ -164,4 +188,14 @@ async fn accept_all(w: &mut Committer, group: Vec<Op>) {
     for (count, reply) in replies {
         let _ = reply.send(answers.by_ref().take(count).collect());
     }
+}
+
+/// Appends one event in a transaction of its own; its seq.
+async fn append_one(client: &mut Client, event: Event) -> Result<u64, StoreError> {
+    let failed =
+        |e: tokio_postgres::Error| StoreError::storage(format!("appending an event: {e}"), e);
+    let tx = client.transaction().await.map_err(failed)?;
+    let seq = super::events::append_events(&tx, std::slice::from_ref(&event)).await?;
+    tx.commit().await.map_err(failed)?;
+    Ok(seq)
 }

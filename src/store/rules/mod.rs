@@ -3,6 +3,7 @@
 //! after its claim ([`life`]). An engine gives the rules its indexes through [`Indexes`] and
 //! keeps them in step; the rules never name an engine.
 
+pub mod deadlines;
 pub mod life;
 
 use crate::message::{Kind, Message, MessageId, Millis, State, Transition};

@@ -7,17 +7,11 @@
 use super::reports::Fired;
 use super::thread::Writer;
 use super::tx::Tx;
-use crate::message::{Millis, State};
+use crate::message::Millis;
 use crate::store::error::StoreError;
-use crate::store::event::Event;
-use crate::store::layout::codec::{self, DeadlineEntry, DeadlineKind};
+use crate::store::layout::codec::{self, DeadlineEntry};
 use crate::store::layout::keys;
-use crate::store::rules::transition;
-
-/// Why the watcher expired a message.
-const EXPIRED: &str = "send_by passed before it could be sent";
-/// Why the watcher gave up on a receipt.
-const GAVE_UP: &str = "no final receipt before the final receipt timeout";
+use crate::store::rules::deadlines;
 
 impl Writer {
     /// Fires every deadline up to `now`, at most about `limit` entries per call.
@@ -76,46 +70,10 @@ fn fire_one(
         fired.dropped += 1;
         return Ok(());
     };
-    match entry.kind {
-        DeadlineKind::SendBy
-            if message.state == State::Queued && message.send_by == Some(entry.when) =>
-        {
-            let mut message = tx.load_for_update(entry.id)?;
-            transition(
-                tx,
-                &mut message,
-                State::Expired,
-                now,
-                Some(EXPIRED.to_owned()),
-            )?;
-            fired.expired += 1;
-        }
-        DeadlineKind::ReceiptBy
-            if !message.state.is_final() && message.receipt_by == Some(entry.when) =>
-        {
-            let mut message = tx.load_for_update(entry.id)?;
-            message.extra.receipt_overdue_at = Some(now);
-            tx.save(&message)?;
-            tx.emit(Event::ReceiptOverdue {
-                id: message.id,
-                reference: message.reference.clone(),
-                receipt_by: entry.when,
-                at: now,
-            })?;
-            fired.overdue += 1;
-        }
-        DeadlineKind::GiveUp if message.state == State::Submitted => {
-            let mut message = tx.load_for_update(entry.id)?;
-            transition(
-                tx,
-                &mut message,
-                State::Unknown,
-                now,
-                Some(GAVE_UP.to_owned()),
-            )?;
-            fired.gave_up += 1;
-        }
-        _ => fired.dropped += 1,
+    if !deadlines::applies(&message, entry.kind, entry.when) {
+        fired.dropped += 1;
+        return Ok(());
     }
-    Ok(())
+    let mut message = tx.load_for_update(entry.id)?;
+    deadlines::fire(tx, &mut message, entry.kind, entry.when, now, fired)
 }

@@ -44,7 +44,8 @@ pub struct Fired {
 }
 
 impl Fired {
-    pub(super) fn total(&self) -> usize {
+    /// Every deadline the pass handled, fired or dropped.
+    pub fn total(&self) -> usize {
         self.expired + self.overdue + self.gave_up + self.dropped
     }
 }

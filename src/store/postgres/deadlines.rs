@@ -1,0 +1,51 @@
+//! The deadline watcher's write side on the cluster engine: the messages whose `deadline`
+//! column has come (each message's next deadline, kept with its record) are locked a batch at
+//! a time, skipping those another node is firing or changing, and every deadline of theirs
+//! that is due fires by the rules every engine shares.
+
+use super::life::Staging;
+use super::writer::Committer;
+use crate::message::Millis;
+use crate::store::error::StoreError;
+use crate::store::layout::codec;
+use crate::store::rules::deadlines;
+use crate::store::writer::Fired;
+
+/// Fires the deadlines due by `now` of up to `limit` messages, in one transaction.
+pub async fn fire_due(w: &mut Committer, now: Millis, limit: usize) -> Result<Fired, StoreError> {
+    let tx = w
+        .client
+        .transaction()
+        .await
+        .map_err(|e| failed("starting", e))?;
+    let rows = tx
+        .query(
+            "SELECT record FROM messages WHERE deadline <= $1
+             ORDER BY deadline LIMIT $2 FOR UPDATE SKIP LOCKED",
+            &[&now, &(limit as i64)],
+        )
+        .await
+        .map_err(|e| failed("finding due deadlines", e))?;
+    let mut fired = Fired {
+        more: rows.len() == limit,
+        ..Fired::default()
+    };
+    let mut staging = Staging::default();
+    for row in &rows {
+        let mut message = codec::decode_record(row.get(0))?;
+        for (when, kind) in deadlines::pending(&message) {
+            if when > now {
+                break;
+            }
+            deadlines::fire(&mut staging, &mut message, kind, when, now, &mut fired)?;
+        }
+    }
+    let counted = staging.write(&tx, &w.node, now).await?;
+    tx.commit().await.map_err(|e| failed("committing", e))?;
+    w.committed(&counted);
+    Ok(fired)
+}
+
+fn failed(what: &str, e: tokio_postgres::Error) -> StoreError {
+    StoreError::storage(format!("firing deadlines: {what}: {e}"), e)
+}

@@ -1,0 +1,212 @@
+//! The cluster engine's reads and housekeeping calls beyond a message's life: queue heads and
+//! deadlines for the scheduler, walks for `khabar status`, deadlines fired, events appended
+//! and trimmed, parked receipts dropped. Reads see every committed change of every node.
+
+use super::handle::PgStore;
+use super::writer::Op;
+use crate::message::{Kind, Message, MessageId, Millis};
+use crate::store::error::StoreError;
+use crate::store::event::Event;
+use crate::store::layout::codec;
+use crate::store::scan::AwaitingReceipt;
+use crate::store::writer::{DroppedReceipts, Fired};
+use tokio::sync::oneshot;
+
+impl PgStore {
+    /// Sends an op to the writer task and waits for its answer.
+    async fn ask<T>(
+        &self,
+        op: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Op,
+    ) -> Result<T, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.ops
+            .send(op(reply))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Fires the deadlines due by `now` of up to `limit` messages (`more` tells whether to
+    /// call again). Nodes firing at once take different messages.
+    pub async fn fire_due_deadlines(&self, now: Millis, limit: usize) -> Result<Fired, StoreError> {
+        self.ask(|reply| Op::Fire { now, limit, reply }).await
+    }
+
+    /// Appends an event (e.g. a reply) to the log, committed; its seq.
+    pub async fn append_event(&self, event: Event) -> Result<u64, StoreError> {
+        self.ask(|reply| Op::AppendEvent { event, reply }).await
+    }
+
+    /// Deletes up to `limit` events every subscriber has acknowledged or stamped before
+    /// `before` (the event retention's start); how many.
+    pub async fn trim_events(&self, before: Millis, limit: usize) -> Result<usize, StoreError> {
+        let n = self
+            .reads
+            .execute(
+                "DELETE FROM events WHERE seq IN (
+                     SELECT seq FROM events
+                     WHERE seq <= (SELECT min(seq) FROM cursors) OR at < $1
+                     ORDER BY seq LIMIT $2)",
+                &[&before, &(limit as i64)],
+            )
+            .await
+            .map_err(|e| failed("trimming events", e))?;
+        Ok(n as usize)
+    }
+
+    /// Drops up to `limit` receipts parked before `before`: they matched no message within
+    /// their hold.
+    pub async fn drop_parked_receipts(
+        &self,
+        before: Millis,
+        limit: usize,
+    ) -> Result<DroppedReceipts, StoreError> {
+        let rows = self
+            .reads
+            .query(
+                "DELETE FROM parked_receipts WHERE (operator, operator_id) IN (
+                     SELECT operator, operator_id FROM parked_receipts
+                     WHERE parked_at < $1 LIMIT $2)
+                 RETURNING operator",
+                &[&before, &(limit as i64)],
+            )
+            .await
+            .map_err(|e| failed("dropping parked receipts", e))?;
+        let mut dropped = DroppedReceipts::default();
+        for row in &rows {
+            *dropped.by_operator.entry(row.get(0)).or_default() += 1;
+        }
+        // the limit reached: there may be more
+        dropped.more = rows.len() == limit;
+        Ok(dropped)
+    }
+
+    /// The due time of the earliest queued message of a kind's lane (it may lie in the future).
+    pub async fn lane_head(&self, kind: Kind) -> Result<Option<Millis>, StoreError> {
+        let row = self
+            .reads
+            .query_one(
+                "SELECT min(next_try) FROM messages WHERE state = 'queued' AND lane = $1",
+                &[&i16::from(kind.lane())],
+            )
+            .await
+            .map_err(|e| failed("reading a lane's head", e))?;
+        Ok(row.get(0))
+    }
+
+    /// The earliest deadline still to fire, of any message.
+    pub async fn next_deadline(&self) -> Result<Option<Millis>, StoreError> {
+        let row = self
+            .reads
+            .query_one("SELECT min(deadline) FROM messages", &[])
+            .await
+            .map_err(|e| failed("reading the next deadline", e))?;
+        Ok(row.get(0))
+    }
+
+    /// The seq to read events after so that the first one read is the first stamped `at` or
+    /// later.
+    pub async fn events_since(&self, at: Millis) -> Result<u64, StoreError> {
+        let row = self
+            .reads
+            .query_one(
+                "SELECT coalesce(max(seq), 0) FROM events WHERE at < $1",
+                &[&at],
+            )
+            .await
+            .map_err(|e| failed("finding events by time", e))?;
+        Ok(row.get::<_, i64>(0) as u64)
+    }
+
+    /// The first `limit` queued messages of `kind`'s lane with their due times, in the order
+    /// they will be claimed.
+    pub async fn queued_head(
+        &self,
+        kind: Kind,
+        limit: usize,
+    ) -> Result<Vec<(Millis, Message)>, StoreError> {
+        let rows = self
+            .reads
+            .query(
+                "SELECT next_try, record FROM messages WHERE state = 'queued' AND lane = $1
+                 ORDER BY next_try, id LIMIT $2",
+                &[&i16::from(kind.lane()), &(limit as i64)],
+            )
+            .await
+            .map_err(|e| failed("reading a lane's head", e))?;
+        rows.iter()
+            .map(|r| Ok((r.get(0), codec::decode_record(r.get(1))?)))
+            .collect()
+    }
+
+    /// Up to `limit` messages some node handed to a session and has not seen acknowledged
+    /// (`submitting`), in id order.
+    pub async fn in_flight(&self, limit: usize) -> Result<Vec<Message>, StoreError> {
+        let rows = self
+            .reads
+            .query(
+                "SELECT record FROM messages WHERE state = 'submitting' ORDER BY id LIMIT $1",
+                &[&(limit as i64)],
+            )
+            .await
+            .map_err(|e| failed("reading the messages in flight", e))?;
+        rows.iter()
+            .map(|r| codec::decode_record(r.get(0)))
+            .collect()
+    }
+
+    /// Every message that awaits its receipt or whose receipt is overdue.
+    pub async fn awaiting_receipts(&self) -> Result<Vec<AwaitingReceipt>, StoreError> {
+        let rows = self
+            .reads
+            .query(
+                "SELECT record FROM messages WHERE finished_at IS NULL
+                 AND (state = 'submitted' OR deadline IS NOT NULL)",
+                &[],
+            )
+            .await
+            .map_err(|e| failed("reading the messages awaiting receipts", e))?;
+        let mut found = Vec::new();
+        for row in rows {
+            let message = codec::decode_record(row.get(0))?;
+            let overdue = message.extra.receipt_overdue_at.and(message.receipt_by);
+            let submitted = message.state == crate::message::State::Submitted;
+            if submitted || overdue.is_some() {
+                found.push(AwaitingReceipt {
+                    id: message.id,
+                    kind: message.kind,
+                    submitted,
+                    overdue,
+                });
+            }
+        }
+        Ok(found)
+    }
+
+    /// Whether the database holds the message.
+    pub async fn holds(&self, id: MessageId) -> Result<bool, StoreError> {
+        let row = self
+            .reads
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM messages WHERE id = $1)",
+                &[&(id.0 as i64)],
+            )
+            .await
+            .map_err(|e| failed("looking for a message", e))?;
+        Ok(row.get(0))
+    }
+
+    /// Bytes the database takes on disk (khabar's tables and indexes).
+    pub async fn size_on_disk(&self) -> Result<u64, StoreError> {
+        let row = self
+            .reads
+            .query_one("SELECT pg_database_size(current_database())", &[])
+            .await
+            .map_err(|e| failed("reading the database's size", e))?;
+        Ok(row.get::<_, i64>(0) as u64)
+    }
+}
+
+fn failed(what: &str, e: tokio_postgres::Error) -> StoreError {
+    StoreError::storage(format!("{what}: {e}"), e)
+}
