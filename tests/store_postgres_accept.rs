@@ -8,6 +8,7 @@
 mod store_support;
 
 use khabar::message::{Kind, State, now_ms};
+use khabar::store::StoreConfig;
 use khabar::store::postgres::{PgStore, PostgresConfig};
 use std::collections::HashSet;
 use store_support::message;
@@ -24,7 +25,7 @@ fn settings(pg: &TestPostgres) -> PostgresConfig {
 }
 
 async fn open(pg: &TestPostgres) -> PgStore {
-    PgStore::open(&settings(pg), "node-a", 8192)
+    PgStore::open(&settings(pg), "node-a", &StoreConfig::default())
         .await
         .expect("open the cluster store")
 }

@@ -7,6 +7,7 @@
 mod store_support;
 
 use khabar::message::{Kind, MessageId, State, now_ms};
+use khabar::store::StoreConfig;
 use khabar::store::postgres::{PgStore, PostgresConfig};
 use std::collections::HashSet;
 use store_support::message;
@@ -23,7 +24,7 @@ fn settings(pg: &TestPostgres) -> PostgresConfig {
 }
 
 async fn open(pg: &TestPostgres, node: &str) -> PgStore {
-    PgStore::open(&settings(pg), node, 8192)
+    PgStore::open(&settings(pg), node, &StoreConfig::default())
         .await
         .expect("open the cluster store")
 }
@@ -86,7 +87,7 @@ async fn a_claim_takes_its_lane_in_order_leaves_what_is_not_due_and_expires_the_
     let mut held = message(Kind::Otp, None);
     held.extra.held_until = Some(now + 3_600_000);
     let mut late = message(Kind::Otp, Some("late"));
-    late.send_by = Some(now + 50);
+    late.send_by = Some(now + 60_000);
     let batch = vec![
         message(Kind::Otp, None),
         held,
@@ -101,7 +102,8 @@ async fn a_claim_takes_its_lane_in_order_leaves_what_is_not_due_and_expires_the_
         .map(|a| a.unwrap().id)
         .collect();
     // claimed after the late one's send_by: it is expired, not handed out
-    let claimed = store.claim_batch(Kind::Otp, now + 100, 10).await.unwrap();
+    let later = now_ms() + 60_000;
+    let claimed = store.claim_batch(Kind::Otp, later, 10).await.unwrap();
     let claimed: Vec<MessageId> = claimed.iter().map(|m| m.id).collect();
     assert_eq!(claimed, vec![ids[0], ids[4]], "due OTPs, oldest first");
     let late = store.get(ids[2]).await.unwrap().unwrap();
@@ -123,7 +125,7 @@ async fn a_claim_takes_its_lane_in_order_leaves_what_is_not_due_and_expires_the_
     );
     assert!(
         store
-            .claim_batch(Kind::Otp, now + 100, 10)
+            .claim_batch(Kind::Otp, later, 10)
             .await
             .unwrap()
             .is_empty(),

@@ -9,8 +9,10 @@ mod store_support;
 use khabar::message::{Kind, State, now_ms};
 use khabar::operator_id::id_candidates;
 use khabar::store::Event;
+use khabar::store::StoreConfig;
 use khabar::store::postgres::{PgStore, PostgresConfig};
 use khabar::store::rules::Change;
+use std::time::Duration;
 use store_support::message;
 use test_postgres::TestPostgres;
 
@@ -25,7 +27,11 @@ fn settings(pg: &TestPostgres) -> PostgresConfig {
 }
 
 async fn open(pg: &TestPostgres, node: &str) -> PgStore {
-    PgStore::open(&settings(pg), node, 8192)
+    open_with(pg, node, StoreConfig::default()).await
+}
+
+async fn open_with(pg: &TestPostgres, node: &str, store: StoreConfig) -> PgStore {
+    PgStore::open(&settings(pg), node, &store)
         .await
         .expect("open the cluster store")
 }
@@ -49,7 +55,7 @@ async fn each_deadline_fires_once_when_its_time_comes() {
 
     // the second is sent and acknowledged, with a final-receipt timeout after its receipt_by
     let claimed = store
-        .claim_batch(Kind::Notification, now, 10)
+        .claim_batch(Kind::Notification, now_ms(), 10)
         .await
         .unwrap();
     let sent = claimed.iter().find(|m| m.id == ids[1]).unwrap().id;
@@ -102,7 +108,7 @@ async fn the_scheduler_and_status_read_the_queue_and_what_is_in_flight() {
     let store = open(&pg, "node-a").await;
     let now = now_ms();
     let mut later = message(Kind::Bulk, None);
-    later.extra.held_until = Some(now + 5_000);
+    later.extra.held_until = Some(now + 3_600_000);
     let ids: Vec<_> = store
         .accept_batch(vec![
             message(Kind::Bulk, None),
@@ -119,7 +125,7 @@ async fn the_scheduler_and_status_read_the_queue_and_what_is_in_flight() {
         vec![ids[0], ids[2], ids[1]],
         "due now first, then the one held"
     );
-    assert_eq!(head[2].0, now + 5_000);
+    assert_eq!(head[2].0, now + 3_600_000);
     assert_eq!(store.lane_head(Kind::Otp).await.unwrap(), None);
     let claimed = store.claim_batch(Kind::Bulk, now_ms(), 1).await.unwrap();
     let flying = store.in_flight(10).await.unwrap();
@@ -144,7 +150,12 @@ async fn the_scheduler_and_status_read_the_queue_and_what_is_in_flight() {
 #[tokio::test]
 async fn events_are_trimmed_once_acknowledged_or_old_and_parked_receipts_dropped() {
     let pg = TestPostgres::start();
-    let store = open(&pg, "node-a").await;
+    // events are kept no time at all here: a trim's `now` is where the retention ends
+    let keep_none = StoreConfig {
+        keep_events_for: Duration::ZERO,
+        ..StoreConfig::default()
+    };
+    let store = open_with(&pg, "node-a", keep_none).await;
     let now = now_ms();
     let mut seqs = Vec::new();
     for i in 0..4 {
@@ -184,4 +195,52 @@ async fn events_are_trimmed_once_acknowledged_or_old_and_parked_receipts_dropped
     let dropped = store.drop_parked_receipts(now_ms() + 1, 100).await.unwrap();
     assert_eq!(dropped.by_operator.get("beeline"), Some(&2));
     assert!(!dropped.more);
+}
+
+#[tokio::test]
+async fn finished_messages_lose_their_texts_then_are_forgotten() {
+    let pg = TestPostgres::start();
+    let retention = StoreConfig {
+        erase_texts_after: Duration::from_secs(60),
+        forget_after: Duration::from_secs(3_600),
+        ..StoreConfig::default()
+    };
+    let store = open_with(&pg, "node-a", retention).await;
+    let ids: Vec<_> = store
+        .accept_batch(vec![
+            message(Kind::Bulk, Some("old")),
+            message(Kind::Bulk, Some("live")),
+        ])
+        .await
+        .into_iter()
+        .map(|a| a.unwrap().id)
+        .collect();
+    let now = now_ms();
+    let finish = Change::Finish {
+        state: State::Rejected,
+        reason: "operator said no".into(),
+    };
+    store.change(ids[0], finish, now).await.unwrap();
+    assert_eq!(store.counts().in_state(State::Rejected), 1);
+
+    let report = store.run_retention(now + 59_000, 100).await.unwrap();
+    assert_eq!((report.texts_erased, report.forgotten), (0, 0), "not yet");
+    let report = store.run_retention(now + 61_000, 100).await.unwrap();
+    assert_eq!((report.texts_erased, report.forgotten), (1, 0));
+    let old = store.get(ids[0]).await.unwrap().unwrap();
+    assert_eq!(old.text, None, "its text is erased");
+    assert_eq!(old.state, State::Rejected, "its story is kept");
+    let live = store.get(ids[1]).await.unwrap().unwrap();
+    assert!(live.text.is_some(), "a message not finished keeps its text");
+
+    let report = store.run_retention(now + 3_601_000, 100).await.unwrap();
+    assert_eq!(report.forgotten, 1);
+    assert_eq!(store.get(ids[0]).await.unwrap(), None);
+    assert_eq!(store.get_by_reference("old").await.unwrap(), None);
+    assert_eq!(
+        store.counts().in_state(State::Rejected),
+        0,
+        "no longer counted"
+    );
+    assert_eq!(store.counts().total(), 1);
 }

@@ -9,6 +9,7 @@ mod store_support;
 
 use khabar::message::{Kind, State, now_ms};
 use khabar::operator_id::id_candidates;
+use khabar::store::StoreConfig;
 use khabar::store::postgres::{PgStore, PostgresConfig};
 use khabar::store::rules::Change;
 use khabar::store::{Event, ReceiptLanding, StoreError};
@@ -26,7 +27,7 @@ fn settings(pg: &TestPostgres) -> PostgresConfig {
 }
 
 async fn open(pg: &TestPostgres, node: &str) -> PgStore {
-    PgStore::open(&settings(pg), node, 8192)
+    PgStore::open(&settings(pg), node, &StoreConfig::default())
         .await
         .expect("open the cluster store")
 }

@@ -7,6 +7,7 @@
 mod store_support;
 
 use khabar::message::{Kind, State, now_ms};
+use khabar::store::StoreConfig;
 use khabar::store::StoreError;
 use khabar::store::postgres::{PgStore, PostgresConfig};
 use khabar::store::rules::Change;
@@ -24,7 +25,7 @@ fn settings(pg: &TestPostgres) -> PostgresConfig {
 }
 
 async fn open(pg: &TestPostgres, node: &str) -> PgStore {
-    PgStore::open(&settings(pg), node, 8192)
+    PgStore::open(&settings(pg), node, &StoreConfig::default())
         .await
         .expect("open the cluster store")
 }

@@ -24,6 +24,11 @@ impl Deltas {
         *self.0.entry((kind, state)).or_default() += 1;
     }
 
+    /// One message of `kind` in `state` fewer (it was forgotten).
+    pub fn remove(&mut self, kind: Kind, state: State) {
+        *self.0.entry((kind, state)).or_default() -= 1;
+    }
+
     /// One message of `kind` moved from `from` to `to`.
     pub fn moved(&mut self, kind: Kind, from: State, to: State) {
         if from != to {

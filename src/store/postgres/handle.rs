@@ -7,9 +7,12 @@ use super::counts::{self, Known};
 use super::events;
 use super::migrate::migrate;
 use super::recover::requeue_in_flight;
+use super::retention::Retention;
 use super::writer::{self, Committer, Op};
+use crate::message::millis;
 use crate::message::{Kind, Message, MessageId, Millis, NewMessage, now_ms};
 use crate::operator_id::normalize_operator_id;
+use crate::store::config::StoreConfig;
 use crate::store::counts::Counts;
 use crate::store::error::StoreError;
 use crate::store::event::StoredEvent;
@@ -38,18 +41,21 @@ pub struct PgStore {
     recovered: usize,
     /// The cluster's counters as this node knows them.
     known: Arc<Mutex<Known>>,
+    /// Events older than this are trimmed even if a subscriber has not acknowledged them.
+    pub(super) keep_events_ms: Millis,
 }
 
 impl PgStore {
     /// Connects (three times: the writer's connection, the reads', and one that listens for
     /// new events), brings the schema up to date, puts back in the queue what this node had
     /// in flight when it stopped, and starts the writer task on the current tokio runtime.
-    /// `node` names this node in the cluster (its claims are recorded under it); `max_group`
-    /// bounds the messages one transaction accepts.
+    /// `node` names this node in the cluster (its claims are recorded under it); of `store`,
+    /// `max_group` bounds the messages one transaction accepts and the retention settings
+    /// apply.
     pub async fn open(
         config: &PostgresConfig,
         node: &str,
-        max_group: usize,
+        store: &StoreConfig,
     ) -> Result<PgStore, StoreError> {
         let mut client = connect(config).await?;
         migrate(&mut client).await?;
@@ -58,6 +64,10 @@ impl PgStore {
             client,
             node: node.to_owned(),
             known: Arc::clone(&known),
+            retention: Retention {
+                erase_after_ms: millis(store.erase_texts_after),
+                forget_after_ms: millis(store.forget_after),
+            },
         };
         let recovered = requeue_in_flight(&mut writes, now_ms()).await?;
         if recovered > 0 {
@@ -74,13 +84,14 @@ impl PgStore {
         let latest = Arc::new(latest);
         events::follow(listener, heard, Arc::clone(&latest)).await?;
         let (ops, inbox) = mpsc::channel(WAITING_OPS);
-        tokio::spawn(writer::run(writes, inbox, max_group.max(1)));
+        tokio::spawn(writer::run(writes, inbox, store.max_group.max(1)));
         Ok(PgStore {
             reads,
             ops,
             events: latest,
             recovered,
             known,
+            keep_events_ms: millis(store.keep_events_for),
         })
     }
 

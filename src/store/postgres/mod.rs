@@ -1,10 +1,15 @@
 //! The PostgreSQL engine, for cluster mode: several khabar nodes sharing one database, so that
 //! the loss of a machine loses no accepted message and stops no operator's traffic for long.
 //!
-//! What is here so far: the connection settings ([`config`]), connecting with the password
-//! from a file or the environment and TLS to the database ([`connect`]), and the schema with
-//! its versioned migrations ([`migrate`]). The store's operations on this engine, and the
-//! `[store] engine` setting that selects it, come next (issue "cluster mode").
+//! [`PgStore`] is its handle: accepts group-committed by one writer task (`writer.rs`), claims
+//! that never hand a message to two nodes, a message's life and its deadlines by the rules
+//! both engines share ([`crate::store::rules`]), receipts matched whichever node receives them,
+//! the event log with subscribers on every node woken by `LISTEN/NOTIFY`, counters for status,
+//! and a node's messages in flight requeued at its start. The connection settings are
+//! [`config`], connecting with the password from a file or the environment and TLS to the
+//! database [`connect`], the schema and its versioned migrations [`migrate`]. Not yet here:
+//! the operator leases between nodes, and the `[store] engine` setting (the
+//! [`crate::store::Store`] the stages use does not dispatch to this engine yet).
 //!
 //! The engine keeps the promises of the store's contract (`super`) with the database's own
 //! means: "accepted" is a committed transaction, a claim is a row lock (`FOR UPDATE SKIP
@@ -24,6 +29,7 @@ pub mod migrate;
 mod read;
 mod receipts;
 mod recover;
+mod retention;
 mod writer;
 
 pub use config::{PostgresConfig, TlsMode};

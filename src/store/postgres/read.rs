@@ -9,7 +9,7 @@ use crate::store::error::StoreError;
 use crate::store::event::Event;
 use crate::store::layout::codec;
 use crate::store::scan::AwaitingReceipt;
-use crate::store::writer::{DroppedReceipts, Fired};
+use crate::store::writer::{DroppedReceipts, Fired, RetentionReport};
 use tokio::sync::oneshot;
 
 impl PgStore {
@@ -32,14 +32,25 @@ impl PgStore {
         self.ask(|reply| Op::Fire { now, limit, reply }).await
     }
 
+    /// Erases the texts of messages finished longer ago than the text retention and forgets
+    /// messages finished longer ago than the record retention (at most `limit` each).
+    pub async fn run_retention(
+        &self,
+        now: Millis,
+        limit: usize,
+    ) -> Result<RetentionReport, StoreError> {
+        self.ask(|reply| Op::Retention { now, limit, reply }).await
+    }
+
     /// Appends an event (e.g. a reply) to the log, committed; its seq.
     pub async fn append_event(&self, event: Event) -> Result<u64, StoreError> {
         self.ask(|reply| Op::AppendEvent { event, reply }).await
     }
 
-    /// Deletes up to `limit` events every subscriber has acknowledged or stamped before
-    /// `before` (the event retention's start); how many.
-    pub async fn trim_events(&self, before: Millis, limit: usize) -> Result<usize, StoreError> {
+    /// Deletes up to `limit` events every subscriber has acknowledged and events older than
+    /// the event retention; how many.
+    pub async fn trim_events(&self, now: Millis, limit: usize) -> Result<usize, StoreError> {
+        let before = now - self.keep_events_ms;
         let n = self
             .reads
             .execute(

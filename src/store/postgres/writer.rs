@@ -8,13 +8,14 @@ use super::counts::{Deltas, Known};
 use super::deadlines::fire_due;
 use super::life::change;
 use super::receipts::record_or_park;
+use super::retention::{self, Retention};
 use crate::message::{Message, MessageId, Millis, NewMessage, now_ms};
 use crate::store::error::StoreError;
 use crate::store::event::Event;
 use crate::store::layout::codec::ParkedReceipt;
 use crate::store::rules::Change;
 use crate::store::writer::Accepted;
-use crate::store::writer::{Fired, ReceiptLanding};
+use crate::store::writer::{Fired, ReceiptLanding, RetentionReport};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::Client;
@@ -70,6 +71,15 @@ pub enum Op {
         /// What fired.
         reply: oneshot::Sender<Result<Fired, StoreError>>,
     },
+    /// One retention pass over at most `limit` messages.
+    Retention {
+        /// The time.
+        now: Millis,
+        /// The most messages each of erasing and forgetting.
+        limit: usize,
+        /// What it did.
+        reply: oneshot::Sender<Result<RetentionReport, StoreError>>,
+    },
     /// Append an event to the log.
     AppendEvent {
         /// The event.
@@ -87,6 +97,8 @@ pub struct Committer {
     pub node: String,
     /// The counters as this node knows them.
     pub known: Arc<Mutex<Known>>,
+    /// How long finished messages keep their texts and are kept.
+    pub retention: Retention,
 }
 
 impl Committer {
@@ -149,6 +161,10 @@ pub async fn run(mut w: Committer, mut inbox: mpsc::Receiver<Op>, max_group: usi
                 }
                 Op::Fire { now, limit, reply } => {
                     let _ = reply.send(fire_due(&mut w, now, limit).await);
+                }
+                Op::Retention { now, limit, reply } => {
+                    let retention = w.retention;
+                    let _ = reply.send(retention::run(&mut w, retention, now, limit).await);
                 }
                 Op::AppendEvent { event, reply } => {
                     let _ = reply.send(append_one(&mut w.client, event).await);

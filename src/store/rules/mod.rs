@@ -54,6 +54,19 @@ pub trait Indexes {
     fn save(&mut self, message: &Message) -> Result<(), StoreError>;
 }
 
+/// Erases what a finished message said (its text and its replies' texts) once the text
+/// retention has passed; false when there was nothing left to erase.
+pub fn erase_texts(m: &mut Message) -> bool {
+    if m.text.is_none() && m.extra.replies.iter().all(|r| r.text.is_none()) {
+        return false;
+    }
+    m.text = None;
+    for reply in &mut m.extra.replies {
+        reply.text = None;
+    }
+    true
+}
+
 /// A change to one message (see the `Store` methods of the same names).
 pub enum Change {
     /// Cancel a queued message.

@@ -18,6 +18,7 @@ use crate::store::history::HistoryWrite;
 use crate::store::layout::codec;
 use crate::store::layout::event_run;
 use crate::store::layout::keys;
+use crate::store::rules;
 
 /// The outcome of walking records from a cursor.
 struct Walk {
@@ -37,7 +38,7 @@ impl Writer {
         let mut tx = self.tx();
         let cursor = tx.state.erase_cursor;
         let erase = walk(&mut tx, cursor, erase_cutoff, limit, |tx, mut m| {
-            if !erase_texts(&mut m) {
+            if !rules::erase_texts(&mut m) {
                 return Ok(false);
             }
             tx.save(&m)?;
@@ -46,7 +47,7 @@ impl Writer {
         tx.state.erase_cursor = erase.cursor;
         let moved_cursor = tx.state.history_erase_cursor;
         let moved_erase = walk_history(&mut tx, moved_cursor, erase_cutoff, limit, |tx, mut m| {
-            if !erase_texts(&mut m) {
+            if !rules::erase_texts(&mut m) {
                 return Ok(false);
             }
             tx.write_history(HistoryWrite::Put(Box::new(m)));
@@ -205,18 +206,6 @@ fn walk(
         }
     }
     Ok(out)
-}
-
-/// Erases a message's text and its replies' texts; false when there was none.
-fn erase_texts(m: &mut Message) -> bool {
-    if m.text.is_none() && m.extra.replies.iter().all(|r| r.text.is_none()) {
-        return false;
-    }
-    m.text = None;
-    for reply in &mut m.extra.replies {
-        reply.text = None;
-    }
-    true
 }
 
 /// [`walk`] over the history tier: messages with ids from `cursor` on, acting on those

@@ -13,6 +13,7 @@ CREATE TABLE messages (
     deadline    bigint,
     finished_at bigint,
     claimed_by  text,                -- the node that claimed it, while it is submitting
+    erased      boolean  NOT NULL DEFAULT false,  -- its texts erased (text retention)
     record      bytea    NOT NULL
 );
 -- The last message id and event seq handed out. A transaction that accepts messages locks the
@@ -27,8 +28,9 @@ INSERT INTO sequences (name, last) VALUES ('message', 0), ('event', 0);
 CREATE INDEX messages_queued ON messages (lane, next_try, id) WHERE state = 'queued';
 -- deadlines still to fire
 CREATE INDEX messages_deadline ON messages (deadline) WHERE deadline IS NOT NULL AND finished_at IS NULL;
--- retention: finished messages by age
+-- retention: finished messages by age, and those whose texts are still to erase
 CREATE INDEX messages_finished ON messages (finished_at) WHERE finished_at IS NOT NULL;
+CREATE INDEX messages_to_erase ON messages (finished_at) WHERE finished_at IS NOT NULL AND NOT erased;
 
 -- How many messages are in each state, as changes from each node: a node adds its own
 -- changes to its own rows (no row shared by two nodes' transactions), a reader sums them.
