@@ -210,6 +210,15 @@ impl Config {
                 *file = under(file);
             }
         }
+        for file in [
+            &mut self.store.postgres.password_file,
+            &mut self.store.postgres.ca_file,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            *file = under(file);
+        }
         if self.store.path == StoreConfig::default().path {
             self.store.path = self.data_dir.join("store");
         } else {

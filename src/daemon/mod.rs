@@ -17,7 +17,7 @@ use crate::router::Router;
 use crate::scheduler::{Scheduler, run_deadline_watcher, run_housekeeping};
 use crate::sending::{Dispatcher, RecipientLimits, run_outcomes};
 use crate::sessions::{Endpoint, SessionPool};
-use crate::store::Store;
+use crate::store::{Store, StoreEngine};
 use crate::templates::Templates;
 use backend::{BackendParts, GatewayBackend};
 use sd_notify::NotifyState;
@@ -75,9 +75,24 @@ pub async fn run_with(config: Config, stop: CancellationToken) -> Result<(), Dae
     }
     // before the store, which would wait (10 s) for the running daemon's lock
     crate::api::server::refuse_if_running(&config.api.socket_path)?;
-    let store_config = config.store.clone();
-    let store = tokio::task::spawn_blocking(move || Store::open(&store_config)).await??;
-    tracing::info!(path = %config.store.path.display(), queued = store.counts().queued.iter().sum::<u64>(), "store open");
+    let store = match config.store.engine {
+        StoreEngine::Sled => {
+            let store_config = config.store.clone();
+            let store = tokio::task::spawn_blocking(move || Store::open(&store_config)).await??;
+            tracing::info!(path = %config.store.path.display(), queued = store.counts().queued.iter().sum::<u64>(), "store open");
+            store
+        }
+        StoreEngine::Postgres => {
+            let pg = &config.store.postgres;
+            let store = Store::open_cluster(pg, &pg.node, &config.store).await?;
+            tracing::info!(
+                database = %pg.database, host = %pg.host, node = %pg.node,
+                queued = store.counts().queued.iter().sum::<u64>(),
+                "cluster store open"
+            );
+            store
+        }
+    };
     // before anything is sent: the messages the embedded simulator may owe receipts for
     let awaiting_receipts = store.counts().in_state(crate::message::State::Submitted);
 

@@ -1,5 +1,6 @@
 //! Store settings (the `[store]` section of the config file).
 
+use super::postgres::PostgresConfig;
 use serde::Deserialize;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -8,6 +9,11 @@ use std::time::Duration;
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreConfig {
+    /// Which engine keeps the store: `sled` (embedded, one machine, the default) or
+    /// `postgres` (several nodes on one PostgreSQL database: `[store.postgres]`).
+    pub engine: StoreEngine,
+    /// The cluster's database, for `engine = "postgres"`.
+    pub postgres: PostgresConfig,
     /// The store's directory (the live store's files and `history.sqlite`).
     pub path: PathBuf,
     /// The live store engine's page cache, in MiB (bounded: the queue itself lives on disk).
@@ -46,6 +52,17 @@ pub struct StoreConfig {
     pub exit_on_failure: bool,
 }
 
+/// The engines that can keep the store.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreEngine {
+    /// sled, embedded: the store is files in `path` on this machine.
+    #[default]
+    Sled,
+    /// PostgreSQL: the store is the database `[store.postgres]` names, shared by the nodes.
+    Postgres,
+}
+
 fn exit_on_failure() -> bool {
     true
 }
@@ -53,6 +70,8 @@ fn exit_on_failure() -> bool {
 impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
+            engine: StoreEngine::Sled,
+            postgres: PostgresConfig::default(),
             path: PathBuf::from("data/store"),
             cache_mib: 32,
             erase_texts_after: Duration::from_secs(30 * 86_400),

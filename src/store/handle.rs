@@ -1,181 +1,357 @@
-//! [`Store`], the handle every stage holds: opening, accepting and the writer's round trip.
-//! Its other operations are grouped by what they do: [`super::lifecycle_api`] (a message's
-//! life after acceptance), [`super::read`] and [`super::scan`] (reads that need no writer).
+//! [`Store`], the handle every stage holds, over whichever engine keeps the store: sled on one
+//! machine ([`super::sled`]), PostgreSQL for a cluster ([`super::postgres`]). Each call goes to
+//! the engine's own implementation; the changes the stages name (cancel, submit results,
+//! retries, receipts) are built on the engines' one `change` in `lifecycle_api.rs`.
 
-use crate::message::{NewMessage, millis, now_ms};
+use crate::message::{Kind, Message, MessageId, Millis, NewMessage};
 use crate::store::config::StoreConfig;
 use crate::store::counts::Counts;
-use crate::store::disk::{DiskGuard, DiskSpace};
-use crate::store::engine::{self, Db};
+use crate::store::disk::DiskSpace;
 use crate::store::error::StoreError;
-use crate::store::format;
-use crate::store::history::History;
-use crate::store::writer::direct::DirectClaims;
-use crate::store::writer::failure::Failure;
-use crate::store::writer::inbox::OpSender;
-use crate::store::writer::ops::Op;
-use crate::store::writer::recover::recover_in_flight;
-use crate::store::writer::reports::Accepted;
-use crate::store::writer::state::{Shared, WriterConfig};
-use crate::store::writer::thread::spawn;
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use tokio::sync::{oneshot, watch};
+use crate::store::event::{Event, StoredEvent};
+use crate::store::postgres::{PgStore, PostgresConfig, WeakPg};
+use crate::store::rules::Change;
+use crate::store::sled::{SledStore, WeakSled};
+use crate::store::writer::{
+    Accepted, AcceptedOtps, DroppedReceipts, Fired, ReceiptLanding, RetentionReport,
+};
+use tokio::sync::watch;
 
 /// A handle to the store; cheap to clone and share between tasks.
 #[derive(Clone)]
 pub struct Store {
-    pub(super) inner: Arc<Inner>,
+    engine: Engine,
 }
 
-/// What every clone of a [`Store`] shares; the last one dropped stops the writer.
-pub(super) struct Inner {
-    pub(super) db: Db,
-    pub(super) history: Arc<History>,
-    pub(super) ops: OpSender,
-    pub(super) shared: Arc<Shared>,
-    writer: Mutex<Option<JoinHandle<()>>>,
-    recovered: usize,
-    pub(super) disk: DiskGuard,
+#[derive(Clone)]
+enum Engine {
+    Sled(SledStore),
+    Postgres(PgStore),
 }
 
-impl Drop for Inner {
-    fn drop(&mut self) {
-        let _ = self.ops.send(Op::Shutdown);
-        if let Some(handle) = self.writer.lock().ok().and_then(|mut w| w.take()) {
-            let _ = handle.join();
+/// Runs `$call` on the engine's own store, bound to `$s`.
+macro_rules! on_engine {
+    ($self:ident, $s:ident => $call:expr) => {
+        match &$self.engine {
+            Engine::Sled($s) => $call,
+            Engine::Postgres($s) => $call,
         }
+    };
+}
+
+/// A handle that does not keep the store open: background observers hold it so that dropping
+/// the last [`Store`] still shuts the engine's writer down.
+#[derive(Clone)]
+pub enum WeakStore {
+    /// A sled store's.
+    Sled(WeakSled),
+    /// A cluster store's.
+    Postgres(WeakPg),
+}
+
+impl WeakStore {
+    /// The store, if it is still open.
+    pub fn upgrade(&self) -> Option<Store> {
+        let engine = match self {
+            WeakStore::Sled(weak) => Engine::Sled(weak.upgrade()?),
+            WeakStore::Postgres(weak) => Engine::Postgres(weak.upgrade()?),
+        };
+        Some(Store { engine })
     }
 }
 
+/// Where a message is kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tier {
+    /// The live store (on sled, [`crate::store::engine`]; every message, on the cluster engine).
+    Live,
+    /// The history tier of finished messages (SQLite).
+    History,
+}
+/// A live message awaiting its receipt (see [`Store::awaiting_receipts`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AwaitingReceipt {
+    /// The message.
+    pub id: MessageId,
+    /// Its kind (its lane).
+    pub kind: Kind,
+    /// True when it is `submitted` (the operator took it; its receipt has not come).
+    pub submitted: bool,
+    /// Its `receipt_by`, when that passed while it was not final.
+    pub overdue: Option<Millis>,
+}
+
 impl Store {
-    /// Opens (or creates) the store, then puts every message caught in `submitting` back in
-    /// the queue. Blocking: call it before serving, or from `spawn_blocking`.
+    /// Opens (or creates) the sled store at `config.path`, then puts every message caught in
+    /// `submitting` back in the queue. Blocking: call it before serving, or from
+    /// `spawn_blocking`.
     pub fn open(config: &StoreConfig) -> Result<Store, StoreError> {
-        let db = engine::open::database(config)?;
-        engine::open::check_not_wiped(&config.path, &db)?;
-        let state = format::check(&db)?;
-        let history = Arc::new(History::open(&config.path)?);
-        engine::open::mark_in_use(&config.path);
-        let (state, recovered) = recover_in_flight(&db, &history, &state, now_ms())?;
-        if recovered > 0 {
-            tracing::info!(
-                recovered,
-                "messages caught in submitting are back in the queue"
-            );
-        }
-        let (events, _) = watch::channel(state.event_seq);
-        let shared = Arc::new(Shared {
-            counts: Mutex::new(state.counts.clone()),
-            events,
-            failure: Failure::new(config.exit_on_failure),
-            direct: DirectClaims::default(),
-            events_in_history: state.events_moved.max(history.last_event()?).into(),
-        });
-        let writer_config = WriterConfig {
-            max_group: config.max_group.max(1),
-            erase_after_ms: millis(config.erase_texts_after),
-            forget_after_ms: millis(config.forget_after),
-            keep_events_ms: millis(config.keep_events_for),
-            store_dir: config.path.clone(),
-            thread_nice: config.thread_nice,
-            move_after_ms: millis(config.move_to_history_after),
-        };
-        let (ops, handle) = spawn(
-            db.clone(),
-            history.clone(),
-            state,
-            writer_config,
-            shared.clone(),
-        )?;
-        let inner = Inner {
-            db,
-            history,
-            ops,
-            shared,
-            writer: Mutex::new(Some(handle)),
-            recovered,
-            disk: DiskGuard::new(&config.path, config.min_free_disk_mib),
-        };
         Ok(Store {
-            inner: Arc::new(inner),
+            engine: Engine::Sled(SledStore::open(config)?),
         })
+    }
+
+    /// Opens the cluster store in the database `postgres` names, as node `node` (see
+    /// [`PgStore::open`]); `config`'s group and retention settings apply.
+    pub async fn open_cluster(
+        postgres: &PostgresConfig,
+        node: &str,
+        config: &StoreConfig,
+    ) -> Result<Store, StoreError> {
+        Ok(Store {
+            engine: Engine::Postgres(PgStore::open(postgres, node, config).await?),
+        })
+    }
+
+    /// A handle to this store that does not keep it open.
+    pub fn downgrade(&self) -> WeakStore {
+        match &self.engine {
+            Engine::Sled(s) => WeakStore::Sled(s.downgrade()),
+            Engine::Postgres(s) => WeakStore::Postgres(s.downgrade()),
+        }
     }
 
     /// How many `submitting` messages `open` put back in the queue.
     pub fn recovered_at_open(&self) -> usize {
-        self.inner.recovered
-    }
-
-    /// Sends an op to the writer and waits for its answer.
-    pub(super) async fn ask<T>(
-        &self,
-        op: impl FnOnce(oneshot::Sender<T>) -> Op,
-    ) -> Result<T, StoreError> {
-        let (tx, rx) = oneshot::channel();
-        self.inner
-            .ops
-            .send(op(tx))
-            .map_err(|_| StoreError::Closed)?;
-        rx.await.map_err(|_| StoreError::Closed)
+        on_engine!(self, s => s.recovered_at_open())
     }
 
     /// Stores a message durably (or finds the one with the same reference).
     pub async fn accept(&self, message: NewMessage) -> Result<Accepted, StoreError> {
-        let mut answers = self.accept_batch(vec![message]).await;
-        answers.pop().unwrap_or(Err(StoreError::Closed))
+        on_engine!(self, s => s.accept(message).await)
     }
 
-    /// Stores many messages with one flush; one answer per message, in order. Below the
-    /// free-space reserve (see [`disk`]) all are refused with [`StoreError::DiskFull`].
+    /// Stores many messages with one flush (one commit); one answer per message, in order.
+    /// On sled, below the free-space reserve (see [`super::disk`]) all are refused with
+    /// [`StoreError::DiskFull`].
     pub async fn accept_batch(
         &self,
         messages: Vec<NewMessage>,
     ) -> Vec<Result<Accepted, StoreError>> {
-        let n = messages.len();
-        if let Err(full) = self.inner.disk.admit() {
-            return vec![Err(full); n];
-        }
-        match self.ask(|reply| Op::Accept { messages, reply }).await {
-            Ok(answers) => answers,
-            Err(e) => (0..n).map(|_| Err(e.clone())).collect(),
-        }
+        on_engine!(self, s => s.accept_batch(messages).await)
     }
 
     /// The current counters (messages per state, queued per lane).
     pub fn counts(&self) -> Counts {
-        self.inner
-            .shared
-            .counts
-            .lock()
-            .map(|c| c.clone())
-            .unwrap_or_default()
+        on_engine!(self, s => s.counts())
     }
 
     /// A receiver that changes whenever new events are durable (its value: the last seq).
     pub fn subscribe(&self) -> watch::Receiver<u64> {
-        self.inner.shared.events.subscribe()
+        on_engine!(self, s => s.subscribe())
     }
 
-    /// Waits until every change made so far is on disk.
+    /// Waits until every change made so far is durable (at once on the cluster engine, whose
+    /// every change is committed when it returns).
     pub async fn flush(&self) -> Result<(), StoreError> {
-        self.ask(|reply| Op::Flush { reply }).await?
+        match &self.engine {
+            Engine::Sled(s) => s.flush().await,
+            Engine::Postgres(_) => Ok(()),
+        }
     }
 
-    /// Checks every index against the records; returns the problems found (none = healthy).
-    /// Reads the whole store while holding off writes: for operators and tests, not hot paths.
+    /// Checks every index against the records; the problems found (none = healthy). The
+    /// cluster engine's indexes are the database's own, kept by its constraints: none to check.
     pub async fn verify_integrity(&self) -> Result<Vec<String>, StoreError> {
-        self.ask(|reply| Op::Verify { reply }).await?
+        match &self.engine {
+            Engine::Sled(s) => s.verify_integrity().await,
+            Engine::Postgres(_) => Ok(Vec::new()),
+        }
     }
 
-    /// The free space of the store's disk against the reserve (for `khabar status`).
-    pub fn disk_space(&self) -> DiskSpace {
-        self.inner.disk.space()
+    /// The free space of the store's disk against the reserve (for `khabar status`); None for
+    /// the cluster engine, whose disk is the database server's.
+    pub fn disk_space(&self) -> Option<DiskSpace> {
+        match &self.engine {
+            Engine::Sled(s) => Some(s.disk_space()),
+            Engine::Postgres(_) => None,
+        }
     }
 
     /// The storage failure that stopped the store, if one did (it then refuses every write
     /// until reopened; the daemon exits and its supervisor restarts it).
     pub fn failure(&self) -> Option<StoreError> {
-        self.inner.shared.failure.error().cloned()
+        match &self.engine {
+            Engine::Sled(s) => s.failure(),
+            Engine::Postgres(_) => None,
+        }
+    }
+
+    /// Applies one change to one message; the message as it is now.
+    pub(super) async fn change(
+        &self,
+        id: MessageId,
+        change: Change,
+        now: Millis,
+    ) -> Result<Message, StoreError> {
+        on_engine!(self, s => s.change(id, change, now).await)
+    }
+
+    /// Claims up to `max` messages of `kind`'s lane due by `now`, in queue order: each
+    /// becomes `submitting` (an attempt is counted) and is returned to be sent, to this
+    /// caller only. Messages found past their `send_by` are expired on the way.
+    pub async fn claim_batch(
+        &self,
+        kind: Kind,
+        now: Millis,
+        max: usize,
+    ) -> Result<Vec<Message>, StoreError> {
+        on_engine!(self, s => s.claim_batch(kind, now, max).await)
+    }
+
+    /// From now on OTPs are claimed in the same group as their accept and arrive here,
+    /// `submitting`, once that group is durable (the sled engine's fast path; on the cluster
+    /// engine nothing arrives and the claim loops find them). One taker at a time.
+    pub fn take_otps_at_accept(&self) -> AcceptedOtps {
+        match &self.engine {
+            Engine::Sled(s) => s.take_otps_at_accept(),
+            Engine::Postgres(_) => tokio::sync::mpsc::unbounded_channel().1,
+        }
+    }
+
+    /// Records a receipt on the part whose operator id is one of `candidates` (the canonical
+    /// form first), or parks it until the submit result naming it is recorded.
+    pub async fn record_or_park_receipt(
+        &self,
+        operator: &str,
+        candidates: Vec<String>,
+        stat: &str,
+        error: Option<&str>,
+        at: Millis,
+    ) -> Result<ReceiptLanding, StoreError> {
+        on_engine!(self, s => s.record_or_park_receipt(operator, candidates, stat, error, at).await)
+    }
+
+    /// Drops up to `limit` receipts parked before `before`: they matched no message within
+    /// their hold.
+    pub async fn drop_parked_receipts(
+        &self,
+        before: Millis,
+        limit: usize,
+    ) -> Result<DroppedReceipts, StoreError> {
+        on_engine!(self, s => s.drop_parked_receipts(before, limit).await)
+    }
+
+    /// Appends an event (e.g. a reply) to the log; returns its seq.
+    pub async fn append_event(&self, event: Event) -> Result<u64, StoreError> {
+        on_engine!(self, s => s.append_event(event).await)
+    }
+
+    /// Records that the named consumer has handled every event up to `seq`.
+    pub async fn ack_cursor(&self, name: &str, seq: u64) -> Result<(), StoreError> {
+        on_engine!(self, s => s.ack_cursor(name, seq).await)
+    }
+
+    /// Fires deadlines up to `now` (at most about `limit`; `more` tells whether to call again).
+    pub async fn fire_due_deadlines(&self, now: Millis, limit: usize) -> Result<Fired, StoreError> {
+        on_engine!(self, s => s.fire_due_deadlines(now, limit).await)
+    }
+
+    /// Erases the texts of messages finished longer ago than the text retention and forgets
+    /// messages finished longer ago than the record retention (at most `limit` each).
+    pub async fn run_retention(
+        &self,
+        now: Millis,
+        limit: usize,
+    ) -> Result<RetentionReport, StoreError> {
+        on_engine!(self, s => s.run_retention(now, limit).await)
+    }
+
+    /// Deletes events every consumer has acknowledged and events older than the event
+    /// retention (at most `limit`); returns how many.
+    pub async fn trim_events(&self, now: Millis, limit: usize) -> Result<usize, StoreError> {
+        on_engine!(self, s => s.trim_events(now, limit).await)
+    }
+
+    /// The message with this id, wherever the engine keeps it.
+    pub async fn get(&self, id: MessageId) -> Result<Option<Message>, StoreError> {
+        on_engine!(self, s => s.get(id).await)
+    }
+
+    /// Which tier holds the message (the cluster engine has one: `Live`); None if none does.
+    pub async fn tier_of(&self, id: MessageId) -> Result<Option<Tier>, StoreError> {
+        match &self.engine {
+            Engine::Sled(s) => s.tier_of(id).await,
+            Engine::Postgres(s) => Ok(s.holds(id).await?.then_some(Tier::Live)),
+        }
+    }
+
+    /// The message upstream handed over with this reference.
+    pub async fn get_by_reference(&self, reference: &str) -> Result<Option<Message>, StoreError> {
+        on_engine!(self, s => s.get_by_reference(reference).await)
+    }
+
+    /// The message and part index an operator's message id (from submit_sm_resp) belongs to.
+    pub async fn find_by_operator_id(
+        &self,
+        operator: &str,
+        operator_id: &str,
+    ) -> Result<Option<(MessageId, u32)>, StoreError> {
+        on_engine!(self, s => s.find_by_operator_id(operator, operator_id).await)
+    }
+
+    /// The due time of the earliest queued message of a kind's lane (it may lie in the future).
+    pub async fn lane_head(&self, kind: Kind) -> Result<Option<Millis>, StoreError> {
+        on_engine!(self, s => s.lane_head(kind).await)
+    }
+
+    /// The earliest deadline still to fire (on sled, at most a second after the real one).
+    pub async fn next_deadline(&self) -> Result<Option<Millis>, StoreError> {
+        on_engine!(self, s => s.next_deadline().await)
+    }
+
+    /// Up to `limit` events with a seq greater than `after`, oldest first.
+    pub async fn read_events(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        on_engine!(self, s => s.read_events(after, limit).await)
+    }
+
+    /// The seq to read events after so that the first one read is the first stamped `at` or
+    /// later.
+    pub async fn events_since(&self, at: Millis) -> Result<u64, StoreError> {
+        on_engine!(self, s => s.events_since(at).await)
+    }
+
+    /// Every event up to this seq has moved to the sled engine's history tier (0 on the
+    /// cluster engine, which has no tiers).
+    pub fn events_in_history(&self) -> u64 {
+        match &self.engine {
+            Engine::Sled(s) => s.events_in_history(),
+            Engine::Postgres(_) => 0,
+        }
+    }
+
+    /// The last event seq the named consumer acknowledged (0 if it never did).
+    pub async fn cursor(&self, name: &str) -> Result<u64, StoreError> {
+        on_engine!(self, s => s.cursor(name).await)
+    }
+
+    /// Bytes the store takes on disk.
+    pub async fn size_on_disk(&self) -> Result<u64, StoreError> {
+        on_engine!(self, s => s.size_on_disk().await)
+    }
+
+    /// The first `limit` queued messages of `kind`'s lane with their due times, in the order
+    /// they will be claimed.
+    pub async fn queued_head(
+        &self,
+        kind: Kind,
+        limit: usize,
+    ) -> Result<Vec<(Millis, Message)>, StoreError> {
+        on_engine!(self, s => s.queued_head(kind, limit).await)
+    }
+
+    /// Up to `limit` messages handed to a session whose submit response is not yet seen
+    /// (`submitting`), in id order.
+    pub async fn in_flight(&self, limit: usize) -> Result<Vec<Message>, StoreError> {
+        on_engine!(self, s => s.in_flight(limit).await)
+    }
+
+    /// Every message that awaits its receipt or whose receipt is overdue.
+    pub async fn awaiting_receipts(&self) -> Result<Vec<AwaitingReceipt>, StoreError> {
+        on_engine!(self, s => s.awaiting_receipts().await)
     }
 }

@@ -24,16 +24,17 @@
 //!
 //! # Layout
 //!
-//! The sled implementation is in layers that only point down:
-//!
-//! - the interface: [`Store`] in `handle.rs`, its operations in `lifecycle_api.rs`, `read.rs`
-//!   and `scan.rs`, the format check in [`format`];
-//! - the message rules: [`writer`], one thread that applies every change (accept, claim, a
-//!   message's life, deadlines, receipts, retention, the move to the history) as groups;
-//! - the key layout: [`layout`], records and indexes as ordered keys, and their encodings;
-//! - the engines: [`engine`] (sled, the live store: the only module that names it, and the
-//!   place that lists what the layers above do because of it) and [`history`] (SQLite, the
-//!   finished messages).
+//! - the interface: [`Store`] in `handle.rs` (each call sent to the engine that keeps the
+//!   store, `[store] engine`), the changes the stages name in `lifecycle_api.rs`;
+//! - the rules every engine applies the same way: [`rules`] (a message's life after its claim,
+//!   deadlines, retention's erasing), over the [`rules::Indexes`] each engine keeps;
+//! - the sled engine, in layers that only point down: [`sled`] (its side of the interface,
+//!   the format check in [`format`]), [`writer`] (one thread that applies every change as
+//!   groups: accept, claim, a message's life, deadlines, receipts, retention, the move to the
+//!   history), [`layout`] (records and indexes as ordered keys, and their encodings), then
+//!   [`engine`] (sled, the live store: the only module that names it, and the place that lists
+//!   what the layers above do because of it) and [`history`] (SQLite, the finished messages);
+//! - the PostgreSQL engine, for a cluster of nodes: [`postgres`].
 //!
 //! Beside them, leaves every layer may use: [`config`], [`counts`], [`disk`], [`error`],
 //! [`event`].
@@ -50,22 +51,19 @@ pub mod history;
 pub mod layout;
 mod lifecycle_api;
 pub mod postgres;
-pub mod read;
 pub mod rules;
-mod scan;
+pub mod sled;
 pub mod writer;
 
-pub use config::StoreConfig;
+pub use config::{StoreConfig, StoreEngine};
 pub use counts::Counts;
 pub use disk::DiskSpace;
 pub use engine::open::open_waiting_for_lock;
 pub use error::StoreError;
 pub use event::{Event, StoredEvent};
 pub use format::FORMAT_VERSION;
-pub use handle::Store;
+pub use handle::{AwaitingReceipt, Store, Tier, WeakStore};
 pub use layout::{codec, keys};
-pub use read::Tier;
-pub use scan::{AwaitingReceipt, WeakStore};
 pub use writer::{
     Accepted, AcceptedOtps, DroppedReceipts, EXIT_STORE_FAILED, Fired, ReceiptLanding,
     RetentionReport, receipt_outcome,

@@ -131,7 +131,7 @@ impl GatewayBackend {
                 depth: self.depth(),
                 max_depth: self.parts.max_queue_depth,
             },
-            disk: Some(self.disk_status()),
+            disk: self.disk_status(),
             calendar: Some(self.parts.calendar.coverage(now)),
             receipts_overdue: overdue_count,
             overdue: scan.overdue,
@@ -144,15 +144,16 @@ impl GatewayBackend {
 }
 
 impl GatewayBackend {
-    /// The store's free space against the reserve.
-    fn disk_status(&self) -> DiskStatus {
-        let space = self.store().disk_space();
-        DiskStatus {
+    /// The store's free space against the reserve (None on the cluster engine, whose disk is
+    /// the database server's).
+    fn disk_status(&self) -> Option<DiskStatus> {
+        let space = self.store().disk_space()?;
+        Some(DiskStatus {
             dir: space.dir.display().to_string(),
             free_bytes: space.free_bytes,
             min_free_bytes: space.min_free_bytes,
             refusing: space.refusing,
-        }
+        })
     }
 }
 

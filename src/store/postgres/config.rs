@@ -28,6 +28,10 @@ pub struct PostgresConfig {
     /// How long one connection attempt may take.
     #[serde(with = "humantime_serde")]
     pub connect_timeout: Duration,
+    /// This node's name in the cluster (its claims are recorded under it, and a node that
+    /// starts again takes back what it had in flight): unique per node and the same across its
+    /// restarts. Default: the machine's host name.
+    pub node: String,
 }
 
 /// Whether the connection to the database is encrypted.
@@ -53,7 +57,20 @@ impl Default for PostgresConfig {
             tls: TlsMode::Off,
             ca_file: None,
             connect_timeout: Duration::from_secs(5),
+            node: host_name(),
         }
+    }
+}
+
+/// The machine's host name (`node` when none is set), or `khabar` if it cannot be read.
+fn host_name() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is writable for its whole length, which is passed
+    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    match std::str::from_utf8(&buf[..end]) {
+        Ok(name) if ok && !name.is_empty() => name.to_owned(),
+        _ => "khabar".to_owned(),
     }
 }
 

@@ -8,7 +8,7 @@ use crate::store::event::Event;
 use crate::store::event::StoredEvent;
 use crate::store::layout::codec;
 use std::sync::Arc;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_postgres::{Client, Notification, Transaction};
 
 /// The channel new events are announced on.
@@ -112,11 +112,13 @@ pub async fn ack(client: &Client, name: &str, seq: u64) -> Result<(), StoreError
 }
 
 /// Starts listening on `listener` (a connection made with its notifications sent to
-/// `notices`) and keeps `latest` at the highest seq announced, until the connection ends.
+/// `notices`) and keeps `latest` at the highest seq announced, until the connection ends or
+/// `stop`'s sender is dropped.
 pub async fn follow(
     listener: Client,
     mut notices: mpsc::UnboundedReceiver<Notification>,
     latest: Arc<watch::Sender<u64>>,
+    mut stop: oneshot::Receiver<()>,
 ) -> Result<(), StoreError> {
     listener
         .batch_execute(&format!("LISTEN {CHANNEL}"))
@@ -128,7 +130,15 @@ pub async fn follow(
     tokio::spawn(async move {
         // the client keeps the connection (and its LISTEN) open while this task runs
         let _listener = listener;
-        while let Some(notice) = notices.recv().await {
+        loop {
+            let notice = tokio::select! {
+                notice = notices.recv() => notice,
+                // the store was dropped
+                _ = &mut stop => None,
+            };
+            let Some(notice) = notice else {
+                return;
+            };
             if let Ok(seq) = notice.payload().parse::<u64>() {
                 latest.send_if_modified(|seen| raise(seen, seq));
             }

@@ -21,16 +21,33 @@ use crate::store::layout::codec::ParkedReceipt;
 use crate::store::rules::Change;
 use crate::store::writer::Accepted;
 use crate::store::writer::ReceiptLanding;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_postgres::Client;
 
 /// How many accept calls may wait for the writer before callers wait to hand theirs over.
 const WAITING_OPS: usize = 1024;
 
-/// A handle to the cluster store; cheap to clone and share between tasks.
+/// A handle to the cluster store; cheap to clone and share between tasks. The last one
+/// dropped ends the writer task and closes the connections.
 #[derive(Clone)]
 pub struct PgStore {
+    pub(super) inner: Arc<PgInner>,
+}
+
+/// A handle that does not keep the cluster store open (see [`crate::store::WeakStore`]).
+#[derive(Clone)]
+pub struct WeakPg(Weak<PgInner>);
+
+impl WeakPg {
+    /// The store, if it is still open.
+    pub fn upgrade(&self) -> Option<PgStore> {
+        self.0.upgrade().map(|inner| PgStore { inner })
+    }
+}
+
+/// What every clone of a [`PgStore`] shares.
+pub(super) struct PgInner {
     /// The connection reads share (tokio-postgres pipelines concurrent queries on it).
     pub(super) reads: Arc<Client>,
     /// The writer task's inbox.
@@ -43,6 +60,8 @@ pub struct PgStore {
     known: Arc<Mutex<Known>>,
     /// Events older than this are trimmed even if a subscriber has not acknowledged them.
     pub(super) keep_events_ms: Millis,
+    /// Dropped with the last handle: the event listener then stops.
+    _listening: oneshot::Sender<()>,
 }
 
 impl PgStore {
@@ -82,28 +101,42 @@ impl PgStore {
         let listener = connect_hearing(config, Some(notices)).await?;
         let (latest, _) = watch::channel(0);
         let latest = Arc::new(latest);
-        events::follow(listener, heard, Arc::clone(&latest)).await?;
+        let (listening, stop) = oneshot::channel();
+        events::follow(listener, heard, Arc::clone(&latest), stop).await?;
         let (ops, inbox) = mpsc::channel(WAITING_OPS);
         tokio::spawn(writer::run(writes, inbox, store.max_group.max(1)));
-        Ok(PgStore {
+        let inner = PgInner {
             reads,
             ops,
             events: latest,
             recovered,
             known,
             keep_events_ms: millis(store.keep_events_for),
+            _listening: listening,
+        };
+        Ok(PgStore {
+            inner: Arc::new(inner),
         })
+    }
+
+    /// A handle to this store that does not keep it open.
+    pub fn downgrade(&self) -> WeakPg {
+        WeakPg(Arc::downgrade(&self.inner))
     }
 
     /// The cluster's counters: this node's changes at once, the other nodes' as of at most
     /// [`counts::REFRESH`] ago.
     pub fn counts(&self) -> Counts {
-        self.known.lock().map(|k| k.counts()).unwrap_or_default()
+        self.inner
+            .known
+            .lock()
+            .map(|k| k.counts())
+            .unwrap_or_default()
     }
 
     /// How many `submitting` messages of this node `open` put back in the queue.
     pub fn recovered_at_open(&self) -> usize {
-        self.recovered
+        self.inner.recovered
     }
 
     /// Records a receipt on the part whose operator id is one of `candidates` (the canonical
@@ -129,7 +162,11 @@ impl PgStore {
             receipt,
             reply,
         };
-        self.ops.send(op).await.map_err(|_| StoreError::Closed)?;
+        self.inner
+            .ops
+            .send(op)
+            .await
+            .map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
@@ -141,6 +178,7 @@ impl PgStore {
         operator_id: &str,
     ) -> Result<Option<(MessageId, u32)>, StoreError> {
         let row = self
+            .inner
             .reads
             .query_opt(
                 "SELECT message_id, part FROM operator_ids WHERE operator = $1 AND operator_id = $2",
@@ -162,23 +200,23 @@ impl PgStore {
         after: u64,
         limit: usize,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        events::read(&self.reads, after, limit).await
+        events::read(&self.inner.reads, after, limit).await
     }
 
     /// A receiver that changes whenever any node's new events are committed (its value: the
     /// last seq).
     pub fn subscribe(&self) -> watch::Receiver<u64> {
-        self.events.subscribe()
+        self.inner.events.subscribe()
     }
 
     /// The last event seq the named subscriber acknowledged (0 if it never did).
     pub async fn cursor(&self, name: &str) -> Result<u64, StoreError> {
-        events::cursor(&self.reads, name).await
+        events::cursor(&self.inner.reads, name).await
     }
 
     /// Records, committed, that the named subscriber has handled every event up to `seq`.
     pub async fn ack_cursor(&self, name: &str, seq: u64) -> Result<(), StoreError> {
-        events::ack(&self.reads, name, seq).await
+        events::ack(&self.inner.reads, name, seq).await
     }
 
     /// Stores a message durably (committed) or finds the one with the same reference.
@@ -194,7 +232,7 @@ impl PgStore {
     ) -> Vec<Result<Accepted, StoreError>> {
         let n = messages.len();
         let (reply, answer) = oneshot::channel();
-        let asked = self.ops.send(Op::Accept { messages, reply }).await;
+        let asked = self.inner.ops.send(Op::Accept { messages, reply }).await;
         match (asked, answer.await) {
             (Ok(()), Ok(answers)) => answers,
             _ => (0..n).map(|_| Err(StoreError::Closed)).collect(),
@@ -218,7 +256,11 @@ impl PgStore {
             max,
             reply,
         };
-        self.ops.send(op).await.map_err(|_| StoreError::Closed)?;
+        self.inner
+            .ops
+            .send(op)
+            .await
+            .map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
@@ -237,13 +279,18 @@ impl PgStore {
             now,
             reply,
         };
-        self.ops.send(op).await.map_err(|_| StoreError::Closed)?;
+        self.inner
+            .ops
+            .send(op)
+            .await
+            .map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
     /// The message with this id.
     pub async fn get(&self, id: MessageId) -> Result<Option<Message>, StoreError> {
         let row = self
+            .inner
             .reads
             .query_opt(
                 "SELECT record FROM messages WHERE id = $1",
@@ -257,6 +304,7 @@ impl PgStore {
     /// The message upstream handed over with this reference.
     pub async fn get_by_reference(&self, reference: &str) -> Result<Option<Message>, StoreError> {
         let row = self
+            .inner
             .reads
             .query_opt(
                 "SELECT record FROM messages WHERE reference = $1",

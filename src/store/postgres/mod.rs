@@ -34,5 +34,5 @@ mod writer;
 
 pub use config::{PostgresConfig, TlsMode};
 pub use connect::connect;
-pub use handle::PgStore;
+pub use handle::{PgStore, WeakPg};
 pub use migrate::{MIGRATION_LOCK, Migrated, SCHEMA_VERSION, check_schema, migrate};

@@ -7,8 +7,8 @@ use super::writer::Op;
 use crate::message::{Kind, Message, MessageId, Millis};
 use crate::store::error::StoreError;
 use crate::store::event::Event;
+use crate::store::handle::AwaitingReceipt;
 use crate::store::layout::codec;
-use crate::store::scan::AwaitingReceipt;
 use crate::store::writer::{DroppedReceipts, Fired, RetentionReport};
 use tokio::sync::oneshot;
 
@@ -19,7 +19,8 @@ impl PgStore {
         op: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Op,
     ) -> Result<T, StoreError> {
         let (reply, answer) = oneshot::channel();
-        self.ops
+        self.inner
+            .ops
             .send(op(reply))
             .await
             .map_err(|_| StoreError::Closed)?;
@@ -50,8 +51,9 @@ impl PgStore {
     /// Deletes up to `limit` events every subscriber has acknowledged and events older than
     /// the event retention; how many.
     pub async fn trim_events(&self, now: Millis, limit: usize) -> Result<usize, StoreError> {
-        let before = now - self.keep_events_ms;
+        let before = now - self.inner.keep_events_ms;
         let n = self
+            .inner
             .reads
             .execute(
                 "DELETE FROM events WHERE seq IN (
@@ -73,6 +75,7 @@ impl PgStore {
         limit: usize,
     ) -> Result<DroppedReceipts, StoreError> {
         let rows = self
+            .inner
             .reads
             .query(
                 "DELETE FROM parked_receipts WHERE (operator, operator_id) IN (
@@ -95,6 +98,7 @@ impl PgStore {
     /// The due time of the earliest queued message of a kind's lane (it may lie in the future).
     pub async fn lane_head(&self, kind: Kind) -> Result<Option<Millis>, StoreError> {
         let row = self
+            .inner
             .reads
             .query_one(
                 "SELECT min(next_try) FROM messages WHERE state = 'queued' AND lane = $1",
@@ -108,6 +112,7 @@ impl PgStore {
     /// The earliest deadline still to fire, of any message.
     pub async fn next_deadline(&self) -> Result<Option<Millis>, StoreError> {
         let row = self
+            .inner
             .reads
             .query_one("SELECT min(deadline) FROM messages", &[])
             .await
@@ -119,6 +124,7 @@ impl PgStore {
     /// later.
     pub async fn events_since(&self, at: Millis) -> Result<u64, StoreError> {
         let row = self
+            .inner
             .reads
             .query_one(
                 "SELECT coalesce(max(seq), 0) FROM events WHERE at < $1",
@@ -137,6 +143,7 @@ impl PgStore {
         limit: usize,
     ) -> Result<Vec<(Millis, Message)>, StoreError> {
         let rows = self
+            .inner
             .reads
             .query(
                 "SELECT next_try, record FROM messages WHERE state = 'queued' AND lane = $1
@@ -154,6 +161,7 @@ impl PgStore {
     /// (`submitting`), in id order.
     pub async fn in_flight(&self, limit: usize) -> Result<Vec<Message>, StoreError> {
         let rows = self
+            .inner
             .reads
             .query(
                 "SELECT record FROM messages WHERE state = 'submitting' ORDER BY id LIMIT $1",
@@ -169,6 +177,7 @@ impl PgStore {
     /// Every message that awaits its receipt or whose receipt is overdue.
     pub async fn awaiting_receipts(&self) -> Result<Vec<AwaitingReceipt>, StoreError> {
         let rows = self
+            .inner
             .reads
             .query(
                 "SELECT record FROM messages WHERE finished_at IS NULL
@@ -197,6 +206,7 @@ impl PgStore {
     /// Whether the database holds the message.
     pub async fn holds(&self, id: MessageId) -> Result<bool, StoreError> {
         let row = self
+            .inner
             .reads
             .query_one(
                 "SELECT EXISTS (SELECT 1 FROM messages WHERE id = $1)",
@@ -210,6 +220,7 @@ impl PgStore {
     /// Bytes the database takes on disk (khabar's tables and indexes).
     pub async fn size_on_disk(&self) -> Result<u64, StoreError> {
         let row = self
+            .inner
             .reads
             .query_one("SELECT pg_database_size(current_database())", &[])
             .await

@@ -4,31 +4,32 @@
 //! writer moves between two reads is simply skipped. Each walk reads many records, so it runs
 //! on tokio's blocking pool rather than on the task that awaits it.
 
-use crate::message::{Kind, Message, MessageId, Millis, State};
+use super::Inner;
+use super::SledStore;
+use crate::message::{Kind, Message, Millis, State};
 use crate::store::error::StoreError;
-use crate::store::handle::Inner;
-use crate::store::handle::Store;
+use crate::store::handle::AwaitingReceipt;
 use crate::store::layout::codec;
 use crate::store::layout::keys;
 use crate::store::layout::lookup::load;
 use std::sync::{Arc, Weak};
 
 /// A handle that does not keep the store open: background observers hold it so that dropping
-/// the last [`Store`] still shuts the writer down and releases the database.
+/// the last [`SledStore`] still shuts the writer down and releases the database.
 #[derive(Clone)]
-pub struct WeakStore(Weak<Inner>);
+pub struct WeakSled(Weak<Inner>);
 
-impl WeakStore {
+impl WeakSled {
     /// The store, if it is still open.
-    pub fn upgrade(&self) -> Option<Store> {
-        self.0.upgrade().map(|inner| Store { inner })
+    pub fn upgrade(&self) -> Option<SledStore> {
+        self.0.upgrade().map(|inner| SledStore { inner })
     }
 }
 
-impl Store {
+impl SledStore {
     /// A handle to this store that does not keep it open.
-    pub fn downgrade(&self) -> WeakStore {
-        WeakStore(Arc::downgrade(&self.inner))
+    pub fn downgrade(&self) -> WeakSled {
+        WeakSled(Arc::downgrade(&self.inner))
     }
 
     /// The first `limit` queued messages of `kind`'s lane with their due times, in the order
@@ -42,7 +43,7 @@ impl Store {
         blocking(move || store.walk_queued_head(kind, limit)).await
     }
 
-    /// [`Store::queued_head`], on the caller's thread.
+    /// [`SledStore::queued_head`], on the caller's thread.
     fn walk_queued_head(
         &self,
         kind: Kind,
@@ -79,7 +80,7 @@ impl Store {
         blocking(move || store.walk_in_flight(limit)).await
     }
 
-    /// [`Store::in_flight`], on the caller's thread.
+    /// [`SledStore::in_flight`], on the caller's thread.
     fn walk_in_flight(&self, limit: usize) -> Result<Vec<Message>, StoreError> {
         let mut found = Vec::new();
         for marker in self.inner.db.scan_prefix(keys::IN_FLIGHT) {
@@ -108,7 +109,7 @@ impl Store {
         blocking(move || store.walk_awaiting_receipts()).await
     }
 
-    /// [`Store::awaiting_receipts`], on the caller's thread.
+    /// [`SledStore::awaiting_receipts`], on the caller's thread.
     fn walk_awaiting_receipts(&self) -> Result<Vec<AwaitingReceipt>, StoreError> {
         let mut found = Vec::new();
         for kv in self.inner.db.scan_prefix(keys::RECORD) {
@@ -140,17 +141,4 @@ async fn blocking<T: Send + 'static>(
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
         Err(_) => Err(StoreError::Closed),
     }
-}
-
-/// A live message awaiting its receipt (see [`Store::awaiting_receipts`]).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AwaitingReceipt {
-    /// The message.
-    pub id: MessageId,
-    /// Its kind (its lane).
-    pub kind: Kind,
-    /// True when it is `submitted` (the operator took it; its receipt has not come).
-    pub submitted: bool,
-    /// Its `receipt_by`, when that passed while it was not final.
-    pub overdue: Option<Millis>,
 }

@@ -1,26 +1,19 @@
 //! Reads that need no writer: any task may await them while the writer works, and they see
 //! every applied batch whole. On sled they answer from its page cache or the disk at once.
 
+use super::SledStore;
 use crate::store::error::StoreError;
 use crate::store::event::StoredEvent;
-use crate::store::handle::Store;
+use crate::store::handle::Tier;
 use crate::store::layout::codec;
 use crate::store::layout::event_run;
 use crate::store::layout::keys;
 use crate::store::layout::lookup::load;
 use std::sync::atomic::Ordering;
 
-/// Where a message is kept.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Tier {
-    /// The live store (see [`crate::store::engine`]).
-    Live,
-    /// The history tier of finished messages (SQLite).
-    History,
-}
 use crate::message::{Kind, Message, MessageId, Millis};
 
-impl Store {
+impl SledStore {
     /// The message with this id, live or in the history tier. (A message moving between
     /// them is copied to the history before its live copy goes, so looking at the live store
     /// first never misses it.)
@@ -147,7 +140,7 @@ impl Store {
         Ok(out)
     }
 
-    /// The seq to read events after (see [`Store::read_events`]) so that the first one read is
+    /// The seq to read events after (see [`SledStore::read_events`]) so that the first one read is
     /// the first stamped `at` or later. Events are stamped as they are appended, so their
     /// times rise with their seqs and a binary search finds it in a few reads of either tier.
     pub async fn events_since(&self, at: Millis) -> Result<u64, StoreError> {
@@ -169,7 +162,7 @@ impl Store {
         self.inner.shared.events_in_history.load(Ordering::Acquire)
     }
 
-    /// [`Store::read_events`] from the live store alone.
+    /// [`SledStore::read_events`] from the live store alone.
     fn live_events(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
         let wanted = keys::event(after.saturating_add(1));
         // the run holding the first wanted event starts at or before it

@@ -1,0 +1,77 @@
+//! The real daemon on the cluster engine (`[store] engine = "postgres"`), against the real
+//! simulator and a real PostgreSQL the test starts (test-postgres): messages are accepted into
+//! the database, sent, receipted and final there, `status` counts them, and a daemon started
+//! again on the same database shows what the first one sent.
+//!
+//! These tests need PostgreSQL's server binaries and fail, saying so, without them.
+
+mod daemon_support;
+
+use daemon_support::{Daemon, simulator, submit, wait_final, write_config};
+use khabar::api::protocol::MessageRef;
+use khabar::message::State;
+use test_postgres::TestPostgres;
+
+/// The `[store]` tables that put a daemon on `pg` as node `node`.
+fn cluster_store(pg: &TestPostgres, node: &str) -> String {
+    format!(
+        "[store]\nengine = \"postgres\"\n[store.postgres]\nport = {}\ndatabase = \"postgres\"\n\
+         user = \"{}\"\nnode = \"{node}\"\n",
+        pg.port(),
+        test_postgres::USER
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn messages_go_through_the_database_and_a_restarted_daemon_shows_them() {
+    let pg = TestPostgres::start();
+    let sim = simulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &sim, &cluster_store(&pg, "node-a"));
+    let daemon = Daemon::start(&config).await;
+    let mut client = daemon.client().await;
+    let sent = [
+        (
+            "+77011234567",
+            "Your application is accepted",
+            "notification",
+        ),
+        ("77071234569", "Код: 4821", "otp"),
+        ("+77771234565", "Offices are closed on 16 December", "bulk"),
+    ];
+    let mut ids = Vec::new();
+    for (to, text, kind) in sent {
+        ids.push(submit(&mut client, to, text, kind).await);
+    }
+    for id in &ids {
+        let view = wait_final(&mut client, *id).await;
+        assert_eq!(view.state, State::Delivered, "{view:?}");
+    }
+    assert_eq!(sim.messages().len(), sent.len(), "each sent once");
+    let status = client.status().await.unwrap().unwrap();
+    assert_eq!(status.disk, None, "the disk is the database server's");
+    assert_eq!(
+        pg.psql(
+            "postgres",
+            "SELECT count(*) FROM messages WHERE state = 'delivered' AND finished_at IS NOT NULL"
+        )
+        .unwrap(),
+        sent.len().to_string(),
+        "the database holds them, final"
+    );
+    assert_eq!(
+        pg.psql("postgres", "SELECT count(*) FROM operator_ids")
+            .unwrap(),
+        sent.len().to_string(),
+        "each part's operator id, for its receipt"
+    );
+    daemon.stop().await;
+
+    let daemon = Daemon::start(&config).await;
+    let mut client = daemon.client().await;
+    for id in &ids {
+        let view = client.get(&MessageRef::Id(*id)).await.unwrap().unwrap();
+        assert_eq!(view.state, State::Delivered);
+    }
+    daemon.stop().await;
+}
