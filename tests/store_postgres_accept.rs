@@ -9,25 +9,13 @@ mod store_support;
 
 use khabar::message::{Kind, State, now_ms};
 use khabar::store::StoreConfig;
-use khabar::store::postgres::{PgStore, PostgresConfig};
+use khabar::store::postgres::PgStore;
 use std::collections::HashSet;
-use store_support::message;
+use store_support::{message, open_cluster};
 use test_postgres::TestPostgres;
 
-/// The settings that reach `pg`'s `postgres` database as its superuser.
-fn settings(pg: &TestPostgres) -> PostgresConfig {
-    PostgresConfig {
-        port: pg.port(),
-        database: "postgres".into(),
-        user: test_postgres::USER.into(),
-        ..PostgresConfig::default()
-    }
-}
-
 async fn open(pg: &TestPostgres) -> PgStore {
-    PgStore::open(&settings(pg), "node-a", &StoreConfig::default())
-        .await
-        .expect("open the cluster store")
+    open_cluster(pg, "node-a", StoreConfig::default()).await
 }
 
 #[tokio::test]

@@ -10,30 +10,14 @@ use khabar::message::{Kind, State, now_ms};
 use khabar::operator_id::id_candidates;
 use khabar::store::Event;
 use khabar::store::StoreConfig;
-use khabar::store::postgres::{PgStore, PostgresConfig};
+use khabar::store::postgres::PgStore;
 use khabar::store::rules::Change;
 use std::time::Duration;
-use store_support::message;
+use store_support::{message, open_cluster};
 use test_postgres::TestPostgres;
 
-/// The settings that reach `pg`'s `postgres` database as its superuser.
-fn settings(pg: &TestPostgres) -> PostgresConfig {
-    PostgresConfig {
-        port: pg.port(),
-        database: "postgres".into(),
-        user: test_postgres::USER.into(),
-        ..PostgresConfig::default()
-    }
-}
-
 async fn open(pg: &TestPostgres, node: &str) -> PgStore {
-    open_with(pg, node, StoreConfig::default()).await
-}
-
-async fn open_with(pg: &TestPostgres, node: &str, store: StoreConfig) -> PgStore {
-    PgStore::open(&settings(pg), node, &store)
-        .await
-        .expect("open the cluster store")
+    open_cluster(pg, node, StoreConfig::default()).await
 }
 
 #[tokio::test]
@@ -155,7 +139,7 @@ async fn events_are_trimmed_once_acknowledged_or_old_and_parked_receipts_dropped
         keep_events_for: Duration::ZERO,
         ..StoreConfig::default()
     };
-    let store = open_with(&pg, "node-a", keep_none).await;
+    let store = open_cluster(&pg, "node-a", keep_none).await;
     let now = now_ms();
     let mut seqs = Vec::new();
     for i in 0..4 {
@@ -205,7 +189,7 @@ async fn finished_messages_lose_their_texts_then_are_forgotten() {
         forget_after: Duration::from_secs(3_600),
         ..StoreConfig::default()
     };
-    let store = open_with(&pg, "node-a", retention).await;
+    let store = open_cluster(&pg, "node-a", retention).await;
     let ids: Vec<_> = store
         .accept_batch(vec![
             message(Kind::Bulk, Some("old")),

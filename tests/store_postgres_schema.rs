@@ -4,20 +4,13 @@
 //!
 //! These tests need PostgreSQL's server binaries and fail, saying so, without them.
 
+mod store_support;
+
 use khabar::store::StoreError;
 use khabar::store::postgres::{self, PostgresConfig, SCHEMA_VERSION, TlsMode};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+use store_support::cluster_settings as settings;
 use test_postgres::{Options, TestPostgres};
-
-/// The settings that reach `pg`'s `postgres` database as its superuser.
-fn settings(pg: &TestPostgres) -> PostgresConfig {
-    PostgresConfig {
-        port: pg.port(),
-        database: "postgres".into(),
-        user: test_postgres::USER.into(),
-        ..PostgresConfig::default()
-    }
-}
 
 /// The schema versions recorded in `pg`, one line each.
 fn recorded_versions(pg: &TestPostgres) -> String {

@@ -10,12 +10,13 @@ use crate::store::disk::DiskSpace;
 use crate::store::error::StoreError;
 use crate::store::event::{Event, StoredEvent};
 use crate::store::postgres::{PgStore, PostgresConfig, WeakPg};
+use crate::store::reports::{Accepted, DroppedReceipts, Fired, ReceiptLanding, RetentionReport};
 use crate::store::rules::Change;
 use crate::store::sled::{SledStore, WeakSled};
-use crate::store::writer::{
-    Accepted, AcceptedOtps, DroppedReceipts, Fired, ReceiptLanding, RetentionReport,
-};
+use crate::store::writer::AcceptedOtps;
 use tokio::sync::watch;
+
+pub use crate::store::reports::{AwaitingReceipt, Tier};
 
 /// A handle to the store; cheap to clone and share between tasks.
 #[derive(Clone)]
@@ -58,27 +59,6 @@ impl WeakStore {
         };
         Some(Store { engine })
     }
-}
-
-/// Where a message is kept.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Tier {
-    /// The live store (on sled, [`crate::store::engine`]; every message, on the cluster engine).
-    Live,
-    /// The history tier of finished messages (SQLite).
-    History,
-}
-/// A live message awaiting its receipt (see [`Store::awaiting_receipts`]).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AwaitingReceipt {
-    /// The message.
-    pub id: MessageId,
-    /// Its kind (its lane).
-    pub kind: Kind,
-    /// True when it is `submitted` (the operator took it; its receipt has not come).
-    pub submitted: bool,
-    /// Its `receipt_by`, when that passed while it was not final.
-    pub overdue: Option<Millis>,
 }
 
 impl Store {

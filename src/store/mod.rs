@@ -37,7 +37,7 @@
 //! - the PostgreSQL engine, for a cluster of nodes: [`postgres`].
 //!
 //! Beside them, leaves every layer may use: [`config`], [`counts`], [`disk`], [`error`],
-//! [`event`].
+//! [`event`], [`reports`] (the answers' types).
 
 pub mod config;
 pub mod counts;
@@ -51,11 +51,12 @@ pub mod history;
 pub mod layout;
 mod lifecycle_api;
 pub mod postgres;
+pub mod reports;
 pub mod rules;
 pub mod sled;
 pub mod writer;
 
-pub use config::{StoreConfig, StoreEngine};
+pub use config::{PostgresConfig, StoreConfig, StoreEngine, TlsMode};
 pub use counts::Counts;
 pub use disk::DiskSpace;
 pub use engine::open::open_waiting_for_lock;

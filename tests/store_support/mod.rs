@@ -54,3 +54,24 @@ pub async fn event_seqs(store: &Store, after: u64, limit: usize) -> Vec<u64> {
     let events = store.read_events(after, limit).await.expect("read events");
     events.iter().map(|e| e.seq).collect()
 }
+
+/// The settings that reach `pg`'s `postgres` database as its superuser.
+pub fn cluster_settings(pg: &test_postgres::TestPostgres) -> khabar::store::PostgresConfig {
+    khabar::store::PostgresConfig {
+        port: pg.port(),
+        database: "postgres".into(),
+        user: test_postgres::USER.into(),
+        ..khabar::store::PostgresConfig::default()
+    }
+}
+
+/// Opens the cluster store on `pg` as node `node`, with `store`'s settings.
+pub async fn open_cluster(
+    pg: &test_postgres::TestPostgres,
+    node: &str,
+    store: StoreConfig,
+) -> khabar::store::postgres::PgStore {
+    khabar::store::postgres::PgStore::open(&cluster_settings(pg), node, &store)
+        .await
+        .expect("open the cluster store")
+}

@@ -41,6 +41,18 @@ pub struct ParkedReceipt {
     pub parked_at: Millis,
 }
 
+impl ParkedReceipt {
+    /// A receipt that came at `at`, about to be recorded or parked now.
+    pub fn new(stat: &str, error: Option<&str>, at: Millis) -> ParkedReceipt {
+        ParkedReceipt {
+            stat: stat.to_owned(),
+            error: error.map(str::to_owned),
+            at,
+            parked_at: crate::message::now_ms(),
+        }
+    }
+}
+
 /// Serialises a value as `version || msgpack(named fields)`.
 pub fn encode<T: Serialize>(version: u8, value: &T) -> Result<Vec<u8>, StoreError> {
     let mut out = vec![version];

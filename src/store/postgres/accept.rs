@@ -2,15 +2,15 @@
 //! every node, ids that rise in commit order, a message already past its `send_by` expired
 //! at once (the rules of the sled engine's `writer/accept.rs`).
 
+use super::committer::{Committer, begin};
 use super::counts::Deltas;
 use super::events::append_events;
 use super::life::next_deadline;
-use super::writer::Committer;
 use crate::message::{Message, MessageId, Millis, NewMessage, State};
 use crate::store::error::StoreError;
 use crate::store::layout::codec;
+use crate::store::reports::Accepted;
 use crate::store::rules::{self, LATE_ON_ARRIVAL};
-use crate::store::writer::Accepted;
 use std::collections::HashMap;
 use tokio_postgres::Transaction;
 
@@ -30,11 +30,7 @@ pub async fn accept_group(
     messages: Vec<NewMessage>,
     now: Millis,
 ) -> Result<Vec<Accepted>, StoreError> {
-    let tx = w
-        .client
-        .transaction()
-        .await
-        .map_err(|e| failed("starting", e))?;
+    let tx = begin(&mut w.client, "accepting messages").await?;
     // held until the commit: a reference looked up below sees every earlier accept
     let last_id: i64 = tx
         .query_one(

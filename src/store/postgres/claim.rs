@@ -3,8 +3,8 @@
 //! (`FOR UPDATE SKIP LOCKED`), so a message is handed to one node only; messages found past
 //! their `send_by` are expired instead, by the rules every engine shares.
 
+use super::committer::{Committer, begin};
 use super::life::Staging;
-use super::writer::Committer;
 use crate::message::{Message, Millis, State};
 use crate::store::error::StoreError;
 use crate::store::layout::codec;
@@ -17,11 +17,7 @@ pub async fn claim(
     now: Millis,
     max: usize,
 ) -> Result<Vec<Message>, StoreError> {
-    let tx = w
-        .client
-        .transaction()
-        .await
-        .map_err(|e| failed("starting", e))?;
+    let tx = begin(&mut w.client, "claiming messages").await?;
     let rows = tx
         .query(
             "SELECT record FROM messages

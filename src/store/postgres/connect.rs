@@ -1,6 +1,6 @@
 //! Opening a connection to the cluster's database.
 
-use super::config::{PostgresConfig, TlsMode};
+use crate::store::config::{PostgresConfig, TlsMode};
 use crate::store::error::StoreError;
 use futures::StreamExt;
 use tokio::sync::mpsc;

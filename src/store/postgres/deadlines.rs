@@ -3,21 +3,17 @@
 //! a time, skipping those another node is firing or changing, and every deadline of theirs
 //! that is due fires by the rules every engine shares.
 
+use super::committer::{Committer, begin};
 use super::life::Staging;
-use super::writer::Committer;
 use crate::message::Millis;
 use crate::store::error::StoreError;
 use crate::store::layout::codec;
+use crate::store::reports::Fired;
 use crate::store::rules::deadlines;
-use crate::store::writer::Fired;
 
 /// Fires the deadlines due by `now` of up to `limit` messages, in one transaction.
 pub async fn fire_due(w: &mut Committer, now: Millis, limit: usize) -> Result<Fired, StoreError> {
-    let tx = w
-        .client
-        .transaction()
-        .await
-        .map_err(|e| failed("starting", e))?;
+    let tx = begin(&mut w.client, "firing deadlines").await?;
     let rows = tx
         .query(
             "SELECT record FROM messages WHERE deadline <= $1

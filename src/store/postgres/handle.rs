@@ -1,14 +1,15 @@
 //! [`PgStore`], the cluster engine's handle: opening (connect, migrate, start the writer),
 //! accepting through the writer's group commit, and reads on a shared connection.
 
-use super::config::PostgresConfig;
 use super::connect::{connect, connect_hearing};
 use super::counts::{self, Known};
 use super::events;
 use super::migrate::migrate;
 use super::recover::requeue_in_flight;
-use super::retention::Retention;
-use super::writer::{self, Committer, Op};
+use crate::store::config::PostgresConfig;
+
+use super::committer::{Committer, Retention};
+use super::writer::{self, Op};
 use crate::message::millis;
 use crate::message::{Kind, Message, MessageId, Millis, NewMessage, now_ms};
 use crate::operator_id::normalize_operator_id;
@@ -18,9 +19,9 @@ use crate::store::error::StoreError;
 use crate::store::event::StoredEvent;
 use crate::store::layout::codec;
 use crate::store::layout::codec::ParkedReceipt;
+use crate::store::reports::Accepted;
+use crate::store::reports::ReceiptLanding;
 use crate::store::rules::Change;
-use crate::store::writer::Accepted;
-use crate::store::writer::ReceiptLanding;
 use std::sync::{Arc, Mutex, Weak};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_postgres::Client;
@@ -134,6 +135,20 @@ impl PgStore {
             .unwrap_or_default()
     }
 
+    /// Sends an op to the writer task and waits for its answer.
+    pub(super) async fn ask<T>(
+        &self,
+        op: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Op,
+    ) -> Result<T, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.inner
+            .ops
+            .send(op(reply))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
     /// How many `submitting` messages of this node `open` put back in the queue.
     pub fn recovered_at_open(&self) -> usize {
         self.inner.recovered
@@ -149,25 +164,15 @@ impl PgStore {
         error: Option<&str>,
         at: Millis,
     ) -> Result<ReceiptLanding, StoreError> {
-        let receipt = ParkedReceipt {
-            stat: stat.to_owned(),
-            error: error.map(str::to_owned),
-            at,
-            parked_at: now_ms(),
-        };
-        let (reply, answer) = oneshot::channel();
-        let op = Op::Receipt {
-            operator: operator.to_owned(),
+        let receipt = ParkedReceipt::new(stat, error, at);
+        let operator = operator.to_owned();
+        self.ask(|reply| Op::Receipt {
+            operator,
             candidates,
             receipt,
             reply,
-        };
-        self.inner
-            .ops
-            .send(op)
-            .await
-            .map_err(|_| StoreError::Closed)?;
-        answer.await.map_err(|_| StoreError::Closed)?
+        })
+        .await
     }
 
     /// The message and part an operator's message id (any form of it: the canonical one is
@@ -248,20 +253,14 @@ impl PgStore {
         now: Millis,
         max: usize,
     ) -> Result<Vec<Message>, StoreError> {
-        let (reply, answer) = oneshot::channel();
         let lane = kind.lane();
-        let op = Op::Claim {
+        self.ask(|reply| Op::Claim {
             lane,
             now,
             max,
             reply,
-        };
-        self.inner
-            .ops
-            .send(op)
-            .await
-            .map_err(|_| StoreError::Closed)?;
-        answer.await.map_err(|_| StoreError::Closed)?
+        })
+        .await
     }
 
     /// Applies one change to one message (the store's lifecycle calls are built on it),
@@ -272,19 +271,13 @@ impl PgStore {
         change: Change,
         now: Millis,
     ) -> Result<Message, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        let op = Op::Change {
+        self.ask(|reply| Op::Change {
             id,
             change,
             now,
             reply,
-        };
-        self.inner
-            .ops
-            .send(op)
-            .await
-            .map_err(|_| StoreError::Closed)?;
-        answer.await.map_err(|_| StoreError::Closed)?
+        })
+        .await
     }
 
     /// The message with this id.

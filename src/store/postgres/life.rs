@@ -4,9 +4,9 @@
 //! transaction. Most of the indexes are the record's own columns here (its state, when it is
 //! due, its next deadline, the node that claimed it), so they follow from the record.
 
+use super::committer::{Committer, begin};
 use super::counts::Deltas;
 use super::events::append_events;
-use super::writer::Committer;
 use crate::message::{Kind, Message, MessageId, Millis, State};
 use crate::operator_id::{id_candidates, normalize_operator_id};
 use crate::store::error::StoreError;
@@ -199,11 +199,7 @@ pub async fn change(
     change: Change,
     now: Millis,
 ) -> Result<Message, StoreError> {
-    let tx = w
-        .client
-        .transaction()
-        .await
-        .map_err(|e| failed("starting", e))?;
+    let tx = begin(&mut w.client, "changing a message").await?;
     let row = tx
         .query_opt(
             "SELECT record FROM messages WHERE id = $1 FOR UPDATE",

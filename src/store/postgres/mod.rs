@@ -6,7 +6,7 @@
 //! both engines share ([`crate::store::rules`]), receipts matched whichever node receives them,
 //! the event log with subscribers on every node woken by `LISTEN/NOTIFY`, counters for status,
 //! and a node's messages in flight requeued at its start. The connection settings are
-//! [`config`], connecting with the password from a file or the environment and TLS to the
+//! [`PostgresConfig`], connecting with the password from a file or the environment and TLS to the
 //! database [`connect`], the schema and its versioned migrations [`migrate`]. Not yet here:
 //! the operator leases between nodes, and the `[store] engine` setting (the
 //! [`crate::store::Store`] the stages use does not dispatch to this engine yet).
@@ -18,7 +18,7 @@
 
 mod accept;
 mod claim;
-pub mod config;
+mod committer;
 pub mod connect;
 mod counts;
 mod deadlines;
@@ -32,7 +32,7 @@ mod recover;
 mod retention;
 mod writer;
 
-pub use config::{PostgresConfig, TlsMode};
+pub use crate::store::config::{PostgresConfig, TlsMode};
 pub use connect::connect;
 pub use handle::{PgStore, WeakPg};
 pub use migrate::{MIGRATION_LOCK, Migrated, SCHEMA_VERSION, check_schema, migrate};

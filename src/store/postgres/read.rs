@@ -7,26 +7,11 @@ use super::writer::Op;
 use crate::message::{Kind, Message, MessageId, Millis};
 use crate::store::error::StoreError;
 use crate::store::event::Event;
-use crate::store::handle::AwaitingReceipt;
 use crate::store::layout::codec;
-use crate::store::writer::{DroppedReceipts, Fired, RetentionReport};
-use tokio::sync::oneshot;
+use crate::store::reports::AwaitingReceipt;
+use crate::store::reports::{DroppedReceipts, Fired, RetentionReport};
 
 impl PgStore {
-    /// Sends an op to the writer task and waits for its answer.
-    async fn ask<T>(
-        &self,
-        op: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Op,
-    ) -> Result<T, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        self.inner
-            .ops
-            .send(op(reply))
-            .await
-            .map_err(|_| StoreError::Closed)?;
-        answer.await.map_err(|_| StoreError::Closed)?
-    }
-
     /// Fires the deadlines due by `now` of up to `limit` messages (`more` tells whether to
     /// call again). Nodes firing at once take different messages.
     pub async fn fire_due_deadlines(&self, now: Millis, limit: usize) -> Result<Fired, StoreError> {

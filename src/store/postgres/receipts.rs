@@ -2,13 +2,13 @@
 //! operator ids are in the database), or parked until the submit result that names their id
 //! is recorded (by the rules every engine shares).
 
+use super::committer::{Committer, begin};
 use super::life::Staging;
-use super::writer::Committer;
 use crate::message::{MessageId, Millis};
 use crate::store::error::StoreError;
 use crate::store::layout::codec::{self, PARKED_VERSION, ParkedReceipt};
+use crate::store::reports::ReceiptLanding;
 use crate::store::rules;
-use crate::store::writer::ReceiptLanding;
 
 /// Records `parked` on the part whose operator id is the first of `candidates` found, or
 /// parks it under the first candidate (a repeated receipt replaces the one parked).
@@ -21,11 +21,7 @@ pub async fn record_or_park(
     let first = candidates
         .first()
         .ok_or_else(|| StoreError::Invalid("a receipt without a message id".into()))?;
-    let tx = w
-        .client
-        .transaction()
-        .await
-        .map_err(|e| failed("starting", e))?;
+    let tx = begin(&mut w.client, "recording a receipt").await?;
     let found = tx
         .query_opt(
             "SELECT o.message_id, o.part, m.record

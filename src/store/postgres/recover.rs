@@ -3,8 +3,8 @@
 //! later, when another node takes over its operators). Parts the operator acknowledged keep
 //! their ids; only the others are sent again.
 
+use super::committer::{Committer, begin};
 use super::life::Staging;
-use super::writer::Committer;
 use crate::message::{Millis, State};
 use crate::store::error::StoreError;
 use crate::store::layout::codec;
@@ -12,11 +12,7 @@ use crate::store::rules::{RESTARTED, transition};
 
 /// Requeues every message this node holds in `submitting`, in one transaction; how many.
 pub async fn requeue_in_flight(w: &mut Committer, now: Millis) -> Result<usize, StoreError> {
-    let tx = w
-        .client
-        .transaction()
-        .await
-        .map_err(|e| failed("starting", e))?;
+    let tx = begin(&mut w.client, "requeuing messages in flight").await?;
     let rows = tx
         .query(
             "SELECT record FROM messages WHERE state = 'submitting' AND claimed_by = $1

@@ -3,22 +3,13 @@
 //! `forget_after`, oldest first, a batch at a time; nodes doing it at once take different
 //! messages (`SKIP LOCKED`).
 
+use super::committer::{Committer, Retention, begin};
 use super::counts::Deltas;
-use super::writer::Committer;
 use crate::message::{Kind, Millis, State};
 use crate::store::error::StoreError;
 use crate::store::layout::codec;
+use crate::store::reports::RetentionReport;
 use crate::store::rules;
-use crate::store::writer::RetentionReport;
-
-/// How long finished messages keep their texts, and how long they are kept at all.
-#[derive(Clone, Copy, Debug)]
-pub struct Retention {
-    /// Texts are erased this long after the message finished, in milliseconds.
-    pub erase_after_ms: Millis,
-    /// Messages are forgotten this long after they finished, in milliseconds.
-    pub forget_after_ms: Millis,
-}
 
 /// One pass over at most `limit` messages for each of erasing and forgetting.
 pub async fn run(
@@ -27,11 +18,7 @@ pub async fn run(
     now: Millis,
     limit: usize,
 ) -> Result<RetentionReport, StoreError> {
-    let tx = w
-        .client
-        .transaction()
-        .await
-        .map_err(|e| failed("starting", e))?;
+    let tx = begin(&mut w.client, "retention").await?;
     let rows = tx
         .query(
             "SELECT id, record FROM messages

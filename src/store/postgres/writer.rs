@@ -4,19 +4,17 @@
 
 use super::accept::accept_group;
 use super::claim::claim;
-use super::counts::{Deltas, Known};
+use super::committer::Committer;
 use super::deadlines::fire_due;
 use super::life::change;
 use super::receipts::record_or_park;
-use super::retention::{self, Retention};
+use super::retention;
 use crate::message::{Message, MessageId, Millis, NewMessage, now_ms};
 use crate::store::error::StoreError;
 use crate::store::event::Event;
 use crate::store::layout::codec::ParkedReceipt;
+use crate::store::reports::{Accepted, Fired, ReceiptLanding, RetentionReport};
 use crate::store::rules::Change;
-use crate::store::writer::Accepted;
-use crate::store::writer::{Fired, ReceiptLanding, RetentionReport};
-use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::Client;
 
@@ -87,27 +85,6 @@ pub enum Op {
         /// Its seq.
         reply: oneshot::Sender<Result<u64, StoreError>>,
     },
-}
-
-/// The writer's connection, with what its transactions need to know of this node.
-pub struct Committer {
-    /// The connection.
-    pub client: Client,
-    /// This node's name, recorded on its claims and its counters' rows.
-    pub node: String,
-    /// The counters as this node knows them.
-    pub known: Arc<Mutex<Known>>,
-    /// How long finished messages keep their texts and are kept.
-    pub retention: Retention,
-}
-
-impl Committer {
-    /// Counts the changes of a transaction that committed.
-    pub fn committed(&self, counted: &Deltas) {
-        if let Ok(mut known) = self.known.lock() {
-            known.committed(counted);
-        }
-    }
 }
 
 /// Runs until every [`super::PgStore`] is dropped: takes the first op waiting, then every

@@ -7,7 +7,7 @@ use crate::message::{Message, Millis, State};
 use crate::store::error::StoreError;
 use crate::store::event::Event;
 use crate::store::layout::codec::DeadlineKind;
-use crate::store::writer::Fired;
+use crate::store::reports::Fired;
 
 /// Why a submitted message became `unknown`.
 pub const GAVE_UP: &str = "no final receipt before the final receipt timeout";

@@ -3,15 +3,15 @@
 //! (except claims, which the next durable change or flush makes durable).
 
 use super::SledStore;
-use crate::message::{Kind, Message, MessageId, Millis, now_ms};
+use crate::message::{Kind, Message, MessageId, Millis};
 use crate::store::error::StoreError;
 use crate::store::event::Event;
 use crate::store::layout::codec::ParkedReceipt;
+use crate::store::reports::DroppedReceipts;
+use crate::store::reports::Fired;
+use crate::store::reports::ReceiptLanding;
+use crate::store::reports::RetentionReport;
 use crate::store::writer::ops::{Change, Op};
-use crate::store::writer::reports::DroppedReceipts;
-use crate::store::writer::reports::Fired;
-use crate::store::writer::reports::ReceiptLanding;
-use crate::store::writer::reports::RetentionReport;
 
 impl SledStore {
     /// Applies one change to one message; the message as it is now.
@@ -68,12 +68,7 @@ impl SledStore {
         error: Option<&str>,
         at: Millis,
     ) -> Result<ReceiptLanding, StoreError> {
-        let receipt = ParkedReceipt {
-            stat: stat.to_owned(),
-            error: error.map(str::to_owned),
-            at,
-            parked_at: now_ms(),
-        };
+        let receipt = ParkedReceipt::new(stat, error, at);
         let operator = operator.to_owned();
         self.ask(|reply| Op::Receipt {
             operator,

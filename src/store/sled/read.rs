@@ -4,11 +4,11 @@
 use super::SledStore;
 use crate::store::error::StoreError;
 use crate::store::event::StoredEvent;
-use crate::store::handle::Tier;
 use crate::store::layout::codec;
 use crate::store::layout::event_run;
 use crate::store::layout::keys;
 use crate::store::layout::lookup::load;
+use crate::store::reports::Tier;
 use std::sync::atomic::Ordering;
 
 use crate::message::{Kind, Message, MessageId, Millis};

@@ -8,10 +8,10 @@ use super::Inner;
 use super::SledStore;
 use crate::message::{Kind, Message, Millis, State};
 use crate::store::error::StoreError;
-use crate::store::handle::AwaitingReceipt;
 use crate::store::layout::codec;
 use crate::store::layout::keys;
 use crate::store::layout::lookup::load;
+use crate::store::reports::AwaitingReceipt;
 use std::sync::{Arc, Weak};
 
 /// A handle that does not keep the store open: background observers hold it so that dropping

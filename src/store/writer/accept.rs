@@ -3,13 +3,13 @@
 //! at a time, so a million queued messages cost tens of thousands of keys, not millions.
 
 use super::chunks;
-use super::reports::Accepted;
 use super::thread::Writer;
 use super::tx::Tx;
 use crate::message::{Message, MessageId, Millis, NewMessage, State};
 use crate::store::error::StoreError;
 use crate::store::layout::codec::{self, DeadlineEntry, DeadlineKind, IntakeChunk};
 use crate::store::layout::keys;
+use crate::store::reports::Accepted;
 use crate::store::rules::{self, LATE_ON_ARRIVAL};
 use std::collections::{HashMap, HashSet};
 

@@ -4,13 +4,13 @@
 //! are simply dropped when their time comes. A message is only ever back in the queue before
 //! its `send_by` (a requeue after it expires the message), so its one entry stays valid.
 
-use super::reports::Fired;
 use super::thread::Writer;
 use super::tx::Tx;
 use crate::message::Millis;
 use crate::store::error::StoreError;
 use crate::store::layout::codec::{self, DeadlineEntry};
 use crate::store::layout::keys;
+use crate::store::reports::Fired;
 use crate::store::rules::deadlines;
 
 impl Writer {

@@ -25,7 +25,6 @@ mod records;
 pub mod recover;
 mod refuse;
 mod replies;
-pub mod reports;
 pub mod retention;
 mod slow;
 pub mod state;
@@ -33,11 +32,13 @@ pub mod thread;
 mod tx;
 mod verify;
 
+pub use crate::store::reports::{
+    Accepted, DroppedReceipts, Fired, ReceiptLanding, RetentionReport,
+};
 pub use crate::store::rules::receipt_outcome;
 pub use direct::AcceptedOtps;
 pub use failure::EXIT_STORE_FAILED;
 pub use history_view::HistoryView;
 pub use ops::Change;
 pub use recover::recover_in_flight;
-pub use reports::{Accepted, DroppedReceipts, Fired, ReceiptLanding, RetentionReport};
 pub use thread::spawn;

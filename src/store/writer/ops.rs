@@ -1,14 +1,14 @@
 //! The requests the writer serves.
 
-use super::reports::Accepted;
-use super::reports::DroppedReceipts;
-use super::reports::Fired;
-use super::reports::ReceiptLanding;
-use super::reports::RetentionReport;
 use crate::message::{Message, MessageId, Millis, NewMessage};
 use crate::store::error::StoreError;
 use crate::store::event::Event;
 use crate::store::layout::codec::ParkedReceipt;
+use crate::store::reports::Accepted;
+use crate::store::reports::DroppedReceipts;
+use crate::store::reports::Fired;
+use crate::store::reports::ReceiptLanding;
+use crate::store::reports::RetentionReport;
 use tokio::sync::oneshot;
 
 pub use crate::store::rules::Change;

@@ -4,12 +4,12 @@
 //! result lands (applied in that same change), or until the receipts stage drops it after its
 //! hold.
 
-use super::reports::{DroppedReceipts, ReceiptLanding};
 use super::thread::Writer;
 use crate::message::Millis;
 use crate::store::error::StoreError;
 use crate::store::layout::codec::{self, PARKED_VERSION, ParkedReceipt};
 use crate::store::layout::keys;
+use crate::store::reports::{DroppedReceipts, ReceiptLanding};
 use crate::store::rules::receipt;
 
 impl Writer {

@@ -8,7 +8,6 @@
 
 use super::chunks;
 use super::moves::remove_live;
-use super::reports::RetentionReport;
 use super::thread::Writer;
 use super::tx::Tx;
 use crate::message::{Message, MessageId, Millis};
@@ -18,6 +17,7 @@ use crate::store::history::HistoryWrite;
 use crate::store::layout::codec;
 use crate::store::layout::event_run;
 use crate::store::layout::keys;
+use crate::store::reports::RetentionReport;
 use crate::store::rules;
 
 /// The outcome of walking records from a cursor.

@@ -1,8 +1,9 @@
-//! What the writer reports back for its ops: the answer types of the store's interface, kept
-//! below every file that produces them so that the ops, their senders and their handlers all
-//! point down to them.
+//! The answer types of the store's interface (what an accept, a claim's outcome, a pass of the
+//! deadline watcher or of retention reports back; where a message is kept; what awaits a
+//! receipt), kept below every engine and rule that produces them so that all point down to
+//! them.
 
-use crate::message::{Message, MessageId, State};
+use crate::message::{Kind, Message, MessageId, Millis, State};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -78,4 +79,25 @@ impl DroppedReceipts {
     pub fn total(&self) -> u64 {
         self.by_operator.values().sum()
     }
+}
+
+/// Where a message is kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tier {
+    /// The live store (on sled, [`crate::store::engine`]; every message, on the cluster engine).
+    Live,
+    /// The history tier of finished messages (SQLite).
+    History,
+}
+/// A live message awaiting its receipt (see [`Store::awaiting_receipts`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AwaitingReceipt {
+    /// The message.
+    pub id: MessageId,
+    /// Its kind (its lane).
+    pub kind: Kind,
+    /// True when it is `submitted` (the operator took it; its receipt has not come).
+    pub submitted: bool,
+    /// Its `receipt_by`, when that passed while it was not final.
+    pub overdue: Option<Millis>,
 }
