@@ -75,3 +75,36 @@ async fn messages_go_through_the_database_and_a_restarted_daemon_shows_them() {
     }
     daemon.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_refused_by_the_database_says_why_and_does_not_start() {
+    let pg = TestPostgres::start_with(test_postgres::Options {
+        password: Some("the-right-one"),
+        ..test_postgres::Options::default()
+    });
+    let sim = simulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pg.pass"), "a-wrong-one\n").unwrap();
+    let store = format!(
+        "{}password_file = \"pg.pass\"\n",
+        cluster_store(&pg, "node-a")
+    );
+    let config = khabar::config::Config::load(&write_config(dir.path(), &sim, &store)).unwrap();
+    let socket = config.api.socket_path.clone();
+    let refused = khabar::daemon::run_with(config, Default::default())
+        .await
+        .expect_err("a daemon the database refuses does not start");
+    let said = refused.to_string();
+    assert!(
+        said.contains(&format!(
+            "cannot connect to the database postgres at 127.0.0.1:{}",
+            pg.port()
+        )),
+        "{said}"
+    );
+    assert!(
+        !said.contains("a-wrong-one"),
+        "the password is never shown: {said}"
+    );
+    assert!(!socket.exists(), "nothing was served");
+}
