@@ -6,21 +6,28 @@
 //! cargo bench --bench store                 # full run (the 5M fill takes a few minutes)
 //! cargo bench --bench store -- --quick      # a tenth of the sizes
 //! cargo bench --bench store -- --fill 1000000,5000000 --skip-accepts
+//! cargo bench --bench store -- --quick --skip-fill --engine postgres   # the cluster engine
 //! ```
+//!
+//! With `--engine postgres` the accepts go to a PostgreSQL server the bench starts on this
+//! machine (test-postgres: fsync and `synchronous_commit` on, as PostgreSQL ships), one fresh
+//! database per case; the fill and reopen figures are sled's only.
 //!
 //! Reopen figures come from a fresh process (this binary re-run with `--reopen DIR`), so they
 //! show what a restarted daemon holds, not what the filling process accumulated.
 
 use khabar::message::{Extra, Kind, NewMessage, now_ms};
-use khabar::store::{Store, StoreConfig};
+use khabar::store::{PostgresConfig, Store, StoreConfig};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
+use test_postgres::TestPostgres;
 
 const TEXT: &str = "Құрметті алушы! Әлеуметтік төлем бойынша өтінішіңіз қабылданды. Нөмірі: 000123";
 
 struct Args {
     quick: bool,
+    postgres: bool,
     skip_accepts: bool,
     fill: Vec<u64>,
     reopen: Option<String>,
@@ -29,6 +36,7 @@ struct Args {
 fn parse_args() -> Args {
     let mut args = Args {
         quick: false,
+        postgres: false,
         skip_accepts: false,
         fill: vec![1_000_000, 5_000_000],
         reopen: None,
@@ -47,6 +55,7 @@ fn parse_args() -> Args {
                     .collect();
             }
             "--reopen" => args.reopen = it.next(),
+            "--engine" => args.postgres = it.next().as_deref() == Some("postgres"),
             _ => {} // cargo passes --bench
         }
     }
@@ -109,10 +118,38 @@ fn open(dir: &Path) -> Store {
     Store::open(&StoreConfig::at(dir)).expect("open the store")
 }
 
-/// `writers` tasks accept single messages until `total` are accepted; returns accepts/s.
-async fn concurrent_accepts(writers: u64, total: u64) -> f64 {
+/// Where a case's accepts go: a fresh sled store, or a fresh database on a PostgreSQL server.
+enum Target<'a> {
+    Sled,
+    Postgres(&'a TestPostgres),
+}
+
+/// A fresh, empty store of the target's engine (and the folder a sled store lives in).
+async fn fresh(target: &Target<'_>, case: &str) -> (Store, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+    let store = match target {
+        Target::Sled => open(dir.path()),
+        Target::Postgres(pg) => {
+            let database = format!("bench_{case}");
+            pg.psql("postgres", &format!("CREATE DATABASE {database}"))
+                .expect("create the case's database");
+            let config = PostgresConfig {
+                port: pg.port(),
+                database,
+                user: test_postgres::USER.into(),
+                ..PostgresConfig::default()
+            };
+            Store::open_cluster(&config, "bench", &StoreConfig::at(dir.path()))
+                .await
+                .expect("open the cluster store")
+        }
+    };
+    (store, dir)
+}
+
+/// `writers` tasks accept single messages until `total` are accepted; returns accepts/s.
+async fn concurrent_accepts(target: &Target<'_>, writers: u64, total: u64) -> f64 {
+    let (store, _dir) = fresh(target, &format!("w{writers}")).await;
     let per_writer = total / writers;
     let start = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
@@ -132,9 +169,8 @@ async fn concurrent_accepts(writers: u64, total: u64) -> f64 {
 }
 
 /// One writer accepts batches of `size` until `total`; returns accepts/s.
-async fn batch_accepts(size: u64, total: u64) -> f64 {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+async fn batch_accepts(target: &Target<'_>, size: u64, total: u64) -> f64 {
+    let (store, _dir) = fresh(target, &format!("b{size}")).await;
     let start = Instant::now();
     for b in 0..total / size {
         let batch = (0..size).map(|i| message(b * size + i, "b")).collect();
@@ -235,7 +271,19 @@ fn main() {
         return;
     }
     let scale = if args.quick { 10 } else { 1 };
-    println!("store benchmark: durable accepts (each answered after its fsync), cache 64 MiB");
+    let server = args.postgres.then(TestPostgres::start);
+    let target = match &server {
+        Some(pg) => Target::Postgres(pg),
+        None => Target::Sled,
+    };
+    match &target {
+        Target::Sled => println!(
+            "store benchmark: durable accepts (each answered after its fsync), sled, cache 64 MiB"
+        ),
+        Target::Postgres(_) => println!(
+            "store benchmark: durable accepts (each answered after its commit), PostgreSQL on this machine"
+        ),
+    }
     if !args.skip_accepts {
         let cases: [(&str, u64, u64); 3] = [
             ("1 writer", 1, 3_000),
@@ -243,7 +291,7 @@ fn main() {
             ("512 writers", 512, 300_000),
         ];
         for (name, writers, total) in cases {
-            let rate = runtime.block_on(concurrent_accepts(writers, total / scale));
+            let rate = runtime.block_on(concurrent_accepts(&target, writers, total / scale));
             println!(
                 "{name:>16}: {rate:>8.0} accepts/s ({} messages)",
                 total / scale
@@ -251,12 +299,15 @@ fn main() {
         }
         for size in [100, 1_000] {
             let total = 300_000 / scale;
-            let rate = runtime.block_on(batch_accepts(size, total));
+            let rate = runtime.block_on(batch_accepts(&target, size, total));
             println!(
                 "{:>16}: {rate:>8.0} accepts/s ({total} messages)",
                 format!("batches of {size}")
             );
         }
+    }
+    if server.is_some() {
+        return;
     }
     for &queued in &args.fill {
         runtime.block_on(fill_and_reopen(queued));
