@@ -7,9 +7,10 @@
 //! the event log with subscribers on every node woken by `LISTEN/NOTIFY`, counters for status,
 //! and a node's messages in flight requeued at its start. The connection settings are
 //! [`PostgresConfig`], connecting with the password from a file or the environment and TLS to the
-//! database [`connect`], the schema and its versioned migrations [`migrate`]. Not yet here:
-//! the operator leases between nodes, and the `[store] engine` setting (the
-//! [`crate::store::Store`] the stages use does not dispatch to this engine yet).
+//! database [`connect`], the schema and its versioned migrations [`migrate`]. `[store] engine =
+//! "postgres"` selects it. Not yet here: the operator leases between nodes (until then, one
+//! node per database), reconnecting after the database fails over, and the OTP and requests
+//! databases, which stay sled files on each node.
 //!
 //! The engine keeps the promises of the store's contract (`super`) with the database's own
 //! means: "accepted" is a committed transaction, a claim is a row lock (`FOR UPDATE SKIP
