@@ -12,7 +12,9 @@ const WAIT: Duration = Duration::from_secs(30);
 async fn an_accepted_otp_arrives_claimed_and_other_kinds_stay_queued() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
-    let mut taken = store.take_otps_at_accept();
+    let mut taken = store
+        .take_otps_at_accept()
+        .expect("the sled engine claims OTPs at accept");
     let accepted = store
         .accept_batch(vec![
             message(Kind::Bulk, None),
@@ -58,7 +60,11 @@ async fn an_accepted_otp_arrives_claimed_and_other_kinds_stay_queued() {
 async fn with_nobody_listening_otps_wait_in_their_lane() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
-    drop(store.take_otps_at_accept());
+    drop(
+        store
+            .take_otps_at_accept()
+            .expect("the sled engine claims OTPs at accept"),
+    );
     let id = store.accept(message(Kind::Otp, None)).await.unwrap().id;
     assert_eq!(
         store.get(id).await.unwrap().expect("stored").state,
@@ -72,7 +78,9 @@ async fn with_nobody_listening_otps_wait_in_their_lane() {
 async fn several_otps_accepted_together_all_arrive_once() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
-    let mut taken = store.take_otps_at_accept();
+    let mut taken = store
+        .take_otps_at_accept()
+        .expect("the sled engine claims OTPs at accept");
     let clients: Vec<_> = (0..20)
         .map(|i| {
             let store = store.clone();
@@ -105,7 +113,9 @@ async fn several_otps_accepted_together_all_arrive_once() {
 async fn an_otp_held_for_its_place_is_claimed_only_when_its_place_comes() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
-    let mut taken = store.take_otps_at_accept();
+    let mut taken = store
+        .take_otps_at_accept()
+        .expect("the sled engine claims OTPs at accept");
     let until = now_ms() + 3_600_000;
     let mut held = message(Kind::Otp, None);
     held.extra.held_until = Some(until);

@@ -162,7 +162,7 @@ pub async fn run_with(config: Config, stop: CancellationToken) -> Result<(), Dae
         idle_poll: config.sending.idle_poll,
         batch: config.sending.claim_batch,
         otp: Some(otp.clone()),
-        accepted_otps: Some(scheduler.store().take_otps_at_accept()),
+        accepted_otps: scheduler.store().take_otps_at_accept(),
         concat_refs: Default::default(),
     };
     let dispatching = tokio::spawn(dispatcher.run(stages.clone()));

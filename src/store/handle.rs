@@ -66,9 +66,7 @@ impl Store {
     /// `submitting` back in the queue. Blocking: call it before serving, or from
     /// `spawn_blocking`.
     pub fn open(config: &StoreConfig) -> Result<Store, StoreError> {
-        Ok(Store {
-            engine: Engine::Sled(SledStore::open(config)?),
-        })
+        Ok(Store::opened(Engine::Sled(SledStore::open(config)?)))
     }
 
     /// Opens the cluster store in the database `postgres` names, as node `node` (see
@@ -78,9 +76,21 @@ impl Store {
         node: &str,
         config: &StoreConfig,
     ) -> Result<Store, StoreError> {
-        Ok(Store {
-            engine: Engine::Postgres(PgStore::open(postgres, node, config).await?),
-        })
+        let store = PgStore::open(postgres, node, config).await?;
+        Ok(Store::opened(Engine::Postgres(store)))
+    }
+
+    /// The handle over an engine just opened; says what the opening put back in the queue.
+    fn opened(engine: Engine) -> Store {
+        let store = Store { engine };
+        let recovered = store.recovered_at_open();
+        if recovered > 0 {
+            tracing::info!(
+                recovered,
+                "messages caught in submitting are back in the queue"
+            );
+        }
+        store
     }
 
     /// A handle to this store that does not keep it open.
@@ -180,12 +190,12 @@ impl Store {
     }
 
     /// From now on OTPs are claimed in the same group as their accept and arrive here,
-    /// `submitting`, once that group is durable (the sled engine's fast path; on the cluster
-    /// engine nothing arrives and the claim loops find them). One taker at a time.
-    pub fn take_otps_at_accept(&self) -> AcceptedOtps {
+    /// `submitting`, once that group is durable: the sled engine's fast path (None on the
+    /// cluster engine, where the claim loops find them). One taker at a time.
+    pub fn take_otps_at_accept(&self) -> Option<AcceptedOtps> {
         match &self.engine {
-            Engine::Sled(s) => s.take_otps_at_accept(),
-            Engine::Postgres(_) => tokio::sync::mpsc::unbounded_channel().1,
+            Engine::Sled(s) => Some(s.take_otps_at_accept()),
+            Engine::Postgres(_) => None,
         }
     }
 

@@ -5,6 +5,7 @@
 use super::committer::{Committer, begin};
 use super::counts::Deltas;
 use super::events::append_events;
+use super::failed;
 use super::life::next_deadline;
 use crate::message::{Message, MessageId, Millis, NewMessage, State};
 use crate::store::error::StoreError;
@@ -38,7 +39,7 @@ pub async fn accept_group(
             &[],
         )
         .await
-        .map_err(|e| failed("locking the message ids", e))?
+        .map_err(|e| failed("accepting messages: locking the message ids", e))?
         .get(0);
     let mut outcomes = known_references(&tx, &messages).await?;
     let fresh = outcomes.iter().filter(|o| o.is_none()).count();
@@ -70,12 +71,14 @@ pub async fn accept_group(
             &[&((next - 1) as i64)],
         )
         .await
-        .map_err(|e| failed("recording the last id", e))?;
+        .map_err(|e| failed("accepting messages: recording the last id", e))?;
         rows.insert(&tx).await?;
     }
     append_events(&tx, &events).await?;
     counted.write(&tx, &w.node).await?;
-    tx.commit().await.map_err(|e| failed("committing", e))?;
+    tx.commit()
+        .await
+        .map_err(|e| failed("accepting messages: committing", e))?;
     w.committed(&counted);
     let outcomes: Vec<Outcome> = outcomes.into_iter().flatten().collect();
     Ok(outcomes
@@ -118,7 +121,7 @@ async fn known_references(
                 &[&references],
             )
             .await
-            .map_err(|e| failed("looking up references", e))?;
+            .map_err(|e| failed("accepting messages: looking up references", e))?;
         for row in rows {
             let reference: String = row.get(0);
             let id: i64 = row.get(1);
@@ -197,11 +200,7 @@ impl Rows {
             ],
         )
         .await
-        .map_err(|e| failed("storing the messages", e))?;
+        .map_err(|e| failed("accepting messages: storing the messages", e))?;
         Ok(())
     }
-}
-
-fn failed(what: &str, e: tokio_postgres::Error) -> StoreError {
-    StoreError::storage(format!("accepting messages: {what}: {e}"), e)
 }

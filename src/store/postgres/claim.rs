@@ -4,6 +4,7 @@
 //! their `send_by` are expired instead, by the rules every engine shares.
 
 use super::committer::{Committer, begin};
+use super::failed;
 use super::life::Staging;
 use crate::message::{Message, Millis, State};
 use crate::store::error::StoreError;
@@ -28,7 +29,7 @@ pub async fn claim(
             &[&i16::from(lane), &now, &(max as i64)],
         )
         .await
-        .map_err(|e| failed("finding due messages", e))?;
+        .map_err(|e| failed("claiming messages: finding due messages", e))?;
     let mut staging = Staging::default();
     let mut claimed = Vec::with_capacity(rows.len());
     for row in rows {
@@ -43,11 +44,9 @@ pub async fn claim(
         }
     }
     let counted = staging.write(&tx, &w.node, now).await?;
-    tx.commit().await.map_err(|e| failed("committing", e))?;
+    tx.commit()
+        .await
+        .map_err(|e| failed("claiming messages: committing", e))?;
     w.committed(&counted);
     Ok(claimed)
-}
-
-fn failed(what: &str, e: tokio_postgres::Error) -> StoreError {
-    StoreError::storage(format!("claiming messages: {what}: {e}"), e)
 }

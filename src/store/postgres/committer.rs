@@ -3,6 +3,7 @@
 //! it committed.
 
 use super::counts::{Deltas, Known};
+use super::failed;
 use crate::message::Millis;
 use crate::store::error::StoreError;
 use std::sync::{Arc, Mutex};
@@ -43,5 +44,5 @@ pub async fn begin<'a>(client: &'a mut Client, doing: &str) -> Result<Transactio
     client
         .transaction()
         .await
-        .map_err(|e| StoreError::storage(format!("{doing}: starting: {e}"), e))
+        .map_err(|e| failed(&format!("{doing}: starting"), e))
 }

@@ -2,6 +2,7 @@
 //! own rows of `counts` (so two nodes never wait for each other's counter rows). A node knows
 //! its own changes as it commits them, and reads the other nodes' every [`REFRESH`].
 
+use super::failed;
 use crate::message::{Kind, State};
 use crate::store::counts::Counts;
 use crate::store::error::StoreError;
@@ -140,8 +141,4 @@ pub fn refresh(client: Arc<Client>, node: String, known: Weak<Mutex<Known>>) {
             }
         }
     });
-}
-
-fn failed(what: &str, e: tokio_postgres::Error) -> StoreError {
-    StoreError::storage(format!("{what}: {e}"), e)
 }

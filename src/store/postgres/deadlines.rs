@@ -4,6 +4,7 @@
 //! that is due fires by the rules every engine shares.
 
 use super::committer::{Committer, begin};
+use super::failed;
 use super::life::Staging;
 use crate::message::Millis;
 use crate::store::error::StoreError;
@@ -21,7 +22,7 @@ pub async fn fire_due(w: &mut Committer, now: Millis, limit: usize) -> Result<Fi
             &[&now, &(limit as i64)],
         )
         .await
-        .map_err(|e| failed("finding due deadlines", e))?;
+        .map_err(|e| failed("firing deadlines: finding due deadlines", e))?;
     let mut fired = Fired {
         more: rows.len() == limit,
         ..Fired::default()
@@ -37,11 +38,9 @@ pub async fn fire_due(w: &mut Committer, now: Millis, limit: usize) -> Result<Fi
         }
     }
     let counted = staging.write(&tx, &w.node, now).await?;
-    tx.commit().await.map_err(|e| failed("committing", e))?;
+    tx.commit()
+        .await
+        .map_err(|e| failed("firing deadlines: committing", e))?;
     w.committed(&counted);
     Ok(fired)
-}
-
-fn failed(what: &str, e: tokio_postgres::Error) -> StoreError {
-    StoreError::storage(format!("firing deadlines: {what}: {e}"), e)
 }

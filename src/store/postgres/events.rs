@@ -3,6 +3,7 @@
 //! with its last seq; each node listens on a connection of its own, so a subscriber on any
 //! node wakes for events written by any other.
 
+use super::failed;
 use crate::store::error::StoreError;
 use crate::store::event::Event;
 use crate::store::event::StoredEvent;
@@ -152,8 +153,4 @@ fn raise(seen: &mut u64, seq: u64) -> bool {
     let moved = seq > *seen;
     *seen = (*seen).max(seq);
     moved
-}
-
-fn failed(what: &str, e: tokio_postgres::Error) -> StoreError {
-    StoreError::storage(format!("{what}: {e}"), e)
 }

@@ -4,6 +4,7 @@
 use super::connect::{connect, connect_hearing};
 use super::counts::{self, Known};
 use super::events;
+use super::failed;
 use super::migrate::migrate;
 use super::recover::requeue_in_flight;
 use crate::store::config::PostgresConfig;
@@ -90,12 +91,6 @@ impl PgStore {
             },
         };
         let recovered = requeue_in_flight(&mut writes, now_ms()).await?;
-        if recovered > 0 {
-            tracing::info!(
-                recovered,
-                "messages caught in submitting are back in the queue"
-            );
-        }
         let reads = Arc::new(connect(config).await?);
         counts::refresh(Arc::clone(&reads), node.to_owned(), Arc::downgrade(&known));
         let (notices, heard) = mpsc::unbounded_channel();
@@ -190,7 +185,7 @@ impl PgStore {
                 &[&operator, &normalize_operator_id(operator_id)],
             )
             .await
-            .map_err(|e| read_failed("reading an operator id", e))?;
+            .map_err(|e| failed("reading an operator id", e))?;
         Ok(row.map(|r| {
             (
                 MessageId(r.get::<_, i64>(0) as u64),
@@ -290,7 +285,7 @@ impl PgStore {
                 &[&(id.0 as i64)],
             )
             .await
-            .map_err(|e| read_failed("reading a message", e))?;
+            .map_err(|e| failed("reading a message", e))?;
         row.map(|r| codec::decode_record(r.get(0))).transpose()
     }
 
@@ -304,11 +299,7 @@ impl PgStore {
                 &[&reference],
             )
             .await
-            .map_err(|e| read_failed("reading a message by reference", e))?;
+            .map_err(|e| failed("reading a message by reference", e))?;
         row.map(|r| codec::decode_record(r.get(0))).transpose()
     }
-}
-
-fn read_failed(what: &str, e: tokio_postgres::Error) -> StoreError {
-    StoreError::storage(format!("{what}: {e}"), e)
 }

@@ -7,6 +7,7 @@
 use super::committer::{Committer, begin};
 use super::counts::Deltas;
 use super::events::append_events;
+use super::failed;
 use crate::message::{Kind, Message, MessageId, Millis, State};
 use crate::operator_id::{id_candidates, normalize_operator_id};
 use crate::store::error::StoreError;
@@ -156,7 +157,7 @@ impl Staging {
                 ],
             )
             .await
-            .map_err(|e| failed("writing records", e))?;
+            .map_err(|e| failed("changing a message: writing records", e))?;
         }
         for (operator, operator_id) in &self.unindexed {
             tx.execute(
@@ -164,7 +165,7 @@ impl Staging {
                 &[operator, operator_id],
             )
             .await
-            .map_err(|e| failed("forgetting an operator id", e))?;
+            .map_err(|e| failed("changing a message: forgetting an operator id", e))?;
         }
         for ((operator, operator_id), (id, part)) in &self.indexed {
             tx.execute(
@@ -175,7 +176,7 @@ impl Staging {
                 &[operator, operator_id, &(id.0 as i64), &(*part as i16)],
             )
             .await
-            .map_err(|e| failed("recording an operator id", e))?;
+            .map_err(|e| failed("changing a message: recording an operator id", e))?;
         }
         for (operator, operator_id) in &self.unparked {
             tx.execute(
@@ -183,7 +184,7 @@ impl Staging {
                 &[operator, operator_id],
             )
             .await
-            .map_err(|e| failed("removing a parked receipt", e))?;
+            .map_err(|e| failed("changing a message: removing a parked receipt", e))?;
         }
         append_events(tx, &self.events).await?;
         self.counts.write(tx, node).await?;
@@ -206,7 +207,7 @@ pub async fn change(
             &[&(id.0 as i64)],
         )
         .await
-        .map_err(|e| failed("reading the message", e))?;
+        .map_err(|e| failed("changing a message: reading the message", e))?;
     let Some(row) = row else {
         return Err(StoreError::NotFound(id));
     };
@@ -220,7 +221,9 @@ pub async fn change(
     }
     rules::apply_change(&mut staging, &mut message, change, now)?;
     let counted = staging.write(&tx, &w.node, now).await?;
-    tx.commit().await.map_err(|e| failed("committing", e))?;
+    tx.commit()
+        .await
+        .map_err(|e| failed("changing a message: committing", e))?;
     w.committed(&counted);
     Ok(message)
 }
@@ -242,15 +245,11 @@ async fn parked_for(
             &[&operator, &candidates],
         )
         .await
-        .map_err(|e| failed("looking for parked receipts", e))?;
+        .map_err(|e| failed("changing a message: looking for parked receipts", e))?;
     let mut parked = HashMap::new();
     for row in rows {
         let receipt = codec::decode(PARKED_VERSION, row.get(1), "parked receipt")?;
         parked.insert((operator.to_owned(), row.get(0)), receipt);
     }
     Ok(parked)
-}
-
-fn failed(what: &str, e: tokio_postgres::Error) -> StoreError {
-    StoreError::storage(format!("changing a message: {what}: {e}"), e)
 }

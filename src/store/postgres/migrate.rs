@@ -7,6 +7,7 @@
 //! Hand-written rather than a migration crate's runner: those take no lock against a second
 //! node migrating at once, and the refusal of a newer schema must say what to do.
 
+use super::failed;
 use crate::store::error::StoreError;
 use tokio_postgres::Client;
 
@@ -118,8 +119,4 @@ fn refuse_newer(found: i32) -> Result<(), StoreError> {
 /// A version as the errors show it (the table's column is a signed integer).
 fn unsigned(version: i32) -> u32 {
     u32::try_from(version).unwrap_or(0)
-}
-
-fn failed(what: &str, e: tokio_postgres::Error) -> StoreError {
-    StoreError::storage(format!("{what}: {e}"), e)
 }

@@ -34,6 +34,14 @@ mod retention;
 mod writer;
 
 pub use crate::store::config::{PostgresConfig, TlsMode};
+
+use crate::store::error::StoreError;
+
+/// A database call that failed: what it was doing (in words an operator reads in the log),
+/// with the database's error kept as the cause.
+fn failed(what: &str, e: tokio_postgres::Error) -> StoreError {
+    StoreError::storage(format!("{what}: {e}"), e)
+}
 pub use connect::connect;
 pub use handle::{PgStore, WeakPg};
 pub use migrate::{MIGRATION_LOCK, Migrated, SCHEMA_VERSION, check_schema, migrate};

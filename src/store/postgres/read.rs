@@ -2,6 +2,7 @@
 //! deadlines for the scheduler, walks for `khabar status`, deadlines fired, events appended
 //! and trimmed, parked receipts dropped. Reads see every committed change of every node.
 
+use super::failed;
 use super::handle::PgStore;
 use super::writer::Op;
 use crate::message::{Kind, Message, MessageId, Millis};
@@ -212,8 +213,4 @@ impl PgStore {
             .map_err(|e| failed("reading the database's size", e))?;
         Ok(row.get::<_, i64>(0) as u64)
     }
-}
-
-fn failed(what: &str, e: tokio_postgres::Error) -> StoreError {
-    StoreError::storage(format!("{what}: {e}"), e)
 }

@@ -3,6 +3,7 @@
 //! is recorded (by the rules every engine shares).
 
 use super::committer::{Committer, begin};
+use super::failed;
 use super::life::Staging;
 use crate::message::{MessageId, Millis};
 use crate::store::error::StoreError;
@@ -33,7 +34,7 @@ pub async fn record_or_park(
             &[&operator, &candidates],
         )
         .await
-        .map_err(|e| failed("finding the receipt's message", e))?;
+        .map_err(|e| failed("recording a receipt: finding the receipt's message", e))?;
     let mut counted = None;
     let landing = match found {
         Some(row) => {
@@ -70,17 +71,15 @@ pub async fn record_or_park(
                 ],
             )
             .await
-            .map_err(|e| failed("parking it", e))?;
+            .map_err(|e| failed("recording a receipt: parking it", e))?;
             ReceiptLanding::Parked
         }
     };
-    tx.commit().await.map_err(|e| failed("committing", e))?;
+    tx.commit()
+        .await
+        .map_err(|e| failed("recording a receipt: committing", e))?;
     if let Some(counted) = counted {
         w.committed(&counted);
     }
     Ok(landing)
-}
-
-fn failed(what: &str, e: tokio_postgres::Error) -> StoreError {
-    StoreError::storage(format!("recording a receipt: {what}: {e}"), e)
 }

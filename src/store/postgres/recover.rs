@@ -4,6 +4,7 @@
 //! their ids; only the others are sent again.
 
 use super::committer::{Committer, begin};
+use super::failed;
 use super::life::Staging;
 use crate::message::{Millis, State};
 use crate::store::error::StoreError;
@@ -20,7 +21,7 @@ pub async fn requeue_in_flight(w: &mut Committer, now: Millis) -> Result<usize, 
             &[&w.node],
         )
         .await
-        .map_err(|e| failed("finding them", e))?;
+        .map_err(|e| failed("requeuing messages in flight: finding them", e))?;
     let mut staging = Staging::default();
     for row in &rows {
         let mut message = codec::decode_record(row.get(0))?;
@@ -34,11 +35,9 @@ pub async fn requeue_in_flight(w: &mut Committer, now: Millis) -> Result<usize, 
         )?;
     }
     let counted = staging.write(&tx, &w.node, now).await?;
-    tx.commit().await.map_err(|e| failed("committing", e))?;
+    tx.commit()
+        .await
+        .map_err(|e| failed("requeuing messages in flight: committing", e))?;
     w.committed(&counted);
     Ok(rows.len())
-}
-
-fn failed(what: &str, e: tokio_postgres::Error) -> StoreError {
-    StoreError::storage(format!("requeuing messages in flight: {what}: {e}"), e)
 }

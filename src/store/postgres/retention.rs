@@ -5,6 +5,7 @@
 
 use super::committer::{Committer, Retention, begin};
 use super::counts::Deltas;
+use super::failed;
 use crate::message::{Kind, Millis, State};
 use crate::store::error::StoreError;
 use crate::store::layout::codec;
@@ -27,7 +28,7 @@ pub async fn run(
             &[&(now - retention.erase_after_ms), &(limit as i64)],
         )
         .await
-        .map_err(|e| failed("finding texts to erase", e))?;
+        .map_err(|e| failed("retention: finding texts to erase", e))?;
     let (mut ids, mut records) = (Vec::new(), Vec::new());
     let mut erased = 0;
     for row in &rows {
@@ -42,7 +43,7 @@ pub async fn run(
         &[&ids, &records],
     )
     .await
-    .map_err(|e| failed("erasing texts", e))?;
+    .map_err(|e| failed("retention: erasing texts", e))?;
     let forgotten = tx
         .query(
             "DELETE FROM messages WHERE id IN (
@@ -52,7 +53,7 @@ pub async fn run(
             &[&(now - retention.forget_after_ms), &(limit as i64)],
         )
         .await
-        .map_err(|e| failed("forgetting messages", e))?;
+        .map_err(|e| failed("retention: forgetting messages", e))?;
     let mut counted = Deltas::default();
     for row in &forgotten {
         let kind = row
@@ -66,15 +67,13 @@ pub async fn run(
         counted.remove(kind, state);
     }
     counted.write(&tx, &w.node).await?;
-    tx.commit().await.map_err(|e| failed("committing", e))?;
+    tx.commit()
+        .await
+        .map_err(|e| failed("retention: committing", e))?;
     w.committed(&counted);
     Ok(RetentionReport {
         texts_erased: erased,
         forgotten: forgotten.len(),
         more: rows.len() == limit || forgotten.len() == limit,
     })
-}
-
-fn failed(what: &str, e: tokio_postgres::Error) -> StoreError {
-    StoreError::storage(format!("retention: {what}: {e}"), e)
 }

@@ -185,8 +185,7 @@ async fn accept_all(w: &mut Committer, group: Vec<Op>) {
 
 /// Appends one event in a transaction of its own; its seq.
 async fn append_one(client: &mut Client, event: Event) -> Result<u64, StoreError> {
-    let failed =
-        |e: tokio_postgres::Error| StoreError::storage(format!("appending an event: {e}"), e);
+    let failed = |e| super::failed("appending an event", e);
     let tx = client.transaction().await.map_err(failed)?;
     let seq = super::events::append_events(&tx, std::slice::from_ref(&event)).await?;
     tx.commit().await.map_err(failed)?;

@@ -64,12 +64,6 @@ impl SledStore {
         let history = Arc::new(History::open(&config.path)?);
         engine::open::mark_in_use(&config.path);
         let (state, recovered) = recover_in_flight(&db, &history, &state, now_ms())?;
-        if recovered > 0 {
-            tracing::info!(
-                recovered,
-                "messages caught in submitting are back in the queue"
-            );
-        }
         let (events, _) = watch::channel(state.event_seq);
         let shared = Arc::new(Shared {
             counts: Mutex::new(state.counts.clone()),
