@@ -76,6 +76,8 @@ pub async fn accept_group(
     }
     append_events(&tx, &events).await?;
     counted.write(&tx, &w.node).await?;
+    // from here a lost connection leaves the outcome unknown: the group is not tried again
+    w.commit_sent = true;
     tx.commit()
         .await
         .map_err(|e| failed("accepting messages: committing", e))?;

@@ -44,9 +44,13 @@ pub async fn claim(
         }
     }
     let counted = staging.write(&tx, &w.node, now).await?;
-    tx.commit()
-        .await
-        .map_err(|e| failed("claiming messages: committing", e))?;
+    // a commit the lost connection leaves unanswered may have landed: these are undone then
+    w.unsure = claimed.iter().map(|m| m.id).collect();
+    let committed = tx.commit().await;
+    if committed.is_ok() || !w.client.is_closed() {
+        w.unsure.clear();
+    }
+    committed.map_err(|e| failed("claiming messages: committing", e))?;
     w.committed(&counted);
     Ok(claimed)
 }

@@ -4,7 +4,8 @@
 
 use super::counts::{Deltas, Known};
 use super::failed;
-use crate::message::Millis;
+use crate::message::{MessageId, Millis};
+use crate::store::config::PostgresConfig;
 use crate::store::error::StoreError;
 use std::sync::{Arc, Mutex};
 use tokio_postgres::{Client, Transaction};
@@ -19,6 +20,14 @@ pub struct Committer {
     pub known: Arc<Mutex<Known>>,
     /// How long finished messages keep their texts and are kept.
     pub retention: Retention,
+    /// How to connect again when the connection is lost.
+    pub config: PostgresConfig,
+    /// The messages of a claim whose commit was sent and not answered (the connection was
+    /// lost): claimed or not, nobody sends them, so they go back to the queue once connected
+    /// again.
+    pub unsure: Vec<MessageId>,
+    /// An accept group's commit was sent (a lost connection then leaves its outcome unknown).
+    pub commit_sent: bool,
 }
 
 impl Committer {

@@ -3,6 +3,7 @@
 use crate::store::config::{PostgresConfig, TlsMode};
 use crate::store::error::StoreError;
 use futures::StreamExt;
+use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_postgres::{AsyncMessage, Client, Notification};
 
@@ -58,6 +59,13 @@ pub async fn connect_hearing(
         }
     };
     Ok(client)
+}
+
+/// How long to wait before the next attempt to connect again after `attempt` failed ones:
+/// from a tenth of a second, doubling, at most two seconds (a failover takes seconds; an
+/// outage should not be met with a storm of connections).
+pub fn retry_pause(attempt: u32) -> Duration {
+    Duration::from_millis(100u64.saturating_mul(1 << attempt.min(5))).min(Duration::from_secs(2))
 }
 
 /// Runs a connection's I/O to its end, handing its notifications to `notices`; a connection

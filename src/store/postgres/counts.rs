@@ -3,6 +3,7 @@
 //! its own changes as it commits them, and reads the other nodes' every [`REFRESH`].
 
 use super::failed;
+use super::reads::Reads;
 use crate::message::{Kind, State};
 use crate::store::counts::Counts;
 use crate::store::error::StoreError;
@@ -124,14 +125,18 @@ pub async fn start(client: &Client, node: &str) -> Result<Known, StoreError> {
 }
 
 /// Reads the other nodes' rows into `known` every [`REFRESH`], until the store is dropped.
-pub fn refresh(client: Arc<Client>, node: String, known: Weak<Mutex<Known>>) {
+pub fn refresh(reads: Arc<Reads>, node: String, known: Weak<Mutex<Known>>) {
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(REFRESH).await;
             let Some(known) = known.upgrade() else {
                 return;
             };
-            match read(&client, &node).await {
+            let read = match reads.get().await {
+                Ok(client) => read(&client, &node).await,
+                Err(e) => Err(e),
+            };
+            match read {
                 Ok((_, others)) => {
                     if let Ok(mut known) = known.lock() {
                         known.others = others;

@@ -3,7 +3,9 @@
 //! with its last seq; each node listens on a connection of its own, so a subscriber on any
 //! node wakes for events written by any other.
 
+use super::connect::{connect_hearing, retry_pause};
 use super::failed;
+use crate::store::config::PostgresConfig;
 use crate::store::error::StoreError;
 use crate::store::event::Event;
 use crate::store::event::StoredEvent;
@@ -112,40 +114,71 @@ pub async fn ack(client: &Client, name: &str, seq: u64) -> Result<(), StoreError
     Ok(())
 }
 
-/// Starts listening on `listener` (a connection made with its notifications sent to
-/// `notices`) and keeps `latest` at the highest seq announced, until the connection ends or
-/// `stop`'s sender is dropped.
+/// Listens on a connection of its own and keeps `latest` at the highest seq announced, until
+/// `stop`'s sender is dropped. A connection lost (the database restarted or failed over) is
+/// made again, with pauses between attempts, and `latest` brought up to the last seq then.
+/// The first connection's failure is returned.
 pub async fn follow(
-    listener: Client,
-    mut notices: mpsc::UnboundedReceiver<Notification>,
+    config: PostgresConfig,
     latest: Arc<watch::Sender<u64>>,
     mut stop: oneshot::Receiver<()>,
 ) -> Result<(), StoreError> {
-    listener
-        .batch_execute(&format!("LISTEN {CHANNEL}"))
-        .await
-        .map_err(|e| failed("listening for events", e))?;
-    // what was written before the LISTEN took effect
-    let start = last_seq(&listener).await?;
-    latest.send_if_modified(|seen| raise(seen, start));
+    let (listener, notices) = listen(&config, &latest).await?;
     tokio::spawn(async move {
-        // the client keeps the connection (and its LISTEN) open while this task runs
-        let _listener = listener;
+        // the client keeps the connection (and its LISTEN) open while it is held
+        let (mut _listener, mut notices) = (listener, notices);
         loop {
             let notice = tokio::select! {
                 notice = notices.recv() => notice,
                 // the store was dropped
-                _ = &mut stop => None,
+                _ = &mut stop => return,
             };
-            let Some(notice) = notice else {
-                return;
-            };
-            if let Ok(seq) = notice.payload().parse::<u64>() {
-                latest.send_if_modified(|seen| raise(seen, seq));
+            if let Some(notice) = notice {
+                if let Ok(seq) = notice.payload().parse::<u64>() {
+                    latest.send_if_modified(|seen| raise(seen, seq));
+                }
+                continue;
+            }
+            // the connection ended: listen again on a new one
+            let mut attempt = 0;
+            loop {
+                let listened = tokio::select! {
+                    listened = listen(&config, &latest) => listened,
+                    _ = &mut stop => return,
+                };
+                match listened {
+                    Ok(again) => {
+                        tracing::info!(host = %config.host, "listening for events again");
+                        (_listener, notices) = again;
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot listen for events; trying again");
+                        tokio::time::sleep(retry_pause(attempt)).await;
+                        attempt += 1;
+                    }
+                }
             }
         }
     });
     Ok(())
+}
+
+/// Connects, listens on [`CHANNEL`] and raises `latest` to what was written before the
+/// `LISTEN` took effect; the client and where its notifications arrive.
+async fn listen(
+    config: &PostgresConfig,
+    latest: &watch::Sender<u64>,
+) -> Result<(Client, mpsc::UnboundedReceiver<Notification>), StoreError> {
+    let (notices, heard) = mpsc::unbounded_channel();
+    let listener = connect_hearing(config, Some(notices)).await?;
+    listener
+        .batch_execute(&format!("LISTEN {CHANNEL}"))
+        .await
+        .map_err(|e| failed("listening for events", e))?;
+    let start = last_seq(&listener).await?;
+    latest.send_if_modified(|seen| raise(seen, start));
+    Ok((listener, heard))
 }
 
 /// Raises `seen` to `seq`; true when it moved.

@@ -1,11 +1,12 @@
 //! [`PgStore`], the cluster engine's handle: opening (connect, migrate, start the writer),
 //! accepting through the writer's group commit, and reads on a shared connection.
 
-use super::connect::{connect, connect_hearing};
+use super::connect::connect;
 use super::counts::{self, Known};
 use super::events;
 use super::failed;
 use super::migrate::migrate;
+use super::reads::Reads;
 use super::recover::requeue_in_flight;
 use crate::store::config::PostgresConfig;
 
@@ -25,7 +26,6 @@ use crate::store::reports::ReceiptLanding;
 use crate::store::rules::Change;
 use std::sync::{Arc, Mutex, Weak};
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio_postgres::Client;
 
 /// How many accept calls may wait for the writer before callers wait to hand theirs over.
 const WAITING_OPS: usize = 1024;
@@ -51,7 +51,7 @@ impl WeakPg {
 /// What every clone of a [`PgStore`] shares.
 pub(super) struct PgInner {
     /// The connection reads share (tokio-postgres pipelines concurrent queries on it).
-    pub(super) reads: Arc<Client>,
+    pub(super) reads: Arc<Reads>,
     /// The writer task's inbox.
     pub(super) ops: mpsc::Sender<Op>,
     /// The last event seq announced by any node.
@@ -89,16 +89,17 @@ impl PgStore {
                 erase_after_ms: millis(store.erase_texts_after),
                 forget_after_ms: millis(store.forget_after),
             },
+            config: config.clone(),
+            unsure: Vec::new(),
+            commit_sent: false,
         };
         let recovered = requeue_in_flight(&mut writes, now_ms()).await?;
-        let reads = Arc::new(connect(config).await?);
+        let reads = Arc::new(Reads::open(config).await?);
         counts::refresh(Arc::clone(&reads), node.to_owned(), Arc::downgrade(&known));
-        let (notices, heard) = mpsc::unbounded_channel();
-        let listener = connect_hearing(config, Some(notices)).await?;
         let (latest, _) = watch::channel(0);
         let latest = Arc::new(latest);
         let (listening, stop) = oneshot::channel();
-        events::follow(listener, heard, Arc::clone(&latest), stop).await?;
+        events::follow(config.clone(), Arc::clone(&latest), stop).await?;
         let (ops, inbox) = mpsc::channel(WAITING_OPS);
         tokio::spawn(writer::run(writes, inbox, store.max_group.max(1)));
         let inner = PgInner {
@@ -177,10 +178,7 @@ impl PgStore {
         operator: &str,
         operator_id: &str,
     ) -> Result<Option<(MessageId, u32)>, StoreError> {
-        let row = self
-            .inner
-            .reads
-            .query_opt(
+        let row = self.inner.reads.get().await?.query_opt(
                 "SELECT message_id, part FROM operator_ids WHERE operator = $1 AND operator_id = $2",
                 &[&operator, &normalize_operator_id(operator_id)],
             )
@@ -200,7 +198,7 @@ impl PgStore {
         after: u64,
         limit: usize,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        events::read(&self.inner.reads, after, limit).await
+        events::read(&*self.inner.reads.get().await?, after, limit).await
     }
 
     /// A receiver that changes whenever any node's new events are committed (its value: the
@@ -211,12 +209,12 @@ impl PgStore {
 
     /// The last event seq the named subscriber acknowledged (0 if it never did).
     pub async fn cursor(&self, name: &str) -> Result<u64, StoreError> {
-        events::cursor(&self.inner.reads, name).await
+        events::cursor(&*self.inner.reads.get().await?, name).await
     }
 
     /// Records, committed, that the named subscriber has handled every event up to `seq`.
     pub async fn ack_cursor(&self, name: &str, seq: u64) -> Result<(), StoreError> {
-        events::ack(&self.inner.reads, name, seq).await
+        events::ack(&*self.inner.reads.get().await?, name, seq).await
     }
 
     /// Stores a message durably (committed) or finds the one with the same reference.
@@ -280,6 +278,8 @@ impl PgStore {
         let row = self
             .inner
             .reads
+            .get()
+            .await?
             .query_opt(
                 "SELECT record FROM messages WHERE id = $1",
                 &[&(id.0 as i64)],
@@ -294,6 +294,8 @@ impl PgStore {
         let row = self
             .inner
             .reads
+            .get()
+            .await?
             .query_opt(
                 "SELECT record FROM messages WHERE reference = $1",
                 &[&reference],

@@ -8,9 +8,10 @@
 //! and a node's messages in flight requeued at its start. The connection settings are
 //! [`PostgresConfig`], connecting with the password from a file or the environment and TLS to the
 //! database [`connect`], the schema and its versioned migrations [`migrate`]. `[store] engine =
-//! "postgres"` selects it. Not yet here: the operator leases between nodes (until then, one
-//! node per database), reconnecting after the database fails over, and the OTP and requests
-//! databases, which stay sled files on each node.
+//! "postgres"` selects it. A connection lost (the database restarted or failed over) is made
+//! again: reads on their next call (`reads.rs`), the writer with pauses before it answers its
+//! callers, running again an op the loss interrupted, and the event listener in the background.
+//! Not yet here: the OTP and requests databases, which stay sled files on each node.
 //!
 //! The engine keeps the promises of the store's contract (`super`) with the database's own
 //! means: "accepted" is a committed transaction, a claim is a row lock (`FOR UPDATE SKIP
@@ -28,6 +29,7 @@ mod handle;
 mod life;
 pub mod migrate;
 mod read;
+mod reads;
 mod receipts;
 mod recover;
 mod retention;

@@ -41,6 +41,8 @@ impl PgStore {
         let n = self
             .inner
             .reads
+            .get()
+            .await?
             .execute(
                 "DELETE FROM events WHERE seq IN (
                      SELECT seq FROM events
@@ -63,6 +65,8 @@ impl PgStore {
         let rows = self
             .inner
             .reads
+            .get()
+            .await?
             .query(
                 "DELETE FROM parked_receipts WHERE (operator, operator_id) IN (
                      SELECT operator, operator_id FROM parked_receipts
@@ -86,6 +90,8 @@ impl PgStore {
         let row = self
             .inner
             .reads
+            .get()
+            .await?
             .query_one(
                 "SELECT min(next_try) FROM messages WHERE state = 'queued' AND lane = $1",
                 &[&i16::from(kind.lane())],
@@ -100,6 +106,8 @@ impl PgStore {
         let row = self
             .inner
             .reads
+            .get()
+            .await?
             .query_one("SELECT min(deadline) FROM messages", &[])
             .await
             .map_err(|e| failed("reading the next deadline", e))?;
@@ -112,6 +120,8 @@ impl PgStore {
         let row = self
             .inner
             .reads
+            .get()
+            .await?
             .query_one(
                 "SELECT coalesce(max(seq), 0) FROM events WHERE at < $1",
                 &[&at],
@@ -131,6 +141,8 @@ impl PgStore {
         let rows = self
             .inner
             .reads
+            .get()
+            .await?
             .query(
                 "SELECT next_try, record FROM messages WHERE state = 'queued' AND lane = $1
                  ORDER BY next_try, id LIMIT $2",
@@ -149,6 +161,8 @@ impl PgStore {
         let rows = self
             .inner
             .reads
+            .get()
+            .await?
             .query(
                 "SELECT record FROM messages WHERE state = 'submitting' ORDER BY id LIMIT $1",
                 &[&(limit as i64)],
@@ -165,6 +179,8 @@ impl PgStore {
         let rows = self
             .inner
             .reads
+            .get()
+            .await?
             .query(
                 "SELECT record FROM messages WHERE finished_at IS NULL
                  AND (state = 'submitted' OR deadline IS NOT NULL)",
@@ -194,6 +210,8 @@ impl PgStore {
         let row = self
             .inner
             .reads
+            .get()
+            .await?
             .query_one(
                 "SELECT EXISTS (SELECT 1 FROM messages WHERE id = $1)",
                 &[&(id.0 as i64)],
@@ -208,6 +226,8 @@ impl PgStore {
         let row = self
             .inner
             .reads
+            .get()
+            .await?
             .query_one("SELECT pg_database_size(current_database())", &[])
             .await
             .map_err(|e| failed("reading the database's size", e))?;

@@ -5,9 +5,11 @@
 use super::accept::accept_group;
 use super::claim::claim;
 use super::committer::Committer;
+use super::connect::{connect, retry_pause};
 use super::deadlines::fire_due;
 use super::life::change;
 use super::receipts::record_or_park;
+use super::recover::requeue_unsure;
 use super::retention;
 use crate::message::{Message, MessageId, Millis, NewMessage, now_ms};
 use crate::store::error::StoreError;
@@ -15,8 +17,13 @@ use crate::store::event::Event;
 use crate::store::layout::codec::ParkedReceipt;
 use crate::store::reports::{Accepted, Fired, ReceiptLanding, RetentionReport};
 use crate::store::rules::Change;
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::Client;
+
+/// How long the writer keeps trying to connect again before it answers the ops waiting with
+/// the error (it tries again for the next ones).
+const RECONNECT_PATIENCE: Duration = Duration::from_secs(15);
 
 /// What the writer is asked to do.
 pub enum Op {
@@ -106,47 +113,114 @@ pub async fn run(mut w: Committer, mut inbox: mpsc::Receiver<Op>, max_group: usi
         let (accepts, others): (Vec<Op>, Vec<Op>) = group
             .into_iter()
             .partition(|op| matches!(op, Op::Accept { .. }));
+        if w.client.is_closed() {
+            // lost while idle: the accepts below would fail at once
+            let _ = reconnect(&mut w).await;
+        }
         if !accepts.is_empty() {
             accept_all(&mut w, accepts).await;
         }
         for op in others {
-            match op {
-                Op::Claim {
-                    lane,
-                    now,
-                    max,
-                    reply,
-                } => {
-                    let _ = reply.send(claim(&mut w, lane, now, max).await);
+            run_one(&mut w, op).await;
+        }
+    }
+}
+
+/// Evaluates `work` (an expression on the writer `w`); when it failed because the connection
+/// was lost, connects again (see [`reconnect`]) and evaluates it once more. A macro, not a
+/// function over an async closure: such closures borrowing the writer are not yet `Send` for
+/// the task to spawn.
+macro_rules! again_if_lost {
+    ($w:ident, $work:expr) => {
+        match $work {
+            Err(e) if $w.client.is_closed() => match reconnect($w).await {
+                Ok(()) => $work,
+                Err(_) => Err(e),
+            },
+            done => done,
+        }
+    };
+}
+
+/// Runs one op other than an accept in its own transaction and answers it. When the
+/// connection was lost under it, the op runs once more on a new connection: a change whose
+/// commit had landed is then refused by the rules (the message moved on) and the caller reads
+/// that error, never a second application.
+async fn run_one(w: &mut Committer, op: Op) {
+    match op {
+        Op::Claim {
+            lane,
+            now,
+            max,
+            reply,
+        } => {
+            let claimed = again_if_lost!(w, claim(w, lane, now, max).await);
+            let _ = reply.send(claimed);
+        }
+        Op::Change {
+            id,
+            change: what,
+            now,
+            reply,
+        } => {
+            let changed = again_if_lost!(w, change(w, id, what.clone(), now).await);
+            let _ = reply.send(changed);
+        }
+        Op::Receipt {
+            operator,
+            candidates,
+            receipt,
+            reply,
+        } => {
+            let landing = again_if_lost!(
+                w,
+                record_or_park(w, &operator, &candidates, receipt.clone()).await
+            );
+            let _ = reply.send(landing);
+        }
+        Op::Fire { now, limit, reply } => {
+            let fired = again_if_lost!(w, fire_due(w, now, limit).await);
+            let _ = reply.send(fired);
+        }
+        Op::Retention { now, limit, reply } => {
+            let done = again_if_lost!(w, retention::run(w, w.retention, now, limit).await);
+            let _ = reply.send(done);
+        }
+        Op::AppendEvent { event, reply } => {
+            let seq = again_if_lost!(w, append_one(&mut w.client, event.clone()).await);
+            let _ = reply.send(seq);
+        }
+        Op::Accept { .. } => {}
+    }
+}
+
+/// Connects again after the writer's connection was lost, trying with pauses for at most
+/// [`RECONNECT_PATIENCE`]: the callers wait meanwhile (a failover takes seconds) and get the
+/// error after it. On the new connection, the claims whose commit went unanswered are undone
+/// (see [`Committer::unsure`]).
+async fn reconnect(w: &mut Committer) -> Result<(), StoreError> {
+    let since = std::time::Instant::now();
+    let mut attempt = 0;
+    loop {
+        match connect(&w.config).await {
+            Ok(client) => {
+                w.client = client;
+                tracing::info!(host = %w.config.host, "reconnected to the database (writes)");
+                let unsure = std::mem::take(&mut w.unsure);
+                if !unsure.is_empty() {
+                    let n = requeue_unsure(w, &unsure, now_ms()).await?;
+                    tracing::info!(
+                        requeued = n,
+                        "claims the lost connection left unanswered are back in the queue"
+                    );
                 }
-                Op::Change {
-                    id,
-                    change: what,
-                    now,
-                    reply,
-                } => {
-                    let _ = reply.send(change(&mut w, id, what, now).await);
-                }
-                Op::Receipt {
-                    operator,
-                    candidates,
-                    receipt,
-                    reply,
-                } => {
-                    let landing = record_or_park(&mut w, &operator, &candidates, receipt).await;
-                    let _ = reply.send(landing);
-                }
-                Op::Fire { now, limit, reply } => {
-                    let _ = reply.send(fire_due(&mut w, now, limit).await);
-                }
-                Op::Retention { now, limit, reply } => {
-                    let retention = w.retention;
-                    let _ = reply.send(retention::run(&mut w, retention, now, limit).await);
-                }
-                Op::AppendEvent { event, reply } => {
-                    let _ = reply.send(append_one(&mut w.client, event).await);
-                }
-                Op::Accept { .. } => {}
+                return Ok(());
+            }
+            Err(e) if since.elapsed() >= RECONNECT_PATIENCE => return Err(e),
+            Err(e) => {
+                tracing::warn!(error = %e, "the database is out of reach; trying again");
+                tokio::time::sleep(retry_pause(attempt)).await;
+                attempt += 1;
             }
         }
     }
@@ -170,7 +244,13 @@ async fn accept_all(w: &mut Committer, group: Vec<Op>) {
         }
     }
     let n = all.len();
-    let answers: Vec<Result<Accepted, StoreError>> = match accept_group(w, all, now_ms()).await {
+    w.commit_sent = false;
+    let mut accepted = accept_group(w, all.clone(), now_ms()).await;
+    if accepted.is_err() && w.client.is_closed() && !w.commit_sent && reconnect(w).await.is_ok() {
+        // lost before the commit was sent: nothing of the group landed, so it runs again
+        accepted = accept_group(w, all, now_ms()).await;
+    }
+    let answers: Vec<Result<Accepted, StoreError>> = match accepted {
         Ok(accepted) => accepted.into_iter().map(Ok).collect(),
         Err(e) => {
             tracing::error!(error = %e, "the cluster store could not accept a group");

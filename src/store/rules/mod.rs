@@ -68,6 +68,7 @@ pub fn erase_texts(m: &mut Message) -> bool {
 }
 
 /// A change to one message (see the `Store` methods of the same names).
+#[derive(Clone, Debug)]
 pub enum Change {
     /// Cancel a queued message.
     Cancel { reason: String },
