@@ -30,6 +30,9 @@ pub struct Config {
     /// The durable store.
     #[serde(default)]
     pub store: StoreConfig,
+    /// How the nodes of a cluster share the operators' binds (cluster mode only).
+    #[serde(default)]
+    pub cluster: crate::cluster::ClusterConfig,
     /// Lanes, retries and default deadlines.
     #[serde(default)]
     pub scheduler: SchedulerConfig,

@@ -55,6 +55,7 @@ pub mod sending;
 pub mod sessions;
 
 pub mod calendar;
+pub mod cluster;
 pub mod iin;
 pub mod replies;
 pub mod requests;

@@ -335,6 +335,7 @@ pub(super) fn endpoint(
         config: operator.clone(),
         host,
         port,
+        lease: None,
     })
 }
 

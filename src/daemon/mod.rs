@@ -8,6 +8,7 @@ pub mod private;
 
 use crate::api::server::Server;
 use crate::calendar::Calendar;
+use crate::cluster::LeaseKeeper;
 use crate::config::Config;
 use crate::message::now_ms;
 use crate::otp::OtpService;
@@ -103,6 +104,15 @@ pub async fn run_with(config: Config, stop: CancellationToken) -> Result<(), Dae
     );
 
     let simulator = embedded::start_if_needed(&config).await?;
+    // in cluster mode each operator's binds wait for this node to hold its lease
+    let (lease_keeper, mut gates) = match config.store.engine {
+        StoreEngine::Sled => (None, Default::default()),
+        StoreEngine::Postgres => {
+            let names: Vec<String> = config.operators.iter().map(|o| o.name.clone()).collect();
+            let (keeper, gates) = LeaseKeeper::new(store.clone(), &config.cluster, &names)?;
+            (Some(keeper), gates)
+        }
+    };
     let urgent_run = config.scheduler.min_share.urgent_run();
     let endpoints = config
         .operators
@@ -110,6 +120,7 @@ pub async fn run_with(config: Config, stop: CancellationToken) -> Result<(), Dae
         .map(|op| {
             let mut ep = embedded::endpoint(op, simulator.as_ref())?;
             ep.config.urgent_run = urgent_run;
+            ep.lease = gates.remove(&op.name);
             Ok(ep)
         })
         .collect::<Result<Vec<Endpoint>, String>>()?;
@@ -152,6 +163,9 @@ pub async fn run_with(config: Config, stop: CancellationToken) -> Result<(), Dae
 
     let stages = CancellationToken::new();
     let mut tasks = tokio::task::JoinSet::new();
+    // stopped after the binds (they unbind first), then the leases are given up
+    let leases = CancellationToken::new();
+    let keeping = lease_keeper.map(|keeper| tokio::spawn(keeper.run(leases.clone())));
     let dispatcher = Dispatcher {
         scheduler: scheduler.clone(),
         router,
@@ -231,6 +245,14 @@ pub async fn run_with(config: Config, stop: CancellationToken) -> Result<(), Dae
     let binds_limit = 2 * response_timeout.unwrap_or_default() + STOP_STEP;
     stop_task("claiming", STOP_STEP, dispatching).await;
     stop_within("the binds", binds_limit, pool.shutdown()).await;
+    if let Some(keeping) = keeping {
+        leases.cancel();
+        stop_task("renewing the operator leases", STOP_STEP, keeping).await;
+        // another node need not wait for them to expire
+        if let Err(e) = store.release_leases().await {
+            tracing::warn!(error = %e, "cannot give up the operator leases; they expire on their own");
+        }
+    }
     stop_task("recording the operators' answers", STOP_STEP, outcomes).await;
     stop_task("recording receipts", STOP_STEP, receipts).await;
     let background = async { while tasks.join_next().await.is_some() {} };

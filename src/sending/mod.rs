@@ -166,6 +166,15 @@ impl Dispatcher {
                 self.limits.forget_idle();
                 last_cleanup = now;
             }
+            if !self.operators.values().any(|op| op.health.can_submit()) {
+                // nothing could go out (every operator down, or in cluster mode another node
+                // holds the binds): leave the queue to whoever can send
+                tokio::select! {
+                    _ = tokio::time::sleep(self.idle_poll) => {}
+                    _ = shutdown.cancelled() => {}
+                }
+                continue;
+            }
             let mut held = match &places {
                 Some(places) => tokio::select! {
                     permit = places.clone().acquire_many_owned(batch as u32) => permit.ok(),

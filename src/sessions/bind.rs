@@ -89,6 +89,8 @@ enum Ended {
 /// Why a session stops serving.
 enum Stop {
     Shutdown,
+    /// This node no longer holds the operator's lease (cluster mode).
+    LeaseLost,
     /// The SMSC sent unbind with this sequence number (not answered yet).
     Unbound(u32),
     Lost(String),
@@ -100,7 +102,7 @@ impl BindTask {
         let cfg = &self.link.config;
         let mut delay = cfg.reconnect_min;
         loop {
-            if self.shutdown.is_cancelled() {
+            if self.shutdown.is_cancelled() || self.wait_for_lease().await {
                 break;
             }
             match self.connect().await {
@@ -135,6 +137,34 @@ impl BindTask {
         self.link
             .health
             .set_bind(self.index, false, self.role.as_str(), None);
+    }
+
+    /// In cluster mode, waits until this node holds the operator's lease, handing back the
+    /// jobs queued meanwhile. Returns true on shutdown.
+    async fn wait_for_lease(&self) -> bool {
+        let Some(mut lease) = self.link.lease.clone() else {
+            return false;
+        };
+        if *lease.borrow_and_update() {
+            return false;
+        }
+        loop {
+            tokio::select! {
+                _ = self.shutdown.cancelled() => return true,
+                changed = lease.changed() => {
+                    if changed.is_err() {
+                        return true; // the lease keeper stopped: the daemon is stopping
+                    }
+                    if *lease.borrow_and_update() {
+                        return false;
+                    }
+                }
+                job = self.link.next_job(), if self.role.submits() && !self.link.health.can_submit() => {
+                    let why = "this node does not hold the operator's lease";
+                    self.report(JobOutcome::not_sent(job, &self.link.name, why)).await;
+                }
+            }
+        }
     }
 
     /// Sleeps before reconnecting; while the whole operator is down, hands queued jobs back
@@ -251,10 +281,19 @@ impl BindTask {
                 ending: ending.clone(),
             }))
         });
+        let mut lease = self.link.lease.clone();
+        let lease_lost = async move {
+            match lease.as_mut() {
+                Some(lease) => drop(lease.wait_for(|held| !held).await),
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(lease_lost);
         let stop = loop {
             tokio::select! {
                 biased;
                 _ = self.shutdown.cancelled() => break Stop::Shutdown,
+                _ = &mut lease_lost => break Stop::LeaseLost,
                 Some(why) = hung_rx.recv() => break Stop::Lost(why),
                 event = events.next() => match event {
                     None => break Stop::Lost("connection closed".into()),
@@ -279,14 +318,21 @@ impl BindTask {
             .health
             .set_bind(self.index, false, self.role.as_str(), None);
         let ended = match stop {
-            Stop::Shutdown => {
+            // Another node may bind in our place: the answers to what is outstanding still
+            // come (a part the operator accepted must not go again), then we unbind.
+            Stop::Shutdown | Stop::LeaseLost => {
                 let unbound = self.drain(&client, &window, &mut events).await;
                 if unbound.is_none() {
                     let limit = self.link.config.response_timeout;
                     let _ = tokio::time::timeout(limit, client.unbind()).await;
                 }
                 info!(operator = %self.link.name, bind = self.index, "unbound");
-                Ended::Shutdown
+                match stop {
+                    Stop::LeaseLost => {
+                        Ended::Reconnect("this node lost the operator's lease".into())
+                    }
+                    _ => Ended::Shutdown,
+                }
             }
             // The SMSC unbinds: the answers to what is outstanding still come (a part it
             // accepted must not go again), then it gets its unbind_resp.

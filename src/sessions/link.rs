@@ -8,7 +8,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::{Mutex, mpsc, watch};
 
 /// One operator as its binds see it.
 pub struct OperatorLink {
@@ -26,6 +26,9 @@ pub struct OperatorLink {
     pub tls: Option<rustls::ClientConfig>,
     /// Live state for status and routing.
     pub health: Arc<OperatorHealth>,
+    /// In cluster mode, whether this node holds the operator's lease (see
+    /// [`crate::sessions::Endpoint::lease`]).
+    pub lease: Option<watch::Receiver<bool>>,
     limiter: DefaultDirectRateLimiter,
     /// Non-urgent parts wait for the rate cap one at a time, so an urgent part competes with
     /// at most one of them for the next token instead of with a whole window.
@@ -68,6 +71,7 @@ impl OperatorLink {
         port: u16,
         password: Secret,
         tls: Option<rustls::ClientConfig>,
+        lease: Option<watch::Receiver<bool>>,
     ) -> (Arc<Self>, JobQueue) {
         let binds = match config.bind_mode {
             crate::sessions::config::BindMode::Transceiver => config.binds as usize,
@@ -85,6 +89,7 @@ impl OperatorLink {
             password,
             tls,
             health: OperatorHealth::new(&config.name, binds, config.tps),
+            lease,
             limiter: RateLimiter::direct(strict_quota(config.tps)),
             pace_turn: Mutex::new(()),
             jobs: Mutex::new(Queues {
@@ -99,6 +104,11 @@ impl OperatorLink {
             normal: normal_tx,
         };
         (link, queue)
+    }
+
+    /// Whether this node may bind the operator now (always, outside cluster mode).
+    pub fn may_bind(&self) -> bool {
+        self.lease.as_ref().is_none_or(|lease| *lease.borrow())
     }
 
     /// The next job for any of this operator's binds: an urgent one if any is waiting,

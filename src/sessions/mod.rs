@@ -24,7 +24,7 @@ use config::BindMode;
 use link::OperatorLink;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -37,6 +37,9 @@ pub struct Endpoint {
     pub host: String,
     /// Port to connect to.
     pub port: u16,
+    /// In cluster mode, whether this node holds the operator's lease: its binds connect only
+    /// while it says `true` and unbind when it turns `false`. `None`: always bind.
+    pub lease: Option<watch::Receiver<bool>>,
 }
 
 /// A handle to one operator: its job queue and health.
@@ -82,8 +85,14 @@ impl SessionPool {
                     .flat_map(|_| [Role::Transmitter, Role::Receiver])
                     .collect(),
             };
-            let (link, jobs) =
-                OperatorLink::new(ep.config.clone(), &ep.host, ep.port, password, tls);
+            let (link, jobs) = OperatorLink::new(
+                ep.config.clone(),
+                &ep.host,
+                ep.port,
+                password,
+                tls,
+                ep.lease,
+            );
             for (index, role) in roles.into_iter().enumerate() {
                 let task = BindTask {
                     link: link.clone(),

@@ -10,10 +10,13 @@ use crate::store::disk::DiskSpace;
 use crate::store::error::StoreError;
 use crate::store::event::{Event, StoredEvent};
 use crate::store::postgres::{PgStore, PostgresConfig, WeakPg};
-use crate::store::reports::{Accepted, DroppedReceipts, Fired, ReceiptLanding, RetentionReport};
+use crate::store::reports::{
+    Accepted, ClusterView, DroppedReceipts, Fired, LeaseReport, ReceiptLanding, RetentionReport,
+};
 use crate::store::rules::Change;
 use crate::store::sled::{SledStore, WeakSled};
 use crate::store::writer::AcceptedOtps;
+use std::time::Duration;
 use tokio::sync::watch;
 
 pub use crate::store::reports::{AwaitingReceipt, Tier};
@@ -251,6 +254,39 @@ impl Store {
     /// retention (at most `limit`); returns how many.
     pub async fn trim_events(&self, now: Millis, limit: usize) -> Result<usize, StoreError> {
         on_engine!(self, s => s.trim_events(now, limit).await)
+    }
+
+    /// Records this node's heartbeat and renews or takes the leases of `operators` for
+    /// `ttl` (cluster engine); a single node on the embedded engine holds every operator.
+    pub async fn renew_leases(
+        &self,
+        operators: Vec<String>,
+        ttl: Duration,
+        first: bool,
+    ) -> Result<LeaseReport, StoreError> {
+        match &self.engine {
+            Engine::Sled(_) => Ok(LeaseReport {
+                held: operators,
+                ..LeaseReport::default()
+            }),
+            Engine::Postgres(s) => s.renew_leases(operators, ttl, first).await,
+        }
+    }
+
+    /// Gives up this node's leases at once (a clean stop; nothing on the embedded engine).
+    pub async fn release_leases(&self) -> Result<(), StoreError> {
+        match &self.engine {
+            Engine::Sled(_) => Ok(()),
+            Engine::Postgres(s) => s.release_leases().await,
+        }
+    }
+
+    /// The cluster's nodes, leases and database (cluster engine; `None` on the embedded one).
+    pub async fn cluster_view(&self, ttl: Duration) -> Result<Option<ClusterView>, StoreError> {
+        match &self.engine {
+            Engine::Sled(_) => Ok(None),
+            Engine::Postgres(s) => s.cluster_view(ttl).await.map(Some),
+        }
     }
 
     /// The message with this id, wherever the engine keeps it.

@@ -101,3 +101,51 @@ pub struct AwaitingReceipt {
     /// Its `receipt_by`, when that passed while it was not final.
     pub overdue: Option<Millis>,
 }
+
+/// What one renewal of a node's operator leases found (cluster engine; a single node on the
+/// embedded engine holds every operator).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LeaseReport {
+    /// The operators this node holds now.
+    pub held: Vec<String>,
+    /// Leases this renewal took, and from which node (none when nobody held it before).
+    pub taken: Vec<(String, Option<String>)>,
+    /// Nodes found silent for longer than a lease, with messages in flight: those go back to
+    /// the queue (as after their crash).
+    pub gone: Vec<String>,
+}
+
+/// The cluster as the database sees it, for `khabar status`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterView {
+    /// Every node that ever joined, by name.
+    pub nodes: Vec<NodeView>,
+    /// Who holds each operator's binds.
+    pub leases: Vec<LeaseView>,
+    /// The database server's version and whether it is a standby in recovery.
+    pub database: String,
+}
+
+/// One node of the cluster.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeView {
+    /// Its name.
+    pub name: String,
+    /// Milliseconds since its last heartbeat, by the database's clock.
+    pub silent_ms: i64,
+    /// Whether it answered within its lease time (it is counted as gone after).
+    pub alive: bool,
+}
+
+/// One operator's lease.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseView {
+    /// The operator.
+    pub operator: String,
+    /// The node holding (or last holding) its binds.
+    pub node: String,
+    /// How many times the lease changed hands.
+    pub epoch: i64,
+    /// Milliseconds until it expires (negative: expired, free to take).
+    pub expires_in_ms: i64,
+}

@@ -6,7 +6,7 @@ use super::counts::{self, Known};
 use super::events;
 use super::failed;
 use super::migrate::migrate;
-use super::reads::Reads;
+use super::reads::{Exclusive, Reads};
 use super::recover::requeue_in_flight;
 use crate::store::config::PostgresConfig;
 
@@ -54,6 +54,10 @@ pub(super) struct PgInner {
     pub(super) reads: Arc<Reads>,
     /// The writer task's inbox.
     pub(super) ops: mpsc::Sender<Op>,
+    /// This node's name.
+    pub(super) node: String,
+    /// The lease keeper's connection.
+    pub(super) leases: Exclusive,
     /// The last event seq announced by any node.
     events: Arc<watch::Sender<u64>>,
     /// How many of this node's messages in flight `open` put back in the queue.
@@ -105,6 +109,8 @@ impl PgStore {
         let inner = PgInner {
             reads,
             ops,
+            node: node.to_owned(),
+            leases: Exclusive::new(config),
             events: latest,
             recovered,
             known,

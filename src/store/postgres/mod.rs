@@ -26,6 +26,7 @@ mod counts;
 mod deadlines;
 mod events;
 mod handle;
+mod leases;
 mod life;
 pub mod migrate;
 mod read;

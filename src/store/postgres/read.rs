@@ -10,7 +10,8 @@ use crate::store::error::StoreError;
 use crate::store::event::Event;
 use crate::store::layout::codec;
 use crate::store::reports::AwaitingReceipt;
-use crate::store::reports::{DroppedReceipts, Fired, RetentionReport};
+use crate::store::reports::{ClusterView, DroppedReceipts, Fired, LeaseReport, RetentionReport};
+use std::time::Duration;
 
 impl PgStore {
     /// Fires the deadlines due by `now` of up to `limit` messages (`more` tells whether to
@@ -27,6 +28,52 @@ impl PgStore {
         limit: usize,
     ) -> Result<RetentionReport, StoreError> {
         self.ask(|reply| Op::Retention { now, limit, reply }).await
+    }
+
+    /// Records this node's heartbeat and renews (or takes, once expired) the leases of
+    /// `operators` for `ttl`; requeues what nodes silent for longer had in flight. `first`:
+    /// this process's first heartbeat.
+    pub async fn renew_leases(
+        &self,
+        operators: Vec<String>,
+        ttl: Duration,
+        first: bool,
+    ) -> Result<LeaseReport, StoreError> {
+        let mut report = {
+            let mut client = self.inner.leases.lock().await?;
+            super::leases::renew(&mut client, &self.inner.node, &operators, ttl, first).await?
+        };
+        let gone =
+            super::leases::gone(&*self.inner.reads.get().await?, &self.inner.node, ttl).await?;
+        if !gone.is_empty() {
+            // on the writer, which may be busy: the heartbeat does not wait for it
+            let store = self.clone();
+            let nodes = gone.clone();
+            tokio::spawn(async move {
+                match store.ask(|reply| Op::RequeueGone { nodes, reply }).await {
+                    Ok(requeued) => tracing::warn!(
+                        requeued,
+                        "what the silent nodes had in flight is back in the queue"
+                    ),
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot requeue what the silent nodes had in flight")
+                    }
+                }
+            });
+        }
+        report.gone = gone;
+        Ok(report)
+    }
+
+    /// Gives up this node's leases at once (a clean stop).
+    pub async fn release_leases(&self) -> Result<(), StoreError> {
+        self.ask(|reply| Op::ReleaseLeases { reply }).await
+    }
+
+    /// The nodes, who holds which operator, and the database's state; nodes silent for
+    /// longer than `ttl` are shown as gone.
+    pub async fn cluster_view(&self, ttl: Duration) -> Result<ClusterView, StoreError> {
+        super::leases::view(&*self.inner.reads.get().await?, ttl).await
     }
 
     /// Appends an event (e.g. a reply) to the log, committed; its seq.

@@ -6,6 +6,7 @@ use super::connect::connect;
 use crate::store::config::PostgresConfig;
 use crate::store::error::StoreError;
 use std::sync::{Arc, Mutex};
+use tokio::sync::{MappedMutexGuard, MutexGuard};
 use tokio_postgres::Client;
 
 /// The shared read connection, reconnected on demand.
@@ -51,5 +52,34 @@ impl Reads {
             Ok(client) => Arc::clone(&client),
             Err(poisoned) => Arc::clone(&poisoned.into_inner()),
         }
+    }
+}
+
+/// A connection one caller at a time uses for transactions of its own (the lease keeper's, so
+/// that a busy writer never delays a heartbeat), made again when it is lost.
+pub struct Exclusive {
+    config: PostgresConfig,
+    client: tokio::sync::Mutex<Option<Client>>,
+}
+
+impl Exclusive {
+    /// Not connected until first used.
+    pub fn new(config: &PostgresConfig) -> Exclusive {
+        Exclusive {
+            config: config.clone(),
+            client: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// The connection, for this caller alone until the guard drops; connected first if it
+    /// never was or was lost.
+    pub async fn lock(&self) -> Result<MappedMutexGuard<'_, Client>, StoreError> {
+        let mut slot = self.client.lock().await;
+        if slot.as_ref().is_none_or(|client| client.is_closed()) {
+            *slot = Some(connect(&self.config).await?);
+        }
+        Ok(MutexGuard::map(slot, |client| {
+            client.as_mut().expect("connected just above")
+        }))
     }
 }

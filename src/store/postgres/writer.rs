@@ -7,6 +7,7 @@ use super::claim::claim;
 use super::committer::Committer;
 use super::connect::{connect, retry_pause};
 use super::deadlines::fire_due;
+use super::leases;
 use super::life::change;
 use super::receipts::record_or_park;
 use super::recover::requeue_unsure;
@@ -84,6 +85,18 @@ pub enum Op {
         limit: usize,
         /// What it did.
         reply: oneshot::Sender<Result<RetentionReport, StoreError>>,
+    },
+    /// Put back in the queue what these nodes, gone silent, had in flight.
+    RequeueGone {
+        /// The nodes.
+        nodes: Vec<String>,
+        /// How many messages.
+        reply: oneshot::Sender<Result<usize, StoreError>>,
+    },
+    /// Give up this node's leases.
+    ReleaseLeases {
+        /// Done.
+        reply: oneshot::Sender<Result<(), StoreError>>,
     },
     /// Append an event to the log.
     AppendEvent {
@@ -189,6 +202,13 @@ async fn run_one(w: &mut Committer, op: Op) {
         Op::AppendEvent { event, reply } => {
             let seq = again_if_lost!(w, append_one(&mut w.client, event.clone()).await);
             let _ = reply.send(seq);
+        }
+        Op::RequeueGone { nodes, reply } => {
+            let requeued = again_if_lost!(w, leases::requeue_gone(w, &nodes, now_ms()).await);
+            let _ = reply.send(requeued);
+        }
+        Op::ReleaseLeases { reply } => {
+            let _ = reply.send(again_if_lost!(w, leases::release(w).await));
         }
         Op::Accept { .. } => {}
     }
