@@ -12,7 +12,8 @@
 //!
 //! Keeping it:
 //! - [`store`]: durable message state — sled for the live queue, SQLite for the history of
-//!   finished messages; one writer thread with group commit.
+//!   finished messages; one writer thread with group commit; or PostgreSQL in cluster mode.
+//! - [`cluster`]: cluster mode's operator leases: which node holds each operator's binds.
 //! - [`otp`]: one-time passwords (codes kept as keyed hashes, per identification session).
 //! - [`requests`]: proactive-service requests awaiting a reply, and their follow-ups.
 //!
