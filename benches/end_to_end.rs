@@ -46,6 +46,9 @@
 //!
 //! Each scenario runs `--runs` times (default 3); the table shows the median and the spread.
 //! `--thread-nice N` sets `[store] thread_nice` of every daemon the bench configures.
+//! `--engine postgres` keeps every daemon's store in a fresh database of a PostgreSQL the bench
+//! starts (test-postgres) instead of sled: `cargo bench --bench end_to_end -- --only e2e-3
+//! --engine postgres`.
 
 #[path = "end_to_end/accept.rs"]
 mod accept;
@@ -148,6 +151,15 @@ fn parse_args() -> Args {
             }
             "--erase-texts-after" => args.soak.erase_texts_after = it.next(),
             "--subscribe" => args.soak.subscribe = true,
+            "--engine" => match it.next().as_deref() {
+                Some("postgres") => {
+                    let pg = test_postgres::TestPostgres::try_start(Default::default())
+                        .unwrap_or_else(|e| panic!("{e}"));
+                    *harness::POSTGRES.lock().unwrap() = Some(pg);
+                }
+                Some("sled") | None => {}
+                Some(other) => panic!("--engine {other}: sled or postgres"),
+            },
             "--thread-nice" => {
                 if let Some(nice) = it.next().and_then(|n| n.parse().ok()) {
                     let _ = harness::THREAD_NICE.set(nice);
@@ -430,6 +442,8 @@ fn main() {
         }
     }
     println!("\nwall time {:.0} s", started.elapsed().as_secs_f64());
+    // the server started for --engine postgres stops with its handle
+    drop(harness::POSTGRES.lock().map(|mut pg| pg.take()));
     if let Err(e) = outcome {
         eprintln!("end_to_end: {e}");
         std::process::exit(1);

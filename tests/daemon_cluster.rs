@@ -50,6 +50,25 @@ async fn messages_go_through_the_database_and_a_restarted_daemon_shows_them() {
     assert_eq!(sim.messages().len(), sent.len(), "each sent once");
     let status = client.status().await.unwrap().unwrap();
     assert_eq!(status.disk, None, "the disk is the database server's");
+    let cluster = status.cluster.expect("status shows the cluster");
+    assert!(
+        cluster.nodes.iter().any(|n| n.name == "node-a" && n.alive),
+        "{cluster:?}"
+    );
+    let mut held: Vec<(&str, &str)> = cluster
+        .leases
+        .iter()
+        .map(|l| (l.operator.as_str(), l.node.as_str()))
+        .collect();
+    held.sort();
+    let operators = sim.operators();
+    let mut expected: Vec<(&str, &str)> = operators
+        .iter()
+        .map(|op| (op.name.as_str(), "node-a"))
+        .collect();
+    expected.sort();
+    assert_eq!(held, expected, "node-a holds every operator's binds");
+    assert!(cluster.database.contains("primary"), "{}", cluster.database);
     assert_eq!(
         pg.psql(
             "postgres",

@@ -50,6 +50,34 @@ pub struct Shape {
 /// daemon's default when unset.
 pub static THREAD_NICE: std::sync::OnceLock<i32> = std::sync::OnceLock::new();
 
+/// `--engine postgres`: the server whose fresh databases keep the stores of every daemon the
+/// bench configures (test-postgres: fsync and `synchronous_commit` on, as PostgreSQL ships);
+/// the embedded sled store when unset. Taken and stopped when the bench ends.
+pub static POSTGRES: std::sync::Mutex<Option<test_postgres::TestPostgres>> =
+    std::sync::Mutex::new(None);
+
+/// Databases made for daemons so far (each daemon gets a fresh one).
+static DATABASES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// The `[store]` lines and the `[store.postgres]` table that put a daemon in a fresh database
+/// of [`POSTGRES`]; `None` on the embedded store.
+fn postgres_store() -> Result<Option<(String, String)>, String> {
+    let server = POSTGRES.lock().map_err(|e| e.to_string())?;
+    let Some(pg) = server.as_ref() else {
+        return Ok(None);
+    };
+    let n = DATABASES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let database = format!("bench_{n}");
+    pg.psql("postgres", &format!("CREATE DATABASE {database}"))
+        .map_err(|e| e.to_string())?;
+    let table = format!(
+        "[store.postgres]\nport = {}\ndatabase = {database:?}\nuser = {:?}\nnode = \"bench\"\n",
+        pg.port(),
+        test_postgres::USER
+    );
+    Ok(Some(("engine = \"postgres\"\n".to_owned(), table)))
+}
+
 /// config.toml for a daemon in `dir` using the first `shape.operators` of `sim`'s operators.
 /// With one operator every number is routed to it (no fallbacks).
 fn config_text(dir: &Path, sim: &SimHandle, shape: Shape) -> String {
@@ -205,22 +233,26 @@ pub fn write_config_with(
     extra: &str,
 ) -> Result<PathBuf, String> {
     let path = dir.join("config.toml");
+    let (store_lines, postgres_table) = postgres_store()?.unwrap_or_default();
     let text = format!(
-        "{}\n{}",
+        "{}\n{}\n{postgres_table}",
         config_text(dir, sim, shape),
-        with_thread_nice(extra)
+        with_store_lines(extra, &store_lines)
     );
     std::fs::write(&path, text).map_err(|e| e.to_string())?;
     Ok(path)
 }
 
-/// `extra` with `[store] thread_nice` from `--thread-nice` added: into its `[store]` table when
-/// it has one (TOML allows a table once), else in a table of its own.
-fn with_thread_nice(extra: &str) -> String {
-    let Some(nice) = THREAD_NICE.get() else {
+/// `extra` with `store_lines` and `[store] thread_nice` from `--thread-nice` added: into its
+/// `[store]` table when it has one (TOML allows a table once), else in a table of its own.
+fn with_store_lines(extra: &str, store_lines: &str) -> String {
+    let mut line = store_lines.to_owned();
+    if let Some(nice) = THREAD_NICE.get() {
+        line.push_str(&format!("thread_nice = {nice}\n"));
+    }
+    if line.is_empty() {
         return extra.to_owned();
-    };
-    let line = format!("thread_nice = {nice}\n");
+    }
     const TABLE: &str = "[store]\n";
     match extra.find(TABLE) {
         Some(at) => {

@@ -19,6 +19,7 @@ pub(crate) fn render(r: &StatusReport) -> String {
     operators(&mut out, r);
     queue(&mut out, r);
     disk(&mut out, r);
+    cluster(&mut out, r);
     calendar(&mut out, r);
     deadlines(&mut out, r);
     outcomes(&mut out, &r.last_minute, &r.last_hour);
@@ -145,6 +146,58 @@ fn disk(out: &mut String, r: &StatusReport) {
         ""
     };
     let _ = writeln!(out, "DISK  {}: {free}, {reserve}{verdict}\n", d.dir);
+}
+
+/// Cluster mode: the database, each node and who holds each operator's binds.
+fn cluster(out: &mut String, r: &StatusReport) {
+    let Some(c) = &r.cluster else {
+        return;
+    };
+    let _ = writeln!(out, "CLUSTER  database: PostgreSQL {}", c.database);
+    let nodes: Vec<Vec<String>> = c
+        .nodes
+        .iter()
+        .map(|n| {
+            let state = if n.alive { "up" } else { "GONE" };
+            let silent = format!("{:.1} s", n.silent_ms as f64 / 1000.0);
+            vec![n.name.clone(), state.to_owned(), silent]
+        })
+        .collect();
+    out.push_str(&table(
+        &[
+            ("node", Align::Left),
+            ("state", Align::Left),
+            ("last heard", Align::Right),
+        ],
+        &nodes,
+    ));
+    let leases: Vec<Vec<String>> = c
+        .leases
+        .iter()
+        .map(|l| {
+            let expires = if l.expires_in_ms >= 0 {
+                format!("in {:.1} s", l.expires_in_ms as f64 / 1000.0)
+            } else {
+                "EXPIRED".to_owned()
+            };
+            vec![
+                l.operator.clone(),
+                l.node.clone(),
+                l.epoch.to_string(),
+                expires,
+            ]
+        })
+        .collect();
+    out.push_str(&table(
+        &[
+            ("operator", Align::Left),
+            ("binds held by", Align::Left),
+            ("epoch", Align::Right),
+            ("lease ends", Align::Right),
+        ],
+        &leases,
+    ));
+    out.push('\n');
 }
 
 /// Bytes as whole MiB.

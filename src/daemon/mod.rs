@@ -159,6 +159,7 @@ pub async fn run_with(config: Config, stop: CancellationToken) -> Result<(), Dae
         otp_language: crate::api::protocol::Language::Kk,
         wake: wake.clone(),
         started_at,
+        lease_ttl: config.cluster.lease_ttl,
     }));
 
     let stages = CancellationToken::new();

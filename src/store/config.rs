@@ -104,6 +104,10 @@ pub struct PostgresConfig {
     pub host: String,
     /// Its port.
     pub port: u16,
+    /// The other servers of the database's cluster (`"host:port"`), tried in order after
+    /// `host` when it does not answer or accepts no writes (a standby): after a failover the
+    /// nodes find the promoted server without an address that moves. Empty: `host` only.
+    pub standbys: Vec<String>,
     /// The database khabar's tables are in (created beforehand by the database's admin).
     pub database: String,
     /// The role khabar connects as (it must own the database's tables, or create them).
@@ -142,6 +146,7 @@ impl Default for PostgresConfig {
         PostgresConfig {
             host: "127.0.0.1".to_owned(),
             port: 5432,
+            standbys: Vec::new(),
             database: "khabar".to_owned(),
             user: "khabar".to_owned(),
             password_file: None,
@@ -167,6 +172,26 @@ fn host_name() -> String {
 }
 
 impl PostgresConfig {
+    /// Every server to try, `host:port` first then the `standbys`; fails on a standby entry
+    /// that is not `host:port`.
+    pub fn servers(&self) -> Result<Vec<(String, u16)>, String> {
+        let mut servers = vec![(self.host.clone(), self.port)];
+        for entry in &self.standbys {
+            let parsed = entry
+                .rsplit_once(':')
+                .and_then(|(host, port)| Some((host.to_owned(), port.parse().ok()?)));
+            match parsed {
+                Some(server) if !server.0.is_empty() => servers.push(server),
+                _ => {
+                    return Err(format!(
+                        "[store.postgres] standbys: {entry:?} is not \"host:port\""
+                    ));
+                }
+            }
+        }
+        Ok(servers)
+    }
+
     /// The password from `password_file` or `password_env`, in that order; `None` when
     /// neither is set (the server then authenticates khabar otherwise, e.g. by its address).
     pub fn resolve_password(&self) -> Result<Option<String>, String> {

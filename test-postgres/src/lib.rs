@@ -136,11 +136,17 @@ impl TestPostgres {
             server: None,
             password: options.password.map(str::to_owned),
         };
+        pg.spawn_on_free_port()?;
+        Ok(pg)
+    }
+
+    /// Starts the server on a free port, trying another when one was taken meanwhile.
+    fn spawn_on_free_port(&mut self) -> Result<(), StartError> {
         let mut last = String::new();
         for _ in 0..PORT_TRIES {
-            pg.port = free_port()?;
-            match pg.spawn() {
-                Ok(()) => return Ok(pg),
+            self.port = free_port()?;
+            match self.spawn() {
+                Ok(()) => return Ok(()),
                 Err(log) if log.contains("could not bind") => last = log,
                 Err(log) => return Err(StartError::Failed(log)),
             }
@@ -175,7 +181,8 @@ impl TestPostgres {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 log.push_str(&line);
                 log.push('\n');
-                if !reported && line.contains("ready to accept connections") {
+                // "ready to accept connections", or "... read-only connections" on a standby
+                if !reported && line.contains("ready to accept") {
                     reported = ready.send(Ok(())).is_ok();
                 }
             }
@@ -232,6 +239,59 @@ impl TestPostgres {
             ));
         }
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+
+    /// A standby of this server on a port of its own, streaming its WAL (`pg_basebackup -R`).
+    /// With `synchronous`, this server then acknowledges a commit only once the standby has
+    /// it (`synchronous_standby_names = '*'`), and this waits until the standby is in sync.
+    pub fn start_standby(&self, synchronous: bool) -> Result<TestPostgres, StartError> {
+        let dir = tempfile::Builder::new()
+            .prefix("khabar-pg-standby-")
+            .tempdir()
+            .map_err(|e| StartError::Failed(format!("temporary folder: {e}")))?;
+        give_away(dir.path())?;
+        let data = dir.path().join("data");
+        run(Command::new(self.bin.join("pg_basebackup"))
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", USER])
+            .arg("-D")
+            .arg(&data)
+            .args(["-R", "-X", "stream", "--no-sync"]))?;
+        // its own socket folder (the copied configuration names the primary's)
+        let conf = format!("unix_socket_directories = '{}'\n", dir.path().display());
+        append(&data.join("postgresql.conf"), &conf)?;
+        let mut standby = TestPostgres {
+            bin: self.bin.clone(),
+            dir,
+            port: 0,
+            server: None,
+            password: self.password.clone(),
+        };
+        standby.spawn_on_free_port()?;
+        if synchronous {
+            self.psql(
+                "postgres",
+                "ALTER SYSTEM SET synchronous_standby_names = '*'",
+            )?;
+            self.psql("postgres", "SELECT pg_reload_conf()")?;
+            while self.psql(
+                "postgres",
+                "SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'",
+            )? != "1"
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
+        Ok(standby)
+    }
+
+    /// Promotes this standby to a primary that accepts writes, and waits until it does.
+    pub fn promote(&self) -> Result<(), StartError> {
+        let promoted = self.psql("postgres", "SELECT pg_promote(true, 60)")?;
+        if promoted == "t" {
+            Ok(())
+        } else {
+            Err(StartError::Failed(format!("pg_promote said {promoted:?}")))
+        }
     }
 
     /// Kills the server and every backend with SIGKILL, as the loss of its machine would,

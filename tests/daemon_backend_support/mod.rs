@@ -89,6 +89,7 @@ impl Gateway {
             otp_language: khabar::api::protocol::Language::Kk,
             wake: wake.clone(),
             started_at: now_ms(),
+            lease_ttl: khabar::cluster::ClusterConfig::default().lease_ttl,
         }));
         let socket = dir.path().join("khabar.sock");
         let server = Server::bind(&socket, ServerConfig::default()).expect("bind");

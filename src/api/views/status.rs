@@ -18,6 +18,10 @@ pub struct StatusReport {
     /// Free space on the store's disk against the reserve (absent from older daemons).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disk: Option<DiskStatus>,
+    /// Cluster mode: the nodes, who holds which operator's binds, the database's state
+    /// (absent on a single node).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<crate::store::reports::ClusterView>,
     /// How far ahead the working-day calendar is known (absent from older daemons).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calendar: Option<crate::calendar::Coverage>,

@@ -72,6 +72,8 @@ pub struct BackendParts {
     pub wake: Arc<Notify>,
     /// When the daemon started.
     pub started_at: Millis,
+    /// In cluster mode, how long a node may be silent before it counts as gone (`status`).
+    pub lease_ttl: std::time::Duration,
 }
 
 /// The socket API's backend over the daemon's stages.

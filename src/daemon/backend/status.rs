@@ -132,6 +132,11 @@ impl GatewayBackend {
                 max_depth: self.parts.max_queue_depth,
             },
             disk: self.disk_status(),
+            cluster: self
+                .store()
+                .cluster_view(self.parts.lease_ttl)
+                .await
+                .map_err(|e| not_read(&e))?,
             calendar: Some(self.parts.calendar.coverage(now)),
             receipts_overdue: overdue_count,
             overdue: scan.overdue,

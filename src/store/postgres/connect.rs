@@ -5,6 +5,7 @@ use crate::store::error::StoreError;
 use futures::StreamExt;
 use std::time::Duration;
 use tokio::sync::mpsc;
+use tokio_postgres::config::TargetSessionAttrs;
 use tokio_postgres::{AsyncMessage, Client, Notification};
 
 /// Connects to the database as `config` says; the connection's I/O runs as a task of the
@@ -23,8 +24,12 @@ pub async fn connect_hearing(
     notices: Option<mpsc::UnboundedSender<Notification>>,
 ) -> Result<Client, StoreError> {
     let mut pg = tokio_postgres::Config::new();
-    pg.host(&config.host)
-        .port(config.port)
+    let servers = config.servers().map_err(StoreError::Invalid)?;
+    for (host, port) in &servers {
+        pg.host(host).port(*port);
+    }
+    // a standby (or a former primary come back as one) never takes khabar's writes
+    pg.target_session_attrs(TargetSessionAttrs::ReadWrite)
         .dbname(&config.database)
         .user(&config.user)
         .application_name("khabar")
@@ -32,9 +37,12 @@ pub async fn connect_hearing(
     if let Some(password) = config.resolve_password().map_err(StoreError::Invalid)? {
         pg.password(password);
     }
+    let at: Vec<String> = servers.iter().map(|(h, p)| format!("{h}:{p}")).collect();
     let server = format!(
-        "cannot connect to the database {} at {}:{} as {}",
-        config.database, config.host, config.port, config.user
+        "cannot connect to the database {} at {} as {}",
+        config.database,
+        at.join(" or "),
+        config.user
     );
     let client = match config.tls {
         TlsMode::Off => {

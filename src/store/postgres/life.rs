@@ -201,6 +201,24 @@ pub async fn change(
     now: Millis,
 ) -> Result<Message, StoreError> {
     let tx = begin(&mut w.client, "changing a message").await?;
+    let (message, counted) = change_in(&tx, &w.node, id, change, now).await?;
+    tx.commit()
+        .await
+        .map_err(|e| failed("changing a message: committing", e))?;
+    w.committed(&counted);
+    Ok(message)
+}
+
+/// [`change`] inside `tx` (not committed) on `node`; the message and the counters' changes.
+/// A refusal by the rules comes before anything is written, so `tx` stays usable after it;
+/// a database error leaves it aborted.
+pub async fn change_in(
+    tx: &Transaction<'_>,
+    node: &str,
+    id: MessageId,
+    change: Change,
+    now: Millis,
+) -> Result<(Message, Deltas), StoreError> {
     let row = tx
         .query_opt(
             "SELECT record FROM messages WHERE id = $1 FOR UPDATE",
@@ -217,15 +235,11 @@ pub async fn change(
         operator, accepted, ..
     } = &change
     {
-        staging.parked = parked_for(&tx, operator, accepted).await?;
+        staging.parked = parked_for(tx, operator, accepted).await?;
     }
     rules::apply_change(&mut staging, &mut message, change, now)?;
-    let counted = staging.write(&tx, &w.node, now).await?;
-    tx.commit()
-        .await
-        .map_err(|e| failed("changing a message: committing", e))?;
-    w.committed(&counted);
-    Ok(message)
+    let counted = staging.write(tx, node, now).await?;
+    Ok((message, counted))
 }
 
 /// The receipts parked under any form of the operator ids just given.

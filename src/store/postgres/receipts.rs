@@ -3,6 +3,7 @@
 //! is recorded (by the rules every engine shares).
 
 use super::committer::{Committer, begin};
+use super::counts::Deltas;
 use super::failed;
 use super::life::Staging;
 use crate::message::{MessageId, Millis};
@@ -10,6 +11,7 @@ use crate::store::error::StoreError;
 use crate::store::layout::codec::{self, PARKED_VERSION, ParkedReceipt};
 use crate::store::reports::ReceiptLanding;
 use crate::store::rules;
+use tokio_postgres::Transaction;
 
 /// Records `parked` on the part whose operator id is the first of `candidates` found, or
 /// parks it under the first candidate (a repeated receipt replaces the one parked).
@@ -19,10 +21,29 @@ pub async fn record_or_park(
     candidates: &[String],
     parked: ParkedReceipt,
 ) -> Result<ReceiptLanding, StoreError> {
+    let tx = begin(&mut w.client, "recording a receipt").await?;
+    let (landing, counted) = record_or_park_in(&tx, &w.node, operator, candidates, parked).await?;
+    tx.commit()
+        .await
+        .map_err(|e| failed("recording a receipt: committing", e))?;
+    if let Some(counted) = counted {
+        w.committed(&counted);
+    }
+    Ok(landing)
+}
+
+/// [`record_or_park`] inside `tx` (not committed) on `node`; where it landed and the
+/// counters' changes. A refusal by the rules comes before anything is written.
+pub async fn record_or_park_in(
+    tx: &Transaction<'_>,
+    node: &str,
+    operator: &str,
+    candidates: &[String],
+    parked: ParkedReceipt,
+) -> Result<(ReceiptLanding, Option<Deltas>), StoreError> {
     let first = candidates
         .first()
         .ok_or_else(|| StoreError::Invalid("a receipt without a message id".into()))?;
-    let tx = begin(&mut w.client, "recording a receipt").await?;
     let found = tx
         .query_opt(
             "SELECT o.message_id, o.part, m.record
@@ -50,7 +71,7 @@ pub async fn record_or_park(
                 parked.error,
                 at,
             )?;
-            counted = Some(staging.write(&tx, &w.node, at).await?);
+            counted = Some(staging.write(tx, node, at).await?);
             debug_assert_eq!(message.id, MessageId(row.get::<_, i64>(0) as u64));
             ReceiptLanding::Recorded {
                 message: Box::new(message),
@@ -75,11 +96,5 @@ pub async fn record_or_park(
             ReceiptLanding::Parked
         }
     };
-    tx.commit()
-        .await
-        .map_err(|e| failed("recording a receipt: committing", e))?;
-    if let Some(counted) = counted {
-        w.committed(&counted);
-    }
-    Ok(landing)
+    Ok((landing, counted))
 }

@@ -8,8 +8,8 @@ use super::committer::Committer;
 use super::connect::{connect, retry_pause};
 use super::deadlines::fire_due;
 use super::leases;
-use super::life::change;
-use super::receipts::record_or_park;
+use super::life::{change, change_in};
+use super::receipts::{record_or_park, record_or_park_in};
 use super::recover::requeue_unsure;
 use super::retention;
 use crate::message::{Message, MessageId, Millis, NewMessage, now_ms};
@@ -133,10 +133,119 @@ pub async fn run(mut w: Committer, mut inbox: mpsc::Receiver<Op>, max_group: usi
         if !accepts.is_empty() {
             accept_all(&mut w, accepts).await;
         }
-        for op in others {
+        let (together, alone): (Vec<Op>, Vec<Op>) = others
+            .into_iter()
+            .partition(|op| matches!(op, Op::Change { .. } | Op::Receipt { .. }));
+        for op in alone {
             run_one(&mut w, op).await;
         }
+        run_together(&mut w, together).await;
     }
+}
+
+/// What one change or receipt of a group came to.
+enum Done {
+    Changed(Result<Box<Message>, StoreError>),
+    Landed(Result<ReceiptLanding, StoreError>),
+}
+
+/// Runs the changes and receipts of one group in one transaction, so that one commit answers
+/// them all (one message's life is several changes: at the rate of a bind's answers, a
+/// commit each would bound the cluster's rate). An op the rules refuse is answered with its
+/// error and the others go on (a refusal writes nothing); when the transaction fails as a
+/// whole (a database error, a deadlock with another node, a lost connection), each op runs
+/// again in a transaction of its own.
+async fn run_together(w: &mut Committer, ops: Vec<Op>) {
+    if ops.len() < 2 {
+        for op in ops {
+            run_one(w, op).await;
+        }
+        return;
+    }
+    match together(w, &ops).await {
+        Ok(done) => {
+            for (op, done) in ops.into_iter().zip(done) {
+                match (op, done) {
+                    (Op::Change { reply, .. }, Done::Changed(result)) => {
+                        let _ = reply.send(result.map(|message| *message));
+                    }
+                    (Op::Receipt { reply, .. }, Done::Landed(result)) => {
+                        let _ = reply.send(result);
+                    }
+                    _ => unreachable!("answers follow their ops"),
+                }
+            }
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, "a group of changes failed together; one at a time");
+            for op in ops {
+                run_one(w, op).await;
+            }
+        }
+    }
+}
+
+/// A refusal by the rules or of an unknown message: it comes before the op writes anything,
+/// so the transaction goes on without it. Any other error may leave part of an op written.
+fn refused_by_rules(e: &StoreError) -> bool {
+    matches!(
+        e,
+        StoreError::Invalid(_) | StoreError::NotFound(_) | StoreError::WrongState { .. }
+    )
+}
+
+/// The transaction of [`run_together`]: each op's outcome once committed, or the error that
+/// failed it as a whole.
+async fn together(w: &mut Committer, ops: &[Op]) -> Result<Vec<Done>, StoreError> {
+    let tx = super::committer::begin(&mut w.client, "changing messages").await?;
+    let mut done = Vec::with_capacity(ops.len());
+    let mut counted = Vec::new();
+    for op in ops {
+        match op {
+            Op::Change {
+                id,
+                change: what,
+                now: at,
+                ..
+            } => match change_in(&tx, &w.node, *id, what.clone(), *at).await {
+                Ok((message, deltas)) => {
+                    counted.push(deltas);
+                    done.push(Done::Changed(Ok(Box::new(message))));
+                }
+                Err(refused) if refused_by_rules(&refused) => {
+                    done.push(Done::Changed(Err(refused)));
+                }
+                Err(e) => return Err(e),
+            },
+            Op::Receipt {
+                operator,
+                candidates,
+                receipt,
+                ..
+            } => {
+                let landed =
+                    record_or_park_in(&tx, &w.node, operator, candidates, receipt.clone()).await;
+                match landed {
+                    Ok((landing, deltas)) => {
+                        counted.extend(deltas);
+                        done.push(Done::Landed(Ok(landing)));
+                    }
+                    Err(refused) if refused_by_rules(&refused) => {
+                        done.push(Done::Landed(Err(refused)));
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            _ => unreachable!("only changes and receipts run together"),
+        }
+    }
+    tx.commit()
+        .await
+        .map_err(|e| super::failed("changing messages: committing", e))?;
+    for deltas in &counted {
+        w.committed(deltas);
+    }
+    Ok(done)
 }
 
 /// Evaluates `work` (an expression on the writer `w`); when it failed because the connection
