@@ -56,20 +56,29 @@ pub static THREAD_NICE: std::sync::OnceLock<i32> = std::sync::OnceLock::new();
 pub static POSTGRES: std::sync::Mutex<Option<test_postgres::TestPostgres>> =
     std::sync::Mutex::new(None);
 
-/// Databases made for daemons so far (each daemon gets a fresh one).
-static DATABASES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+/// The database made for each daemon folder: a daemon configured again in the same folder
+/// (a restart over the same store) keeps its database.
+static DATABASES: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
 
-/// The `[store]` lines and the `[store.postgres]` table that put a daemon in a fresh database
-/// of [`POSTGRES`]; `None` on the embedded store.
-fn postgres_store() -> Result<Option<(String, String)>, String> {
+/// The `[store]` lines and the `[store.postgres]` table that put the daemon of `dir` in a
+/// database of [`POSTGRES`] of its own; `None` on the embedded store.
+fn postgres_store(dir: &Path) -> Result<Option<(String, String)>, String> {
     let server = POSTGRES.lock().map_err(|e| e.to_string())?;
     let Some(pg) = server.as_ref() else {
         return Ok(None);
     };
-    let n = DATABASES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut made = DATABASES.lock().map_err(|e| e.to_string())?;
+    let n = match made.iter().position(|d| d == dir) {
+        Some(n) => n,
+        None => {
+            made.push(dir.to_owned());
+            let n = made.len() - 1;
+            pg.psql("postgres", &format!("CREATE DATABASE bench_{n}"))
+                .map_err(|e| e.to_string())?;
+            n
+        }
+    };
     let database = format!("bench_{n}");
-    pg.psql("postgres", &format!("CREATE DATABASE {database}"))
-        .map_err(|e| e.to_string())?;
     let table = format!(
         "[store.postgres]\nport = {}\ndatabase = {database:?}\nuser = {:?}\nnode = \"bench\"\n",
         pg.port(),
@@ -233,7 +242,7 @@ pub fn write_config_with(
     extra: &str,
 ) -> Result<PathBuf, String> {
     let path = dir.join("config.toml");
-    let (store_lines, postgres_table) = postgres_store()?.unwrap_or_default();
+    let (store_lines, postgres_table) = postgres_store(dir)?.unwrap_or_default();
     let text = format!(
         "{}\n{}\n{postgres_table}",
         config_text(dir, sim, shape),
