@@ -32,6 +32,24 @@ pub async fn record_or_park(
     Ok(landing)
 }
 
+/// The message whose part one of `candidates` (the canonical form first) names, if any part
+/// has that id yet.
+pub async fn receipt_message(
+    tx: &Transaction<'_>,
+    operator: &str,
+    candidates: &[String],
+) -> Result<Option<MessageId>, StoreError> {
+    let row = tx
+        .query_opt(
+            "SELECT message_id FROM operator_ids WHERE operator = $1 AND operator_id = ANY($2)
+             ORDER BY array_position($2, operator_id) LIMIT 1",
+            &[&operator, &candidates],
+        )
+        .await
+        .map_err(|e| failed("recording a receipt: finding the receipt's message", e))?;
+    Ok(row.map(|r| MessageId(r.get::<_, i64>(0) as u64)))
+}
+
 /// [`record_or_park`] inside `tx` (not committed) on `node`; where it landed and the
 /// counters' changes. A refusal by the rules comes before anything is written.
 pub async fn record_or_park_in(

@@ -6,10 +6,11 @@ use super::accept::accept_group;
 use super::claim::claim;
 use super::committer::Committer;
 use super::connect::{connect, retry_pause};
+use super::counts::Deltas;
 use super::deadlines::fire_due;
 use super::leases;
 use super::life::{change, change_in};
-use super::receipts::{record_or_park, record_or_park_in};
+use super::receipts::{receipt_message, record_or_park, record_or_park_in};
 use super::recover::requeue_unsure;
 use super::retention;
 use crate::message::{Message, MessageId, Millis, NewMessage, now_ms};
@@ -18,6 +19,7 @@ use crate::store::event::Event;
 use crate::store::layout::codec::ParkedReceipt;
 use crate::store::reports::{Accepted, Fired, ReceiptLanding, RetentionReport};
 use crate::store::rules::Change;
+use std::collections::HashMap;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::Client;
@@ -195,57 +197,98 @@ fn refused_by_rules(e: &StoreError) -> bool {
 }
 
 /// The transaction of [`run_together`]: each op's outcome once committed, or the error that
-/// failed it as a whole.
+/// failed it as a whole. The ops' statements are pipelined on the one connection: the ops of
+/// one message run in turn, in the order they came, and those of different messages at once
+/// (their round trips overlap; the server runs them in turn). A receipt whose part is not
+/// known yet runs after the rest, so that a change of the group that gives its part an id is
+/// seen and the receipt is applied, not parked.
 async fn together(w: &mut Committer, ops: &[Op]) -> Result<Vec<Done>, StoreError> {
     let tx = super::committer::begin(&mut w.client, "changing messages").await?;
-    let mut done = Vec::with_capacity(ops.len());
-    let mut counted = Vec::new();
-    for op in ops {
+    let node = w.node.as_str();
+    // the message each op changes: a change names it, a receipt's is looked up
+    let lookups = ops.iter().map(|op| async {
         match op {
-            Op::Change {
-                id,
-                change: what,
-                now: at,
-                ..
-            } => match change_in(&tx, &w.node, *id, what.clone(), *at).await {
-                Ok((message, deltas)) => {
-                    counted.push(deltas);
-                    done.push(Done::Changed(Ok(Box::new(message))));
-                }
-                Err(refused) if refused_by_rules(&refused) => {
-                    done.push(Done::Changed(Err(refused)));
-                }
-                Err(e) => return Err(e),
-            },
+            Op::Change { id, .. } => Ok(Some(*id)),
             Op::Receipt {
                 operator,
                 candidates,
-                receipt,
                 ..
-            } => {
-                let landed =
-                    record_or_park_in(&tx, &w.node, operator, candidates, receipt.clone()).await;
-                match landed {
-                    Ok((landing, deltas)) => {
-                        counted.extend(deltas);
-                        done.push(Done::Landed(Ok(landing)));
-                    }
-                    Err(refused) if refused_by_rules(&refused) => {
-                        done.push(Done::Landed(Err(refused)));
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
+            } => receipt_message(&tx, operator, candidates).await,
             _ => unreachable!("only changes and receipts run together"),
         }
+    });
+    let targets = futures::future::try_join_all(lookups).await?;
+    let mut chains: HashMap<MessageId, Vec<usize>> = HashMap::new();
+    let mut unknown = Vec::new();
+    for (i, target) in targets.into_iter().enumerate() {
+        match target {
+            Some(id) => chains.entry(id).or_default().push(i),
+            None => unknown.push(i),
+        }
+    }
+    let run_chain = |chain: Vec<usize>| {
+        let tx = &tx;
+        async move {
+            let mut done = Vec::with_capacity(chain.len());
+            for i in chain {
+                done.push((i, one_of_group(tx, node, &ops[i]).await?));
+            }
+            Ok::<_, StoreError>(done)
+        }
+    };
+    let mut outcomes: Vec<(usize, (Done, Option<Deltas>))> =
+        futures::future::try_join_all(chains.into_values().map(run_chain))
+            .await?
+            .into_iter()
+            .flatten()
+            .collect();
+    for i in unknown {
+        outcomes.push((i, one_of_group(&tx, node, &ops[i]).await?));
     }
     tx.commit()
         .await
         .map_err(|e| super::failed("changing messages: committing", e))?;
-    for deltas in &counted {
-        w.committed(deltas);
+    outcomes.sort_by_key(|(i, _)| *i);
+    let mut done = Vec::with_capacity(outcomes.len());
+    for (_, (outcome, deltas)) in outcomes {
+        if let Some(deltas) = &deltas {
+            w.committed(deltas);
+        }
+        done.push(outcome);
     }
     Ok(done)
+}
+
+/// One change or receipt of a group, inside `tx`: its outcome and the counters' changes, or
+/// the error that fails the group (a refusal by the rules is an outcome).
+async fn one_of_group(
+    tx: &tokio_postgres::Transaction<'_>,
+    node: &str,
+    op: &Op,
+) -> Result<(Done, Option<Deltas>), StoreError> {
+    match op {
+        Op::Change {
+            id,
+            change: what,
+            now,
+            ..
+        } => match change_in(tx, node, *id, what.clone(), *now).await {
+            Ok((message, deltas)) => Ok((Done::Changed(Ok(Box::new(message))), Some(deltas))),
+            Err(refused) if refused_by_rules(&refused) => Ok((Done::Changed(Err(refused)), None)),
+            Err(e) => Err(e),
+        },
+        Op::Receipt {
+            operator,
+            candidates,
+            receipt,
+            ..
+        } => match record_or_park_in(tx, node, operator, candidates, receipt.clone()).await {
+            Ok((landing, deltas)) => Ok((Done::Landed(Ok(landing)), deltas)),
+            Err(refused) if refused_by_rules(&refused) => Ok((Done::Landed(Err(refused)), None)),
+            Err(e) => Err(e),
+        },
+        _ => unreachable!("only changes and receipts run together"),
+    }
 }
 
 /// Evaluates `work` (an expression on the writer `w`); when it failed because the connection
