@@ -20,7 +20,7 @@ fn config(request: f64, notification: f64, bulk: f64) -> SchedulerConfig {
 #[tokio::test]
 async fn lanes_are_served_otp_first_then_request_notification_bulk() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+    let store = open(dir.path()).await;
     // accepted lowest priority first, so id order would give the opposite answer
     for kind in [Kind::Bulk, Kind::Notification, Kind::Request, Kind::Otp] {
         store.accept(message(kind, None)).await.unwrap();
@@ -38,7 +38,7 @@ async fn lanes_are_served_otp_first_then_request_notification_bulk() {
 #[tokio::test]
 async fn a_message_due_later_waits_even_in_a_higher_lane() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+    let store = open(dir.path()).await;
     let otp = store.accept(message(Kind::Otp, None)).await.unwrap().id;
     let bulk = store.accept(message(Kind::Bulk, None)).await.unwrap().id;
     let scheduler = Scheduler::new(store.clone(), config(0.0, 0.0, 0.0));
@@ -59,7 +59,7 @@ async fn a_message_due_later_waits_even_in_a_higher_lane() {
 #[tokio::test]
 async fn bulk_gets_its_minimum_share_under_a_flood_of_otps() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+    let store = open(dir.path()).await;
     let otps = 400;
     let bulks = 100;
     let share = 0.05;
@@ -90,7 +90,7 @@ async fn bulk_gets_its_minimum_share_under_a_flood_of_otps() {
 #[tokio::test]
 async fn an_otp_only_loop_between_batches_leaves_the_lower_lanes_their_share() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+    let store = open(dir.path()).await;
     let (notifications, bulks, share) = (1_000, 100, 0.02);
     store
         .accept_batch(

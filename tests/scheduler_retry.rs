@@ -26,7 +26,7 @@ fn scheduler(store: &khabar::store::Store, max_attempts: u32) -> Scheduler {
 #[tokio::test]
 async fn transient_failures_back_off_exponentially_with_jitter() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+    let store = open(dir.path()).await;
     let scheduler = scheduler(&store, 10);
     let policy = scheduler.config().retry.clone();
     assert_eq!(policy.jitter, Jitter::Equal);
@@ -55,7 +55,7 @@ async fn transient_failures_back_off_exponentially_with_jitter() {
 #[tokio::test]
 async fn too_many_attempts_fail_with_the_last_reason() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+    let store = open(dir.path()).await;
     let scheduler = scheduler(&store, 3);
     let id = store.accept(message(Kind::Bulk, None)).await.unwrap().id;
     let mut now = now_ms();
@@ -84,7 +84,7 @@ async fn too_many_attempts_fail_with_the_last_reason() {
 #[tokio::test]
 async fn a_permanent_refusal_rejects_and_a_deferral_keeps_the_count() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+    let store = open(dir.path()).await;
     let scheduler = scheduler(&store, 10);
     let refused = store.accept(message(Kind::Request, None)).await.unwrap().id;
     let limited = store.accept(message(Kind::Request, None)).await.unwrap().id;
@@ -109,7 +109,7 @@ async fn a_permanent_refusal_rejects_and_a_deferral_keeps_the_count() {
 #[tokio::test]
 async fn the_watcher_expires_an_otp_that_could_not_be_sent_in_time() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+    let store = open(dir.path()).await;
     let scheduler = scheduler(&store, 10);
     let mut otp = message(Kind::Otp, Some("otp-session-1"));
     otp.send_by = Some(now_ms() + 300);

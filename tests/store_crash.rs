@@ -19,7 +19,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-use store_support::{message, open};
+use store_support::{message, open, open_sled};
 
 const DIR_ENV: &str = "KHABAR_CRASH_DIR";
 const ROUND_ENV: &str = "KHABAR_CRASH_ROUND";
@@ -99,7 +99,7 @@ fn acknowledged_messages_survive_sigkill() {
                 _ => {}
             }
         }
-        let store = open(dir.path());
+        let store = open_sled(dir.path());
         check_after_crash(&store, &acked);
         eprintln!(
             "kill {}/{kills}: {new_acks} new acks ({} in all) after {:.1}s; {} messages stored",
@@ -150,7 +150,7 @@ async fn child_process_entry() {
         return;
     };
     let round = std::env::var(ROUND_ENV).unwrap_or_default();
-    let store = open(std::path::Path::new(&dir));
+    let store = open(std::path::Path::new(&dir)).await;
     println!("\nready"); // on a line of its own, after libtest's "test … " prefix
     for reference in std::env::var(REPEAT_ENV)
         .unwrap_or_default()

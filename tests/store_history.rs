@@ -69,7 +69,7 @@ async fn wait_tier(store: &Store, id: MessageId, tier: Tier) {
 #[tokio::test]
 async fn a_finished_message_moves_and_is_still_found_by_id_reference_and_operator_id() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+    let store = open(dir.path()).await;
     let id = finished(&store, "crm-1", "k-1", Some("DELIVRD")).await;
     let live = store.get(id).await.unwrap().unwrap();
     wait_tier(&store, id, Tier::History).await;
@@ -99,7 +99,7 @@ async fn a_finished_message_moves_and_is_still_found_by_id_reference_and_operato
 
     // and after a restart
     drop(store);
-    let store = open(dir.path());
+    let store = open(dir.path()).await;
     assert_eq!(store.tier_of(id).await.unwrap(), Some(Tier::History));
     assert_eq!(
         store.get_by_reference("crm-1").await.unwrap().map(|m| m.id),
@@ -111,7 +111,7 @@ async fn a_finished_message_moves_and_is_still_found_by_id_reference_and_operato
 #[tokio::test]
 async fn a_message_still_awaiting_its_receipt_stays_live() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+    let store = open(dir.path()).await;
     let waiting = finished(&store, "crm-2", "k-2", None).await;
     let done = finished(&store, "crm-3", "k-3", Some("DELIVRD")).await;
     wait_tier(&store, done, Tier::History).await;
@@ -122,7 +122,7 @@ async fn a_message_still_awaiting_its_receipt_stays_live() {
 #[tokio::test]
 async fn a_moved_message_leaves_no_deadline_behind() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+    let store = open(dir.path()).await;
     let now = now_ms();
     let mut with_deadlines = message(Kind::Notification, Some("crm-d1"));
     with_deadlines.send_by = Some(now + 2 * DAY);
@@ -159,7 +159,7 @@ async fn a_moved_message_leaves_no_deadline_behind() {
 #[tokio::test]
 async fn messages_that_move_take_their_deadlines_from_a_bucket_many_messages_share() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+    let store = open(dir.path()).await;
     // one deadline instant for all (a deadline rule's end of the working day): one bucket of
     // many chunks, of which the writer reads only as many as it needs
     let send_by = now_ms() + 2 * DAY;
@@ -194,7 +194,7 @@ async fn messages_that_move_take_their_deadlines_from_a_bucket_many_messages_sha
 #[tokio::test]
 async fn a_late_receipt_for_a_moved_message_is_recorded_in_the_history() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+    let store = open(dir.path()).await;
     let id = finished(&store, "crm-4", "k-4", None).await;
     // no receipt in time: unknown, then moved
     store
@@ -229,7 +229,8 @@ async fn retention_erases_and_forgets_moved_messages() {
         c.move_to_history_after = Duration::ZERO;
         c.erase_texts_after = Duration::from_secs(2 * 86_400);
         c.forget_after = Duration::from_secs(10 * 86_400);
-    });
+    })
+    .await;
     let now = now_ms();
     let id = finished(&store, "crm-5", "k-5", Some("DELIVRD")).await;
     wait_tier(&store, id, Tier::History).await;
@@ -272,7 +273,8 @@ async fn finished_messages_of_a_store_written_before_the_history_tier_move_over(
     // finished while nothing moves, as a store of the previous format holds them
     let store = open_with(dir.path(), |c| {
         c.move_to_history_after = Duration::from_secs(365 * 86_400);
-    });
+    })
+    .await;
     let mut ids = Vec::new();
     for n in 0..300 {
         ids.push(
@@ -293,7 +295,7 @@ async fn finished_messages_of_a_store_written_before_the_history_tier_move_over(
     db.flush().unwrap();
     drop(db);
 
-    let store = open(dir.path());
+    let store = open(dir.path()).await;
     for &id in &ids {
         wait_tier(&store, id, Tier::History).await;
     }
@@ -312,7 +314,8 @@ async fn events_move_to_the_history_and_are_read_back_whole_in_order_then_trimme
     let store = open_with(dir.path(), |c| {
         c.move_to_history_after = Duration::ZERO;
         c.keep_events_for = Duration::from_secs(86_400);
-    });
+    })
+    .await;
     for n in 0..50 {
         finished(
             &store,
@@ -357,7 +360,7 @@ async fn events_move_to_the_history_and_are_read_back_whole_in_order_then_trimme
     assert_eq!(trimmed as u64, last);
     assert!(store.read_events(0, 10_000).await.unwrap().is_empty());
     drop(store);
-    let store = open(dir.path());
+    let store = open(dir.path()).await;
     assert!(
         store.read_events(0, 10_000).await.unwrap().is_empty(),
         "after a restart too"
@@ -370,7 +373,8 @@ async fn the_first_event_of_an_hour_is_found_in_either_tier() {
     let dir = tempfile::tempdir().unwrap();
     let store = open_with(dir.path(), |c| {
         c.keep_events_for = Duration::from_secs(30 * 86_400);
-    });
+    })
+    .await;
     // events a quarter of an hour apart over the last ten hours
     let base = now_ms() - 10 * 3_600_000;
     let quarter = 900_000;

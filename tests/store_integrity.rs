@@ -11,7 +11,7 @@ use store_support::{assert_consistent, message, open};
 async fn damaged_indexes_are_reported() {
     let dir = tempfile::tempdir().unwrap();
     let submitted = {
-        let store = open(dir.path());
+        let store = open(dir.path()).await;
         let batch = (0..40)
             .map(|i| message(Kind::ALL[i % 4], Some(&format!("ref-{i}"))))
             .collect();
@@ -39,7 +39,7 @@ async fn damaged_indexes_are_reported() {
         db.remove(keys::operator_id("kcell", "abc")).unwrap();
         db.flush().unwrap();
     }
-    let store = open(dir.path());
+    let store = open(dir.path()).await;
     let problems = store.verify_integrity().await.unwrap();
     assert!(
         problems.iter().any(|p| p.contains("queued for")),

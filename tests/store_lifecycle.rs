@@ -10,7 +10,7 @@ use store_support::{assert_consistent, message, open};
 #[tokio::test]
 async fn a_message_goes_from_queued_to_delivered_with_its_whole_story() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+    let store = open(dir.path()).await;
     let id = store
         .accept(message(Kind::Notification, Some("n-1")))
         .await
@@ -109,7 +109,7 @@ async fn a_message_goes_from_queued_to_delivered_with_its_whole_story() {
 #[tokio::test]
 async fn any_failed_part_makes_the_message_undeliverable_and_repeats_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+    let store = open(dir.path()).await;
     let id = store.accept(message(Kind::Bulk, None)).await.unwrap().id;
     store
         .claim_next(Kind::Bulk, now_ms())
@@ -157,7 +157,7 @@ async fn any_failed_part_makes_the_message_undeliverable_and_repeats_change_noth
 #[tokio::test]
 async fn cancel_works_only_while_queued() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+    let store = open(dir.path()).await;
     let a = store.accept(message(Kind::Request, None)).await.unwrap().id;
     let b = store.accept(message(Kind::Request, None)).await.unwrap().id;
     let cancelled = store.cancel(a, "no longer needed").await.unwrap();
@@ -179,7 +179,7 @@ async fn cancel_works_only_while_queued() {
 #[tokio::test]
 async fn a_requeued_message_waits_for_its_due_time_and_keeps_its_attempt() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+    let store = open(dir.path()).await;
     let id = store.accept(message(Kind::Otp, None)).await.unwrap().id;
     let now = now_ms();
     store.claim_next(Kind::Otp, now).await.unwrap().unwrap();
@@ -215,7 +215,7 @@ async fn a_requeued_message_waits_for_its_due_time_and_keeps_its_attempt() {
 #[tokio::test]
 async fn a_deferred_message_does_not_count_the_attempt() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+    let store = open(dir.path()).await;
     let id = store
         .accept(message(Kind::Notification, None))
         .await
@@ -254,7 +254,7 @@ async fn a_deferred_message_does_not_count_the_attempt() {
 async fn restart_requeues_submitting_and_keeps_submitted() {
     let dir = tempfile::tempdir().unwrap();
     let (in_flight, acknowledged, waiting) = {
-        let store = open(dir.path());
+        let store = open(dir.path()).await;
         let ids: Vec<_> = store
             .accept_batch((0..3).map(|_| message(Kind::Bulk, None)).collect())
             .await
@@ -272,7 +272,7 @@ async fn restart_requeues_submitting_and_keeps_submitted() {
         assert_eq!((first, second), (ids[0], ids[1]));
         (first, second, ids[2])
     };
-    let store = open(dir.path());
+    let store = open(dir.path()).await;
     assert_eq!(store.recovered_at_open(), 1);
     let m = store.get(in_flight).await.unwrap().unwrap();
     assert_eq!(m.state, State::Queued);
@@ -305,7 +305,7 @@ async fn restart_requeues_submitting_and_keeps_submitted() {
 async fn a_batch_claimed_together_is_in_flight_until_each_lands() {
     let dir = tempfile::tempdir().unwrap();
     let (flying, landed) = {
-        let store = open(dir.path());
+        let store = open(dir.path()).await;
         let messages = (0..4).map(|_| message(Kind::Bulk, None)).collect();
         for accepted in store.accept_batch(messages).await {
             accepted.unwrap();
@@ -338,7 +338,7 @@ async fn a_batch_claimed_together_is_in_flight_until_each_lands() {
         assert_consistent(&store).await;
         (flying.to_vec(), landed.to_vec())
     };
-    let store = open(dir.path());
+    let store = open(dir.path()).await;
     assert_eq!(store.recovered_at_open(), flying.len());
     for id in &flying {
         assert_eq!(store.get(*id).await.unwrap().unwrap().state, State::Queued);
@@ -371,7 +371,7 @@ async fn a_batch_claimed_together_is_in_flight_until_each_lands() {
 #[tokio::test]
 async fn events_wait_for_their_consumer_and_wake_subscribers() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+    let store = open(dir.path()).await;
     let mut wake = store.subscribe();
     let id = store.accept(message(Kind::Bulk, None)).await.unwrap().id;
     store
@@ -404,7 +404,7 @@ async fn events_wait_for_their_consumer_and_wake_subscribers() {
     };
     let reply_seq = store.append_event(reply.clone()).await.unwrap();
     drop(store);
-    let store = open(dir.path());
+    let store = open(dir.path()).await;
     let pending = store
         .read_events(store.cursor("api").await.unwrap(), 10)
         .await

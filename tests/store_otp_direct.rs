@@ -11,7 +11,7 @@ const WAIT: Duration = Duration::from_secs(30);
 #[tokio::test]
 async fn an_accepted_otp_arrives_claimed_and_other_kinds_stay_queued() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+    let store = open(dir.path()).await;
     let mut taken = store
         .take_otps_at_accept()
         .expect("the sled engine claims OTPs at accept");
@@ -46,7 +46,7 @@ async fn an_accepted_otp_arrives_claimed_and_other_kinds_stay_queued() {
 
     // a claim made at acceptance is on disk like any other: a restart puts it back in the lane
     drop(store);
-    let store = open(dir.path());
+    let store = open(dir.path()).await;
     assert_eq!(
         store.recovered_at_open(),
         3,
@@ -59,7 +59,7 @@ async fn an_accepted_otp_arrives_claimed_and_other_kinds_stay_queued() {
 #[tokio::test]
 async fn with_nobody_listening_otps_wait_in_their_lane() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+    let store = open(dir.path()).await;
     drop(
         store
             .take_otps_at_accept()
@@ -77,7 +77,7 @@ async fn with_nobody_listening_otps_wait_in_their_lane() {
 #[tokio::test]
 async fn several_otps_accepted_together_all_arrive_once() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+    let store = open(dir.path()).await;
     let mut taken = store
         .take_otps_at_accept()
         .expect("the sled engine claims OTPs at accept");
@@ -112,7 +112,7 @@ async fn several_otps_accepted_together_all_arrive_once() {
 #[tokio::test]
 async fn an_otp_held_for_its_place_is_claimed_only_when_its_place_comes() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+    let store = open(dir.path()).await;
     let mut taken = store
         .take_otps_at_accept()
         .expect("the sled engine claims OTPs at accept");

@@ -37,7 +37,7 @@ async fn receipt(store: &Store, raw: &str, stat: &str) -> ReceiptLanding {
 #[tokio::test]
 async fn acknowledged_parts_keep_their_ids_through_a_retry_and_only_the_rest_are_missing() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+    let store = open(dir.path()).await;
     let id = claimed(&store).await;
     // parts 1 and 3 of 3 accepted, part 2 throttled
     let accepted = vec![(0, "a1".to_owned()), (2, "a3".to_owned())];
@@ -97,7 +97,7 @@ async fn acknowledged_parts_keep_their_ids_through_a_retry_and_only_the_rest_are
 #[tokio::test]
 async fn another_operators_ids_are_forgotten_when_the_message_goes_elsewhere() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+    let store = open(dir.path()).await;
     let id = claimed(&store).await;
     store
         .record_accepted(id, "kcell", 2, vec![(0, "k1".to_owned())], Some(5), None)
@@ -134,7 +134,7 @@ async fn another_operators_ids_are_forgotten_when_the_message_goes_elsewhere() {
 async fn a_restart_keeps_the_parts_acknowledged_before_it() {
     let dir = tempfile::tempdir().unwrap();
     let id = {
-        let store = open(dir.path());
+        let store = open(dir.path()).await;
         let id = claimed(&store).await;
         store
             .record_accepted(id, "kcell", 2, vec![(1, "x2".to_owned())], Some(3), None)
@@ -142,7 +142,7 @@ async fn a_restart_keeps_the_parts_acknowledged_before_it() {
             .unwrap();
         id // dropped while `submitting`, as after a crash
     };
-    let store = open(dir.path());
+    let store = open(dir.path()).await;
     let m = store.get(id).await.unwrap().unwrap();
     assert_eq!(m.state, State::Queued, "recovered");
     assert_eq!(m.parts[1].operator_id.as_deref(), Some("x2"));
@@ -153,7 +153,7 @@ async fn a_restart_keeps_the_parts_acknowledged_before_it() {
 #[tokio::test]
 async fn a_receipt_before_its_submit_result_is_parked_and_applied_when_it_lands() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+    let store = open(dir.path()).await;
     let id = claimed(&store).await;
     assert_eq!(
         receipt(&store, "0A1B", "DELIVRD").await,
@@ -175,7 +175,7 @@ async fn a_receipt_before_its_submit_result_is_parked_and_applied_when_it_lands(
 async fn a_parked_receipt_matches_an_id_written_in_the_other_base_and_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let id = {
-        let store = open(dir.path());
+        let store = open(dir.path()).await;
         let id = claimed(&store).await;
         // the receipt says 2587 (decimal); the submit_sm_resp will say 0A1B (hex)
         assert_eq!(
@@ -184,7 +184,7 @@ async fn a_parked_receipt_matches_an_id_written_in_the_other_base_and_survives_a
         );
         id
     };
-    let store = open(dir.path());
+    let store = open(dir.path()).await;
     store
         .claim_next(Kind::Notification, now_ms())
         .await
@@ -201,7 +201,7 @@ async fn a_parked_receipt_matches_an_id_written_in_the_other_base_and_survives_a
 #[tokio::test]
 async fn receipts_matching_nothing_are_dropped_after_their_hold_and_counted_per_operator() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+    let store = open(dir.path()).await;
     for n in 0..3 {
         receipt(&store, &format!("ff{n}"), "DELIVRD").await;
     }

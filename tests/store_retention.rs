@@ -15,7 +15,8 @@ async fn finished_texts_are_erased_and_old_messages_forgotten() {
     let store = open_with(dir.path(), |c| {
         c.erase_texts_after = Duration::from_secs(2 * 86_400);
         c.forget_after = Duration::from_secs(10 * 86_400);
-    });
+    })
+    .await;
     let now = now_ms();
     let done = store
         .accept(message(Kind::Notification, Some("done")))
@@ -80,7 +81,8 @@ async fn events_are_trimmed_behind_the_slowest_consumer_or_when_too_old() {
     let dir = tempfile::tempdir().unwrap();
     let store = open_with(dir.path(), |c| {
         c.keep_events_for = Duration::from_secs(86_400)
-    });
+    })
+    .await;
     let now = now_ms();
     let ids = accept_bulk(&store, 4).await;
     for id in &ids {
@@ -107,7 +109,8 @@ async fn events_written_together_are_trimmed_and_read_one_by_one() {
     let dir = tempfile::tempdir().unwrap();
     let store = open_with(dir.path(), |c| {
         c.keep_events_for = Duration::from_secs(86_400)
-    });
+    })
+    .await;
     let now = now_ms();
     let ids = accept_bulk(&store, 6).await;
     // concurrent changes usually land in one writer group, whose events share one key

@@ -57,6 +57,8 @@ pub struct TestPostgres {
     port: u16,
     server: Option<Child>,
     password: Option<String>,
+    /// The server dies with this process (the shared one, never dropped).
+    dies_with_process: bool,
 }
 
 /// How a server is set up before its start.
@@ -85,9 +87,17 @@ impl TestPostgres {
 
     /// Creates a cluster as `options` say and starts it.
     pub fn try_start(options: Options) -> Result<TestPostgres, StartError> {
+        let mut pg = Self::try_start_stopped(options, "khabar-pg-")?;
+        pg.spawn_on_free_port()?;
+        Ok(pg)
+    }
+
+    /// Creates a cluster as `options` say in a temporary folder named from `prefix`, not
+    /// started yet.
+    fn try_start_stopped(options: Options, prefix: &str) -> Result<TestPostgres, StartError> {
         let bin = binaries().ok_or(StartError::Absent)?;
         let dir = tempfile::Builder::new()
-            .prefix("khabar-pg-")
+            .prefix(prefix)
             .tempdir()
             .map_err(|e| StartError::Failed(format!("temporary folder: {e}")))?;
         let data = dir.path().join("data");
@@ -129,14 +139,14 @@ impl TestPostgres {
                 .map_err(|e| StartError::Failed(format!("{e}")))?;
             give_away(&path)?;
         }
-        let mut pg = TestPostgres {
+        let pg = TestPostgres {
             bin,
             dir,
             port: 0,
             server: None,
             password: options.password.map(str::to_owned),
+            dies_with_process: false,
         };
-        pg.spawn_on_free_port()?;
         Ok(pg)
     }
 
@@ -154,11 +164,43 @@ impl TestPostgres {
         Err(StartError::Failed(last))
     }
 
+    /// One server for the whole test binary, started by the first caller; each test makes a
+    /// database of its own in it. It runs until the process exits (it is killed then: it is
+    /// started from a thread that lives as long as the process, and asks the kernel to kill it
+    /// when that thread ends); folders left by binaries that are gone are removed at its start.
+    pub fn shared() -> &'static TestPostgres {
+        static SHARED: std::sync::OnceLock<TestPostgres> = std::sync::OnceLock::new();
+        SHARED.get_or_init(|| {
+            let (started, wait) = mpsc::channel();
+            std::thread::spawn(move || {
+                remove_stale_shared();
+                let _ = started.send(Self::try_start_shared());
+                loop {
+                    std::thread::park();
+                }
+            });
+            wait.recv()
+                .unwrap_or_else(|_| Err(StartError::Failed("no answer".into())))
+                .unwrap_or_else(|e| panic!("{e}"))
+        })
+    }
+
+    fn try_start_shared() -> Result<TestPostgres, StartError> {
+        let mut pg = Self::try_start_stopped(
+            Options::default(),
+            &format!("{SHARED_PREFIX}{}-", std::process::id()),
+        )?;
+        pg.dies_with_process = true;
+        pg.spawn_on_free_port()?;
+        Ok(pg)
+    }
+
     /// Starts `postgres` on `self.port` and waits for it to say it accepts connections;
     /// on failure, what it printed.
     fn spawn(&mut self) -> Result<(), String> {
-        let mut child = as_unprivileged(
-            Command::new(self.bin.join("postgres"))
+        let mut postgres = Command::new(self.bin.join("postgres"));
+        let command = as_unprivileged(
+            postgres
                 .arg("-D")
                 .arg(self.data())
                 .args(["-p", &self.port.to_string()])
@@ -168,9 +210,19 @@ impl TestPostgres {
                 // its own process group, so that a crash can take the server and its
                 // backends at once
                 .process_group(0),
-        )
-        .spawn()
-        .map_err(|e| format!("running postgres: {e}"))?;
+        );
+        if self.dies_with_process {
+            // SAFETY: prctl is async-signal-safe; it only sets this child's death signal
+            unsafe {
+                command.pre_exec(|| {
+                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                    Ok(())
+                });
+            }
+        }
+        let mut child = command
+            .spawn()
+            .map_err(|e| format!("running postgres: {e}"))?;
         let stderr = child.stderr.take().expect("piped");
         let (ready, wait) = mpsc::channel();
         // Reads the server's log until it ends; the first line that says it is ready, or the
@@ -265,6 +317,7 @@ impl TestPostgres {
             port: 0,
             server: None,
             password: self.password.clone(),
+            dies_with_process: false,
         };
         standby.spawn_on_free_port()?;
         if synchronous {
@@ -363,6 +416,29 @@ fn alive_in_group(group: u32) -> bool {
             .unwrap_or_default();
         fields.len() > 2 && fields[0] != "Z" && fields[2] == group.to_string()
     })
+}
+
+/// The folder name of shared servers, before the pid of the process that started it.
+const SHARED_PREFIX: &str = "khabar-pg-shared-";
+
+/// Removes the folders of shared servers whose process has ended (a static is never dropped).
+fn remove_stale_shared() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(SHARED_PREFIX)
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// Gives `path` to the server's user when the tests run as root.

@@ -19,28 +19,40 @@ pub async fn claim(
     max: usize,
 ) -> Result<Vec<Message>, StoreError> {
     let tx = begin(&mut w.client, "claiming messages").await?;
-    let rows = tx
-        .query(
-            "SELECT record FROM messages
-             WHERE state = 'queued' AND lane = $1 AND next_try <= $2
-             ORDER BY next_try, id
-             LIMIT $3
-             FOR UPDATE SKIP LOCKED",
-            &[&i16::from(lane), &now, &(max as i64)],
-        )
-        .await
-        .map_err(|e| failed("claiming messages: finding due messages", e))?;
     let mut staging = Staging::default();
-    let mut claimed = Vec::with_capacity(rows.len());
-    for row in rows {
-        let mut message = codec::decode_record(row.get(0))?;
-        if message.send_by.is_some_and(|s| s <= now) {
-            let why = Some(TOO_LATE.into());
-            transition_off_queue(&mut staging, &mut message, State::Expired, now, why)?;
-        } else {
-            message.attempts += 1;
-            transition_off_queue(&mut staging, &mut message, State::Submitting, now, None)?;
-            claimed.push(message);
+    let mut claimed = Vec::with_capacity(max);
+    // the rows this transaction took (locked; those expired are not written until the end)
+    let mut taken: Vec<i64> = Vec::new();
+    // a message found past its send_by takes no place: look further until `max` are claimed
+    // or the lane has no more due
+    while claimed.len() < max {
+        let want = max - claimed.len();
+        let rows = tx
+            .query(
+                "SELECT record FROM messages
+                 WHERE state = 'queued' AND lane = $1 AND next_try <= $2 AND id <> ALL($4)
+                 ORDER BY next_try, id
+                 LIMIT $3
+                 FOR UPDATE SKIP LOCKED",
+                &[&i16::from(lane), &now, &(want as i64), &taken],
+            )
+            .await
+            .map_err(|e| failed("claiming messages: finding due messages", e))?;
+        let found = rows.len();
+        for row in rows {
+            let mut message = codec::decode_record(row.get(0))?;
+            taken.push(message.id.0 as i64);
+            if message.send_by.is_some_and(|s| s <= now) {
+                let why = Some(TOO_LATE.into());
+                transition_off_queue(&mut staging, &mut message, State::Expired, now, why)?;
+            } else {
+                message.attempts += 1;
+                transition_off_queue(&mut staging, &mut message, State::Submitting, now, None)?;
+                claimed.push(message);
+            }
+        }
+        if found < want {
+            break;
         }
     }
     let counted = staging.write(&tx, &w.node, now).await?;
