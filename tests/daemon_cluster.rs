@@ -69,6 +69,21 @@ async fn messages_go_through_the_database_and_a_restarted_daemon_shows_them() {
     expected.sort();
     assert_eq!(held, expected, "node-a holds every operator's binds");
     assert!(cluster.database.contains("primary"), "{}", cluster.database);
+    // and what an operator reads
+    let shown = std::process::Command::new(env!("CARGO_BIN_EXE_khabar"))
+        .args(["status", "--socket"])
+        .arg(&daemon.socket)
+        .output()
+        .expect("khabar status");
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.contains("CLUSTER  database: PostgreSQL"), "{shown}");
+    for op in &operators {
+        let line = shown
+            .lines()
+            .find(|l| l.trim_start().starts_with(op.name.as_str()) && l.contains("node-a"))
+            .unwrap_or_else(|| panic!("no lease line for {}: {shown}", op.name));
+        assert!(line.contains("in "), "{line}");
+    }
     assert_eq!(
         pg.psql(
             "postgres",

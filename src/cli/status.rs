@@ -11,7 +11,8 @@ Shows daemon uptime and version; per operator the binds (up/down and since when)
 use, TPS now against the cap, throttling and the last error; queue depth by lane and state
 with the age of the oldest queued message; receipts overdue; messages at risk of missing
 their deadline; and what was delivered / undeliverable / expired in the last minute and hour.
-Times are Asia/Almaty.
+In cluster mode also the cluster: the database (primary or standby), each node up or gone, and
+which node holds each operator's binds. Times are Asia/Almaty.
 
 Examples:
   khabar status

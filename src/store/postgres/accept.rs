@@ -7,6 +7,7 @@ use super::counts::Deltas;
 use super::events::append_events;
 use super::failed;
 use super::life::next_deadline;
+use super::prepared::Prepare;
 use crate::message::{Message, MessageId, Millis, NewMessage, State};
 use crate::store::error::StoreError;
 use crate::store::layout::codec;
@@ -35,7 +36,8 @@ pub async fn accept_group(
     // held until the commit: a reference looked up below sees every earlier accept
     let last_id: i64 = tx
         .query_one(
-            "SELECT last FROM sequences WHERE name = 'message' FOR UPDATE",
+            &tx.prepared("SELECT last FROM sequences WHERE name = 'message' FOR UPDATE")
+                .await?,
             &[],
         )
         .await
@@ -67,7 +69,8 @@ pub async fn accept_group(
     }
     if fresh > 0 {
         tx.execute(
-            "UPDATE sequences SET last = $1 WHERE name = 'message'",
+            &tx.prepared("UPDATE sequences SET last = $1 WHERE name = 'message'")
+                .await?,
             &[&((next - 1) as i64)],
         )
         .await
@@ -119,7 +122,8 @@ async fn known_references(
     if !references.is_empty() {
         let rows = tx
             .query(
-                "SELECT reference, id, state FROM messages WHERE reference = ANY($1)",
+                &tx.prepared("SELECT reference, id, state FROM messages WHERE reference = ANY($1)")
+                    .await?,
                 &[&references],
             )
             .await
@@ -186,9 +190,9 @@ impl Rows {
 
     async fn insert(&self, tx: &Transaction<'_>) -> Result<(), StoreError> {
         tx.execute(
-            "INSERT INTO messages (id, reference, kind, state, lane, next_try, deadline, finished_at, record)
+&tx.prepared("INSERT INTO messages (id, reference, kind, state, lane, next_try, deadline, finished_at, record)
              SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::smallint[],
-                                  $6::bigint[], $7::bigint[], $8::bigint[], $9::bytea[])",
+                                  $6::bigint[], $7::bigint[], $8::bigint[], $9::bytea[])").await?,
             &[
                 &self.id,
                 &self.reference,

@@ -6,6 +6,7 @@
 use super::committer::{Committer, begin};
 use super::failed;
 use super::life::Staging;
+use super::prepared::Prepare;
 use crate::message::{Message, Millis, State};
 use crate::store::error::StoreError;
 use crate::store::layout::codec;
@@ -29,11 +30,14 @@ pub async fn claim(
         let want = max - claimed.len();
         let rows = tx
             .query(
-                "SELECT record FROM messages
+                &tx.prepared(
+                    "SELECT record FROM messages
                  WHERE state = 'queued' AND lane = $1 AND next_try <= $2 AND id <> ALL($4)
                  ORDER BY next_try, id
                  LIMIT $3
                  FOR UPDATE SKIP LOCKED",
+                )
+                .await?,
                 &[&i16::from(lane), &now, &(want as i64), &taken],
             )
             .await

@@ -3,6 +3,7 @@
 //! its own changes as it commits them, and reads the other nodes' every [`REFRESH`].
 
 use super::failed;
+use super::prepared::Prepare;
 use super::reads::Reads;
 use crate::message::{Kind, State};
 use crate::store::counts::Counts;
@@ -39,6 +40,11 @@ impl Deltas {
         }
     }
 
+    /// Adds `other`'s changes to these.
+    pub fn absorb(&mut self, other: &Deltas) {
+        self.merge(other, 1);
+    }
+
     fn merge(&mut self, other: &Deltas, sign: i64) {
         for (&key, &n) in &other.0 {
             *self.0.entry(key).or_default() += sign * n;
@@ -55,9 +61,12 @@ impl Deltas {
         let states: Vec<&str> = changed.iter().map(|((_, s), _)| s.as_str()).collect();
         let ns: Vec<i64> = changed.iter().map(|(_, n)| **n).collect();
         tx.execute(
-            "INSERT INTO counts (node, kind, state, n)
+            &tx.prepared(
+                "INSERT INTO counts (node, kind, state, n)
              SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bigint[])
              ON CONFLICT (node, kind, state) DO UPDATE SET n = counts.n + excluded.n",
+            )
+            .await?,
             &[&node, &kinds, &states, &ns],
         )
         .await

@@ -5,6 +5,7 @@
 
 use super::connect::{connect_hearing, retry_pause};
 use super::failed;
+use super::prepared::Prepare;
 use crate::store::config::PostgresConfig;
 use crate::store::error::StoreError;
 use crate::store::event::Event;
@@ -25,7 +26,10 @@ pub async fn append_events(tx: &Transaction<'_>, events: &[Event]) -> Result<u64
     }
     let last: i64 = tx
         .query_one(
-            "UPDATE sequences SET last = last + $1 WHERE name = 'event' RETURNING last",
+            &tx.prepared(
+                "UPDATE sequences SET last = last + $1 WHERE name = 'event' RETURNING last",
+            )
+            .await?,
             &[&(events.len() as i64)],
         )
         .await
@@ -39,15 +43,18 @@ pub async fn append_events(tx: &Transaction<'_>, events: &[Event]) -> Result<u64
         .map(|e| codec::encode(codec::EVENT_VERSION, e))
         .collect::<Result<Vec<_>, _>>()?;
     tx.execute(
-        "INSERT INTO events (seq, at, event) SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[])",
+&tx.prepared("INSERT INTO events (seq, at, event) SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[])").await?,
         &[&seqs, &ats, &bodies],
     )
     .await
     .map_err(|e| failed("appending events", e))?;
     // delivered to every listening node when this transaction commits
-    tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &last.to_string()])
-        .await
-        .map_err(|e| failed("announcing events", e))?;
+    tx.execute(
+        &tx.prepared("SELECT pg_notify($1, $2)").await?,
+        &[&CHANNEL, &last.to_string()],
+    )
+    .await
+    .map_err(|e| failed("announcing events", e))?;
     Ok(last as u64)
 }
 

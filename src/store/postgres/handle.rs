@@ -6,6 +6,7 @@ use super::counts::{self, Known};
 use super::events;
 use super::failed;
 use super::migrate::migrate;
+use super::prepared::PREPARED;
 use super::reads::{Exclusive, Reads};
 use super::recover::requeue_in_flight;
 use crate::store::config::PostgresConfig;
@@ -105,7 +106,8 @@ impl PgStore {
         let (listening, stop) = oneshot::channel();
         events::follow(config.clone(), Arc::clone(&latest), stop).await?;
         let (ops, inbox) = mpsc::channel(WAITING_OPS);
-        tokio::spawn(writer::run(writes, inbox, store.max_group.max(1)));
+        let writing = writer::run(writes, inbox, store.max_group.max(1));
+        tokio::spawn(PREPARED.scope(Default::default(), writing));
         let inner = PgInner {
             reads,
             ops,

@@ -8,6 +8,7 @@ use super::committer::{Committer, begin};
 use super::counts::Deltas;
 use super::events::append_events;
 use super::failed;
+use super::prepared::Prepare;
 use crate::message::{Kind, Message, MessageId, Millis, State};
 use crate::operator_id::{id_candidates, normalize_operator_id};
 use crate::store::error::StoreError;
@@ -126,6 +127,20 @@ impl Staging {
         node: &str,
         now: Millis,
     ) -> Result<Deltas, StoreError> {
+        let rest = self.write_rows(tx, node, now).await?;
+        rest.write(tx, node).await?;
+        Ok(rest.counts)
+    }
+
+    /// [`Staging::write`] of the rows only (records, operator ids, parked receipts): the
+    /// events and the counters' changes are left for the end of the transaction, so that a
+    /// group of changes writes them once.
+    pub async fn write_rows(
+        self,
+        tx: &Transaction<'_>,
+        node: &str,
+        now: Millis,
+    ) -> Result<Leftover, StoreError> {
         let (mut ids, mut states, mut next_tries, mut deadlines) = (vec![], vec![], vec![], vec![]);
         let mut records = Vec::with_capacity(self.saved.len());
         for m in self.saved.values() {
@@ -137,7 +152,8 @@ impl Staging {
         }
         if !ids.is_empty() {
             tx.execute(
-                "UPDATE messages AS m
+                &tx.prepared(
+                    "UPDATE messages AS m
                  SET state = c.state, next_try = c.next_try, deadline = c.deadline,
                      record = c.record,
                      claimed_by = CASE WHEN c.state = 'submitting' THEN $6 END,
@@ -146,6 +162,8 @@ impl Staging {
                  FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bytea[])
                       AS c (id, state, next_try, deadline, record)
                  WHERE m.id = c.id",
+                )
+                .await?,
                 &[
                     &ids,
                     &states,
@@ -161,7 +179,8 @@ impl Staging {
         }
         for (operator, operator_id) in &self.unindexed {
             tx.execute(
-                "DELETE FROM operator_ids WHERE operator = $1 AND operator_id = $2",
+                &tx.prepared("DELETE FROM operator_ids WHERE operator = $1 AND operator_id = $2")
+                    .await?,
                 &[operator, operator_id],
             )
             .await
@@ -169,10 +188,13 @@ impl Staging {
         }
         for ((operator, operator_id), (id, part)) in &self.indexed {
             tx.execute(
-                "INSERT INTO operator_ids (operator, operator_id, message_id, part)
+                &tx.prepared(
+                    "INSERT INTO operator_ids (operator, operator_id, message_id, part)
                  VALUES ($1, $2, $3, $4)
                  ON CONFLICT (operator, operator_id)
                  DO UPDATE SET message_id = excluded.message_id, part = excluded.part",
+                )
+                .await?,
                 &[operator, operator_id, &(id.0 as i64), &(*part as i16)],
             )
             .await
@@ -180,15 +202,43 @@ impl Staging {
         }
         for (operator, operator_id) in &self.unparked {
             tx.execute(
-                "DELETE FROM parked_receipts WHERE operator = $1 AND operator_id = $2",
+                &tx.prepared(
+                    "DELETE FROM parked_receipts WHERE operator = $1 AND operator_id = $2",
+                )
+                .await?,
                 &[operator, operator_id],
             )
             .await
             .map_err(|e| failed("changing a message: removing a parked receipt", e))?;
         }
+        Ok(Leftover {
+            counts: self.counts,
+            events: self.events,
+        })
+    }
+}
+
+/// What changes leave for the end of their transaction: the events to append and the
+/// counters' changes.
+#[derive(Default)]
+pub struct Leftover {
+    /// The counters' changes.
+    pub counts: Deltas,
+    /// The events, in the order the changes gave them.
+    pub events: Vec<Event>,
+}
+
+impl Leftover {
+    /// Takes in what a later change left.
+    pub fn absorb(&mut self, later: Leftover) {
+        self.counts.absorb(&later.counts);
+        self.events.extend(later.events);
+    }
+
+    /// Appends the events and adds the counters' changes to `node`'s rows, in `tx`.
+    pub async fn write(&self, tx: &Transaction<'_>, node: &str) -> Result<(), StoreError> {
         append_events(tx, &self.events).await?;
-        self.counts.write(tx, node).await?;
-        Ok(self.counts)
+        self.counts.write(tx, node).await
     }
 }
 
@@ -201,15 +251,17 @@ pub async fn change(
     now: Millis,
 ) -> Result<Message, StoreError> {
     let tx = begin(&mut w.client, "changing a message").await?;
-    let (message, counted) = change_in(&tx, &w.node, id, change, now).await?;
+    let (message, rest) = change_in(&tx, &w.node, id, change, now).await?;
+    rest.write(&tx, &w.node).await?;
     tx.commit()
         .await
         .map_err(|e| failed("changing a message: committing", e))?;
-    w.committed(&counted);
+    w.committed(&rest.counts);
     Ok(message)
 }
 
-/// [`change`] inside `tx` (not committed) on `node`; the message and the counters' changes.
+/// [`change`] inside `tx` (not committed) on `node`, its events and counters left to write
+/// ([`Leftover`]); the message.
 /// A refusal by the rules comes before anything is written, so `tx` stays usable after it;
 /// a database error leaves it aborted.
 pub async fn change_in(
@@ -218,10 +270,11 @@ pub async fn change_in(
     id: MessageId,
     change: Change,
     now: Millis,
-) -> Result<(Message, Deltas), StoreError> {
+) -> Result<(Message, Leftover), StoreError> {
     let row = tx
         .query_opt(
-            "SELECT record FROM messages WHERE id = $1 FOR UPDATE",
+            &tx.prepared("SELECT record FROM messages WHERE id = $1 FOR UPDATE")
+                .await?,
             &[&(id.0 as i64)],
         )
         .await
@@ -238,8 +291,8 @@ pub async fn change_in(
         staging.parked = parked_for(tx, operator, accepted).await?;
     }
     rules::apply_change(&mut staging, &mut message, change, now)?;
-    let counted = staging.write(tx, node, now).await?;
-    Ok((message, counted))
+    let rest = staging.write_rows(tx, node, now).await?;
+    Ok((message, rest))
 }
 
 /// The receipts parked under any form of the operator ids just given.
@@ -254,8 +307,11 @@ async fn parked_for(
         .collect();
     let rows = tx
         .query(
-            "SELECT operator_id, receipt FROM parked_receipts
+            &tx.prepared(
+                "SELECT operator_id, receipt FROM parked_receipts
              WHERE operator = $1 AND operator_id = ANY($2)",
+            )
+            .await?,
             &[&operator, &candidates],
         )
         .await

@@ -29,11 +29,13 @@ mod handle;
 mod leases;
 mod life;
 pub mod migrate;
+mod prepared;
 mod read;
 mod reads;
 mod receipts;
 mod recover;
 mod retention;
+mod together;
 mod writer;
 
 pub use crate::store::config::{PostgresConfig, TlsMode};

@@ -3,9 +3,9 @@
 //! is recorded (by the rules every engine shares).
 
 use super::committer::{Committer, begin};
-use super::counts::Deltas;
 use super::failed;
-use super::life::Staging;
+use super::life::{Leftover, Staging};
+use super::prepared::Prepare;
 use crate::message::{MessageId, Millis};
 use crate::store::error::StoreError;
 use crate::store::layout::codec::{self, PARKED_VERSION, ParkedReceipt};
@@ -22,12 +22,15 @@ pub async fn record_or_park(
     parked: ParkedReceipt,
 ) -> Result<ReceiptLanding, StoreError> {
     let tx = begin(&mut w.client, "recording a receipt").await?;
-    let (landing, counted) = record_or_park_in(&tx, &w.node, operator, candidates, parked).await?;
+    let (landing, rest) = record_or_park_in(&tx, &w.node, operator, candidates, parked).await?;
+    if let Some(rest) = &rest {
+        rest.write(&tx, &w.node).await?;
+    }
     tx.commit()
         .await
         .map_err(|e| failed("recording a receipt: committing", e))?;
-    if let Some(counted) = counted {
-        w.committed(&counted);
+    if let Some(rest) = &rest {
+        w.committed(&rest.counts);
     }
     Ok(landing)
 }
@@ -41,8 +44,11 @@ pub async fn receipt_message(
 ) -> Result<Option<MessageId>, StoreError> {
     let row = tx
         .query_opt(
-            "SELECT message_id FROM operator_ids WHERE operator = $1 AND operator_id = ANY($2)
+            &tx.prepared(
+                "SELECT message_id FROM operator_ids WHERE operator = $1 AND operator_id = ANY($2)
              ORDER BY array_position($2, operator_id) LIMIT 1",
+            )
+            .await?,
             &[&operator, &candidates],
         )
         .await
@@ -50,26 +56,29 @@ pub async fn receipt_message(
     Ok(row.map(|r| MessageId(r.get::<_, i64>(0) as u64)))
 }
 
-/// [`record_or_park`] inside `tx` (not committed) on `node`; where it landed and the
-/// counters' changes. A refusal by the rules comes before anything is written.
+/// [`record_or_park`] inside `tx` (not committed) on `node`, its events and counters left to
+/// write ([`Leftover`]); where it landed. A refusal by the rules comes before anything is written.
 pub async fn record_or_park_in(
     tx: &Transaction<'_>,
     node: &str,
     operator: &str,
     candidates: &[String],
     parked: ParkedReceipt,
-) -> Result<(ReceiptLanding, Option<Deltas>), StoreError> {
+) -> Result<(ReceiptLanding, Option<Leftover>), StoreError> {
     let first = candidates
         .first()
         .ok_or_else(|| StoreError::Invalid("a receipt without a message id".into()))?;
     let found = tx
         .query_opt(
-            "SELECT o.message_id, o.part, m.record
+            &tx.prepared(
+                "SELECT o.message_id, o.part, m.record
              FROM operator_ids o JOIN messages m ON m.id = o.message_id
              WHERE o.operator = $1 AND o.operator_id = ANY($2)
              ORDER BY array_position($2, o.operator_id)
              LIMIT 1
              FOR UPDATE OF m",
+            )
+            .await?,
             &[&operator, &candidates],
         )
         .await
@@ -89,7 +98,7 @@ pub async fn record_or_park_in(
                 parked.error,
                 at,
             )?;
-            counted = Some(staging.write(tx, node, at).await?);
+            counted = Some(staging.write_rows(tx, node, at).await?);
             debug_assert_eq!(message.id, MessageId(row.get::<_, i64>(0) as u64));
             ReceiptLanding::Recorded {
                 message: Box::new(message),
@@ -98,10 +107,13 @@ pub async fn record_or_park_in(
         }
         None => {
             tx.execute(
-                "INSERT INTO parked_receipts (operator, operator_id, parked_at, receipt)
+                &tx.prepared(
+                    "INSERT INTO parked_receipts (operator, operator_id, parked_at, receipt)
                  VALUES ($1, $2, $3, $4)
                  ON CONFLICT (operator, operator_id)
                  DO UPDATE SET parked_at = excluded.parked_at, receipt = excluded.receipt",
+                )
+                .await?,
                 &[
                     &operator,
                     first,

@@ -6,11 +6,10 @@ use super::accept::accept_group;
 use super::claim::claim;
 use super::committer::Committer;
 use super::connect::{connect, retry_pause};
-use super::counts::Deltas;
 use super::deadlines::fire_due;
 use super::leases;
-use super::life::{change, change_in};
-use super::receipts::{receipt_message, record_or_park, record_or_park_in};
+use super::life::change;
+use super::receipts::record_or_park;
 use super::recover::requeue_unsure;
 use super::retention;
 use crate::message::{Message, MessageId, Millis, NewMessage, now_ms};
@@ -19,7 +18,6 @@ use crate::store::event::Event;
 use crate::store::layout::codec::ParkedReceipt;
 use crate::store::reports::{Accepted, Fired, ReceiptLanding, RetentionReport};
 use crate::store::rules::Change;
-use std::collections::HashMap;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::Client;
@@ -141,153 +139,7 @@ pub async fn run(mut w: Committer, mut inbox: mpsc::Receiver<Op>, max_group: usi
         for op in alone {
             run_one(&mut w, op).await;
         }
-        run_together(&mut w, together).await;
-    }
-}
-
-/// What one change or receipt of a group came to.
-enum Done {
-    Changed(Result<Box<Message>, StoreError>),
-    Landed(Result<ReceiptLanding, StoreError>),
-}
-
-/// Runs the changes and receipts of one group in one transaction, so that one commit answers
-/// them all (one message's life is several changes: at the rate of a bind's answers, a
-/// commit each would bound the cluster's rate). An op the rules refuse is answered with its
-/// error and the others go on (a refusal writes nothing); when the transaction fails as a
-/// whole (a database error, a deadlock with another node, a lost connection), each op runs
-/// again in a transaction of its own.
-async fn run_together(w: &mut Committer, ops: Vec<Op>) {
-    if ops.len() < 2 {
-        for op in ops {
-            run_one(w, op).await;
-        }
-        return;
-    }
-    match together(w, &ops).await {
-        Ok(done) => {
-            for (op, done) in ops.into_iter().zip(done) {
-                match (op, done) {
-                    (Op::Change { reply, .. }, Done::Changed(result)) => {
-                        let _ = reply.send(result.map(|message| *message));
-                    }
-                    (Op::Receipt { reply, .. }, Done::Landed(result)) => {
-                        let _ = reply.send(result);
-                    }
-                    _ => unreachable!("answers follow their ops"),
-                }
-            }
-        }
-        Err(e) => {
-            tracing::debug!(error = %e, "a group of changes failed together; one at a time");
-            for op in ops {
-                run_one(w, op).await;
-            }
-        }
-    }
-}
-
-/// A refusal by the rules or of an unknown message: it comes before the op writes anything,
-/// so the transaction goes on without it. Any other error may leave part of an op written.
-fn refused_by_rules(e: &StoreError) -> bool {
-    matches!(
-        e,
-        StoreError::Invalid(_) | StoreError::NotFound(_) | StoreError::WrongState { .. }
-    )
-}
-
-/// The transaction of [`run_together`]: each op's outcome once committed, or the error that
-/// failed it as a whole. The ops' statements are pipelined on the one connection: the ops of
-/// one message run in turn, in the order they came, and those of different messages at once
-/// (their round trips overlap; the server runs them in turn). A receipt whose part is not
-/// known yet runs after the rest, so that a change of the group that gives its part an id is
-/// seen and the receipt is applied, not parked.
-async fn together(w: &mut Committer, ops: &[Op]) -> Result<Vec<Done>, StoreError> {
-    let tx = super::committer::begin(&mut w.client, "changing messages").await?;
-    let node = w.node.as_str();
-    // the message each op changes: a change names it, a receipt's is looked up
-    let lookups = ops.iter().map(|op| async {
-        match op {
-            Op::Change { id, .. } => Ok(Some(*id)),
-            Op::Receipt {
-                operator,
-                candidates,
-                ..
-            } => receipt_message(&tx, operator, candidates).await,
-            _ => unreachable!("only changes and receipts run together"),
-        }
-    });
-    let targets = futures::future::try_join_all(lookups).await?;
-    let mut chains: HashMap<MessageId, Vec<usize>> = HashMap::new();
-    let mut unknown = Vec::new();
-    for (i, target) in targets.into_iter().enumerate() {
-        match target {
-            Some(id) => chains.entry(id).or_default().push(i),
-            None => unknown.push(i),
-        }
-    }
-    let run_chain = |chain: Vec<usize>| {
-        let tx = &tx;
-        async move {
-            let mut done = Vec::with_capacity(chain.len());
-            for i in chain {
-                done.push((i, one_of_group(tx, node, &ops[i]).await?));
-            }
-            Ok::<_, StoreError>(done)
-        }
-    };
-    let mut outcomes: Vec<(usize, (Done, Option<Deltas>))> =
-        futures::future::try_join_all(chains.into_values().map(run_chain))
-            .await?
-            .into_iter()
-            .flatten()
-            .collect();
-    for i in unknown {
-        outcomes.push((i, one_of_group(&tx, node, &ops[i]).await?));
-    }
-    tx.commit()
-        .await
-        .map_err(|e| super::failed("changing messages: committing", e))?;
-    outcomes.sort_by_key(|(i, _)| *i);
-    let mut done = Vec::with_capacity(outcomes.len());
-    for (_, (outcome, deltas)) in outcomes {
-        if let Some(deltas) = &deltas {
-            w.committed(deltas);
-        }
-        done.push(outcome);
-    }
-    Ok(done)
-}
-
-/// One change or receipt of a group, inside `tx`: its outcome and the counters' changes, or
-/// the error that fails the group (a refusal by the rules is an outcome).
-async fn one_of_group(
-    tx: &tokio_postgres::Transaction<'_>,
-    node: &str,
-    op: &Op,
-) -> Result<(Done, Option<Deltas>), StoreError> {
-    match op {
-        Op::Change {
-            id,
-            change: what,
-            now,
-            ..
-        } => match change_in(tx, node, *id, what.clone(), *now).await {
-            Ok((message, deltas)) => Ok((Done::Changed(Ok(Box::new(message))), Some(deltas))),
-            Err(refused) if refused_by_rules(&refused) => Ok((Done::Changed(Err(refused)), None)),
-            Err(e) => Err(e),
-        },
-        Op::Receipt {
-            operator,
-            candidates,
-            receipt,
-            ..
-        } => match record_or_park_in(tx, node, operator, candidates, receipt.clone()).await {
-            Ok((landing, deltas)) => Ok((Done::Landed(Ok(landing)), deltas)),
-            Err(refused) if refused_by_rules(&refused) => Ok((Done::Landed(Err(refused)), None)),
-            Err(e) => Err(e),
-        },
-        _ => unreachable!("only changes and receipts run together"),
+        super::together::run_together(&mut w, together).await;
     }
 }
 
@@ -311,7 +163,7 @@ macro_rules! again_if_lost {
 /// connection was lost under it, the op runs once more on a new connection: a change whose
 /// commit had landed is then refused by the rules (the message moved on) and the caller reads
 /// that error, never a second application.
-async fn run_one(w: &mut Committer, op: Op) {
+pub(super) async fn run_one(w: &mut Committer, op: Op) {
     match op {
         Op::Claim {
             lane,
@@ -377,6 +229,7 @@ async fn reconnect(w: &mut Committer) -> Result<(), StoreError> {
         match connect(&w.config).await {
             Ok(client) => {
                 w.client = client;
+                super::prepared::forget();
                 tracing::info!(host = %w.config.host, "reconnected to the database (writes)");
                 let unsure = std::mem::take(&mut w.unsure);
                 if !unsure.is_empty() {
