@@ -153,7 +153,11 @@ fn parse_args() -> Args {
             "--subscribe" => args.soak.subscribe = true,
             "--engine" => match it.next().as_deref() {
                 Some("postgres") => {
-                    let pg = test_postgres::TestPostgres::try_start(Default::default())
+                    let durable = test_postgres::Options {
+                        flush_to_disk: true,
+                        ..Default::default()
+                    };
+                    let pg = test_postgres::TestPostgres::try_start(durable)
                         .unwrap_or_else(|e| panic!("{e}"));
                     *harness::POSTGRES.lock().unwrap() = Some(pg);
                 }

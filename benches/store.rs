@@ -271,7 +271,13 @@ fn main() {
         return;
     }
     let scale = if args.quick { 10 } else { 1 };
-    let server = args.postgres.then(TestPostgres::start);
+    let durable = || {
+        TestPostgres::start_with(test_postgres::Options {
+            flush_to_disk: true,
+            ..Default::default()
+        })
+    };
+    let server = args.postgres.then(durable);
     let target = match &server {
         Some(pg) => Target::Postgres(pg),
         None => Target::Sled,

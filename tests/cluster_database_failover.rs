@@ -7,7 +7,7 @@
 
 mod daemon_support;
 
-use daemon_support::{Daemon, PATIENCE, Tuning, simulator, tuned_config_text};
+use daemon_support::{Daemon, PATIENCE, Tuning, cluster_store, simulator, write_tuned_config};
 use khabar::api::client::Client;
 use khabar::api::protocol::MessageRef;
 use khabar::message::{MessageId, State};
@@ -36,24 +36,15 @@ async fn nothing_acknowledged_is_lost_when_the_primary_dies_and_the_standby_is_p
     let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
     let mut nodes = Vec::new();
     for (k, dir) in dirs.iter().enumerate() {
-        let store = format!(
-            "[store]\nengine = \"postgres\"\n[store.postgres]\nport = {}\n\
-             standbys = [\"127.0.0.1:{}\"]\ndatabase = \"postgres\"\nuser = \"{}\"\n\
-             node = \"node-{k}\"\nconnect_timeout = \"1s\"\n",
-            primary.port(),
-            standby.port(),
-            test_postgres::USER
+        let standby_at = format!(
+            "standbys = [\"127.0.0.1:{}\"]\nconnect_timeout = \"1s\"\n",
+            standby.port()
         );
-        let text = tuned_config_text(
-            dir.path(),
-            &sim,
-            &Tuning {
-                extra: store,
-                ..Tuning::default()
-            },
-        );
-        let config = dir.path().join("config.toml");
-        std::fs::write(&config, text).unwrap();
+        let tuning = Tuning {
+            extra: cluster_store(primary.port(), &format!("node-{k}"), &standby_at),
+            ..Tuning::default()
+        };
+        let config = write_tuned_config(dir.path(), &sim, &tuning);
         nodes.push(Daemon::start(&config).await);
     }
 

@@ -13,13 +13,15 @@
 
 mod daemon_support;
 
-use daemon_support::{PATIENCE, Tuning, simulator, tuned_config_text, wait_for_socket};
+use daemon_support::{
+    PATIENCE, Tuning, cluster_store, simulator, start_binary, wait_for_socket, write_tuned_config,
+};
 use khabar::api::client::Client;
 use khabar::message::MessageId;
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use test_postgres::TestPostgres;
@@ -44,17 +46,6 @@ fn lease_settings() -> (Duration, Duration, String) {
         Duration::from_millis(LEASE_TTL_MS),
         table,
     )
-}
-
-fn start_node(config: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_khabar"))
-        .args(["run", "--config"])
-        .arg(config)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start khabar")
 }
 
 /// A number unique to message `n`, of each of the three operators in turn.
@@ -100,22 +91,11 @@ async fn the_binds_move_when_their_node_is_killed_and_nothing_accepted_is_lost()
         .iter()
         .zip(&dirs)
         .map(|(name, dir)| {
-            let store = format!(
-                "[store]\nengine = \"postgres\"\n[store.postgres]\nport = {}\n\
-                 database = \"postgres\"\nuser = \"{}\"\nnode = \"{name}\"\n{cluster_table}",
-                pg.port(),
-                test_postgres::USER
-            );
-            let text = tuned_config_text(
-                dir.path(),
-                &sim,
-                &Tuning {
-                    extra: store,
-                    ..tuning.clone()
-                },
-            );
-            let config = dir.path().join("config.toml");
-            std::fs::write(&config, text).unwrap();
+            let tuning = Tuning {
+                extra: cluster_store(pg.port(), name, &cluster_table),
+                ..tuning.clone()
+            };
+            let config = write_tuned_config(dir.path(), &sim, &tuning);
             Node {
                 name,
                 config,
@@ -126,7 +106,7 @@ async fn the_binds_move_when_their_node_is_killed_and_nothing_accepted_is_lost()
         .collect();
     // one at a time: the first migrates the schema, and takes the leases
     for node in &mut nodes {
-        node.child = Some(start_node(&node.config));
+        node.child = Some(start_binary(&node.config));
         wait_for_socket(&node.socket).await;
     }
 
@@ -204,7 +184,7 @@ async fn the_binds_move_when_their_node_is_killed_and_nothing_accepted_is_lost()
         );
         moves.push(moved_after);
         // it comes back (as a machine repaired), the cluster has three nodes again
-        node.child = Some(start_node(&node.config));
+        node.child = Some(start_binary(&node.config));
         wait_for_socket(&node.socket).await;
     }
     for client in clients {

@@ -7,27 +7,17 @@
 
 mod daemon_support;
 
-use daemon_support::{Daemon, simulator, submit, wait_final, write_config};
+use daemon_support::{Daemon, cluster_store, simulator, submit, wait_final, write_config};
 use khabar::api::protocol::MessageRef;
 use khabar::message::State;
 use test_postgres::TestPostgres;
-
-/// The `[store]` tables that put a daemon on `pg` as node `node`.
-fn cluster_store(pg: &TestPostgres, node: &str) -> String {
-    format!(
-        "[store]\nengine = \"postgres\"\n[store.postgres]\nport = {}\ndatabase = \"postgres\"\n\
-         user = \"{}\"\nnode = \"{node}\"\n",
-        pg.port(),
-        test_postgres::USER
-    )
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn messages_go_through_the_database_and_a_restarted_daemon_shows_them() {
     let pg = TestPostgres::start();
     let sim = simulator().await;
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &sim, &cluster_store(&pg, "node-a"));
+    let config = write_config(dir.path(), &sim, &cluster_store(pg.port(), "node-a", ""));
     let daemon = Daemon::start(&config).await;
     let mut client = daemon.client().await;
     let sent = [
@@ -119,10 +109,7 @@ async fn a_daemon_refused_by_the_database_says_why_and_does_not_start() {
     let sim = simulator().await;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("pg.pass"), "a-wrong-one\n").unwrap();
-    let store = format!(
-        "{}password_file = \"pg.pass\"\n",
-        cluster_store(&pg, "node-a")
-    );
+    let store = cluster_store(pg.port(), "node-a", "password_file = \"pg.pass\"\n");
     let config = khabar::config::Config::load(&write_config(dir.path(), &sim, &store)).unwrap();
     let socket = config.api.socket_path.clone();
     let refused = khabar::daemon::run_with(config, Default::default())

@@ -8,15 +8,13 @@
 
 mod daemon_support;
 
-use daemon_support::{PATIENCE, simulator, wait_for_socket, write_config};
+use daemon_support::{PATIENCE, simulator, start_binary, wait_for_socket, write_config};
 use khabar::api::client::Client;
 use khabar::api::protocol::MessageRef;
 use khabar::message::{MessageId, State};
 use rand::Rng;
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,17 +22,6 @@ use std::time::Duration;
 const BATCH: usize = 100;
 /// The client stops by itself after this many batches per round even if nobody kills.
 const MAX_BATCHES_PER_ROUND: usize = 50;
-
-fn start_daemon(config: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_khabar"))
-        .args(["run", "--config"])
-        .arg(config)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start khabar")
-}
 
 /// A number unique to message `n` (never one of smpp-sim's special endings 0000–0004).
 fn number(n: usize) -> String {
@@ -67,7 +54,7 @@ async fn survives_sigkills(extra: &str) {
     let accepted: Arc<Mutex<HashMap<MessageId, String>>> = Arc::default();
     let mut next = 0usize;
     for round in 0..kills {
-        let mut daemon = start_daemon(&config);
+        let mut daemon = start_binary(&config);
         wait_for_socket(&socket).await;
         let client_accepted = accepted.clone();
         let client_socket = socket.clone();
@@ -106,7 +93,7 @@ async fn survives_sigkills(extra: &str) {
     }
 
     // A last, undisturbed run finishes everything.
-    let mut daemon = start_daemon(&config);
+    let mut daemon = start_binary(&config);
     wait_for_socket(&socket).await;
     let mut client = Client::connect(&socket).await.unwrap();
     let accepted = accepted.lock().unwrap().clone();

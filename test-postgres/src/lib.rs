@@ -71,6 +71,12 @@ pub struct Options<'a> {
     pub files: Vec<(&'a str, Vec<u8>)>,
     /// A password the superuser must give over TCP (scram-sha-256); without one, none is asked.
     pub password: Option<&'a str>,
+    /// Flush the WAL and data to the disk (`fsync`), as a production server does: for
+    /// benchmarks. Off by default: what a test kills is the server's processes, and what they
+    /// wrote stays in the operating system's cache, so a commit still survives the kill (the
+    /// commit still waits for the WAL's write); the disk is spared the flushes, which made other
+    /// tests running after these wait on it.
+    pub flush_to_disk: bool,
 }
 
 impl TestPostgres {
@@ -124,6 +130,9 @@ impl TestPostgres {
         }
         run(&mut initdb)?;
         let mut conf = String::from("listen_addresses = '127.0.0.1'\n");
+        if !options.flush_to_disk {
+            conf.push_str("fsync = off\n");
+        }
         conf.push_str(&format!(
             "unix_socket_directories = '{}'\n",
             dir.path().display()

@@ -230,6 +230,28 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Starts the `khabar` binary with the config file at `config` (its warnings and errors on
+/// this process's stderr).
+pub fn start_binary(config: &Path) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_khabar"))
+        .args(["run", "--config"])
+        .arg(config)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("start khabar")
+}
+
+/// The `[store]` tables that put a daemon on the PostgreSQL at 127.0.0.1:`port` (database
+/// `postgres`, as test-postgres's user) as node `node`; `more` is added to `[store.postgres]`.
+pub fn cluster_store(port: u16, node: &str, more: &str) -> String {
+    format!(
+        "[store]\nengine = \"postgres\"\n[store.postgres]\nport = {port}\ndatabase = \"postgres\"\n\
+         user = \"khabar\"\nnode = \"{node}\"\n{more}"
+    )
+}
+
 /// Sends SIGTERM to a daemon started as the `khabar` binary.
 pub fn sigterm(child: &std::process::Child) {
     // SAFETY: kill only sends a signal to the child's pid

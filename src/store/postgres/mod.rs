@@ -29,6 +29,7 @@ mod handle;
 mod leases;
 mod life;
 pub mod migrate;
+mod ops;
 mod prepared;
 mod read;
 mod reads;

@@ -4,8 +4,8 @@
 
 use super::committer::Committer;
 use super::life::{Leftover, change_in};
+use super::ops::Op;
 use super::receipts::{receipt_message, record_or_park_in};
-use super::writer::{Op, run_one};
 use crate::message::{Message, MessageId};
 use crate::store::error::StoreError;
 use crate::store::reports::ReceiptLanding;
@@ -21,14 +21,11 @@ enum Done {
 /// them all (one message's life is several changes: at the rate of a bind's answers, a
 /// commit each would bound the cluster's rate). An op the rules refuse is answered with its
 /// error and the others go on (a refusal writes nothing); when the transaction fails as a
-/// whole (a database error, a deadlock with another node, a lost connection), each op runs
-/// again in a transaction of its own.
-pub async fn run_together(w: &mut Committer, ops: Vec<Op>) {
+/// whole (a database error, a deadlock with another node, a lost connection), the ops come
+/// back (`Err`) for the writer to run each in a transaction of its own; so do fewer than two.
+pub async fn run_together(w: &mut Committer, ops: Vec<Op>) -> Result<(), Vec<Op>> {
     if ops.len() < 2 {
-        for op in ops {
-            run_one(w, op).await;
-        }
-        return;
+        return Err(ops);
     }
     match together(w, &ops).await {
         Ok(done) => {
@@ -43,12 +40,11 @@ pub async fn run_together(w: &mut Committer, ops: Vec<Op>) {
                     _ => unreachable!("answers follow their ops"),
                 }
             }
+            Ok(())
         }
         Err(e) => {
             tracing::debug!(error = %e, "a group of changes failed together; one at a time");
-            for op in ops {
-                run_one(w, op).await;
-            }
+            Err(ops)
         }
     }
 }

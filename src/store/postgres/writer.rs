@@ -9,103 +9,21 @@ use super::connect::{connect, retry_pause};
 use super::deadlines::fire_due;
 use super::leases;
 use super::life::change;
+pub use super::ops::Op;
 use super::receipts::record_or_park;
 use super::recover::requeue_unsure;
 use super::retention;
-use crate::message::{Message, MessageId, Millis, NewMessage, now_ms};
+use crate::message::now_ms;
 use crate::store::error::StoreError;
 use crate::store::event::Event;
-use crate::store::layout::codec::ParkedReceipt;
-use crate::store::reports::{Accepted, Fired, ReceiptLanding, RetentionReport};
-use crate::store::rules::Change;
+use crate::store::reports::Accepted;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio_postgres::Client;
 
 /// How long the writer keeps trying to connect again before it answers the ops waiting with
 /// the error (it tries again for the next ones).
 const RECONNECT_PATIENCE: Duration = Duration::from_secs(15);
-
-/// What the writer is asked to do.
-pub enum Op {
-    /// Accept these messages; one answer each, in order.
-    Accept {
-        /// The messages.
-        messages: Vec<NewMessage>,
-        /// Where the answers go.
-        reply: oneshot::Sender<Vec<Result<Accepted, StoreError>>>,
-    },
-    /// Claim up to `max` messages of `lane` due by `now`.
-    Claim {
-        /// The lane.
-        lane: u8,
-        /// The time they must be due by.
-        now: Millis,
-        /// The most to claim.
-        max: usize,
-        /// Where the claimed messages go.
-        reply: oneshot::Sender<Result<Vec<Message>, StoreError>>,
-    },
-    /// Apply one change to one message.
-    Change {
-        /// The message.
-        id: MessageId,
-        /// The change.
-        change: Change,
-        /// When it happens.
-        now: Millis,
-        /// Where the message as it is now goes.
-        reply: oneshot::Sender<Result<Message, StoreError>>,
-    },
-    /// Record a receipt on the part one of `candidates` names, or park it.
-    Receipt {
-        /// The operator that sent it.
-        operator: String,
-        /// The forms of its message id, the canonical one first.
-        candidates: Vec<String>,
-        /// The receipt.
-        receipt: ParkedReceipt,
-        /// Where the outcome goes.
-        reply: oneshot::Sender<Result<ReceiptLanding, StoreError>>,
-    },
-    /// Fire the deadlines due by `now` of up to `limit` messages.
-    Fire {
-        /// The time.
-        now: Millis,
-        /// The most messages.
-        limit: usize,
-        /// What fired.
-        reply: oneshot::Sender<Result<Fired, StoreError>>,
-    },
-    /// One retention pass over at most `limit` messages.
-    Retention {
-        /// The time.
-        now: Millis,
-        /// The most messages each of erasing and forgetting.
-        limit: usize,
-        /// What it did.
-        reply: oneshot::Sender<Result<RetentionReport, StoreError>>,
-    },
-    /// Put back in the queue what these nodes, gone silent, had in flight.
-    RequeueGone {
-        /// The nodes.
-        nodes: Vec<String>,
-        /// How many messages.
-        reply: oneshot::Sender<Result<usize, StoreError>>,
-    },
-    /// Give up this node's leases.
-    ReleaseLeases {
-        /// Done.
-        reply: oneshot::Sender<Result<(), StoreError>>,
-    },
-    /// Append an event to the log.
-    AppendEvent {
-        /// The event.
-        event: Event,
-        /// Its seq.
-        reply: oneshot::Sender<Result<u64, StoreError>>,
-    },
-}
 
 /// Runs until every [`super::PgStore`] is dropped: takes the first op waiting, then every
 /// other one already waiting up to `max_group` messages; commits their accepts together, then
@@ -139,7 +57,11 @@ pub async fn run(mut w: Committer, mut inbox: mpsc::Receiver<Op>, max_group: usi
         for op in alone {
             run_one(&mut w, op).await;
         }
-        super::together::run_together(&mut w, together).await;
+        if let Err(alone) = super::together::run_together(&mut w, together).await {
+            for op in alone {
+                run_one(&mut w, op).await;
+            }
+        }
     }
 }
 
@@ -163,7 +85,7 @@ macro_rules! again_if_lost {
 /// connection was lost under it, the op runs once more on a new connection: a change whose
 /// commit had landed is then refused by the rules (the message moved on) and the caller reads
 /// that error, never a second application.
-pub(super) async fn run_one(w: &mut Committer, op: Op) {
+async fn run_one(w: &mut Committer, op: Op) {
     match op {
         Op::Claim {
             lane,
