@@ -171,6 +171,7 @@ fn cluster(out: &mut String, r: &StatusReport) {
         ],
         &nodes,
     ));
+    out.push('\n');
     let leases: Vec<Vec<String>> = c
         .leases
         .iter()

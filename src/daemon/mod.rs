@@ -249,9 +249,16 @@ pub async fn run_with(config: Config, stop: CancellationToken) -> Result<(), Dae
     if let Some(keeping) = keeping {
         leases.cancel();
         stop_task("renewing the operator leases", STOP_STEP, keeping).await;
-        // another node need not wait for them to expire
-        if let Err(e) = store.release_leases().await {
-            tracing::warn!(error = %e, "cannot give up the operator leases; they expire on their own");
+        // another node need not wait for them to expire; bounded, as they expire anyway
+        // (with the database away the writer would keep trying to reconnect first)
+        match tokio::time::timeout(RELEASE_PATIENCE, store.release_leases()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "cannot give up the operator leases; they expire on their own")
+            }
+            Err(_) => tracing::warn!(
+                "the operator leases were not given up in time; they expire on their own"
+            ),
         }
     }
     stop_task("recording the operators' answers", STOP_STEP, outcomes).await;
@@ -274,6 +281,9 @@ pub async fn run_with(config: Config, stop: CancellationToken) -> Result<(), Dae
     tracing::info!("khabar stopped");
     Ok(())
 }
+
+/// How long a stopping node tries to give up its operator leases.
+const RELEASE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// How long one shutdown step may take before the daemon goes on without it.
 const STOP_STEP: std::time::Duration = std::time::Duration::from_secs(20);
