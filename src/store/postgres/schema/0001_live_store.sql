@@ -26,6 +26,9 @@ CREATE TABLE sequences (
 INSERT INTO sequences (name, last) VALUES ('message', 0), ('event', 0);
 -- the queue: due messages of a lane, oldest first (only queued rows are in it)
 CREATE INDEX messages_queued ON messages (lane, next_try, id) WHERE state = 'queued';
+-- what each node has in flight: requeued at its restart, and by the others once it is silent
+-- (they look for it at every heartbeat)
+CREATE INDEX messages_in_flight ON messages (claimed_by) WHERE state = 'submitting';
 -- deadlines still to fire
 CREATE INDEX messages_deadline ON messages (deadline) WHERE deadline IS NOT NULL AND finished_at IS NULL;
 -- retention: finished messages by age, and those whose texts are still to erase
