@@ -140,7 +140,8 @@ impl BindTask {
     }
 
     /// In cluster mode, waits until this node holds the operator's lease, handing back the
-    /// jobs queued meanwhile. Returns true on shutdown.
+    /// jobs queued meanwhile. Returns true on shutdown, or when the lease keeper stopped (the
+    /// daemon is stopping, or this node may never bind the operator).
     async fn wait_for_lease(&self) -> bool {
         let Some(mut lease) = self.link.lease.clone() else {
             return false;
@@ -148,36 +149,32 @@ impl BindTask {
         if *lease.borrow_and_update() {
             return false;
         }
-        loop {
-            tokio::select! {
-                _ = self.shutdown.cancelled() => return true,
-                changed = lease.changed() => {
-                    if changed.is_err() {
-                        return true; // the lease keeper stopped: the daemon is stopping
-                    }
-                    if *lease.borrow_and_update() {
-                        return false;
-                    }
-                }
-                job = self.link.next_job(), if self.role.submits() && !self.link.health.can_submit() => {
-                    let why = "this node does not hold the operator's lease";
-                    self.report(JobOutcome::not_sent(job, &self.link.name, why)).await;
-                }
-            }
-        }
+        let held = async move { lease.wait_for(|held| *held).await.is_err() };
+        self.idle_until(held, "this node does not hold the operator's lease")
+            .await
     }
 
-    /// Sleeps before reconnecting; while the whole operator is down, hands queued jobs back
-    /// so they can take a fallback route. Returns true on shutdown.
+    /// Sleeps before reconnecting, handing back queued jobs meanwhile. Returns true on
+    /// shutdown.
     async fn wait_to_reconnect(&self, pause: Duration) -> bool {
-        let sleep = tokio::time::sleep(pause);
-        tokio::pin!(sleep);
+        let slept = async move {
+            tokio::time::sleep(pause).await;
+            false
+        };
+        self.idle_until(slept, "operator down").await
+    }
+
+    /// Waits for `until` (its output: whether to stop), and meanwhile, while the whole
+    /// operator is down, hands queued jobs back (`why`) so they can take a fallback route.
+    /// Returns true on shutdown or when `until` says to stop.
+    async fn idle_until(&self, until: impl Future<Output = bool>, why: &str) -> bool {
+        tokio::pin!(until);
         loop {
             tokio::select! {
                 _ = self.shutdown.cancelled() => return true,
-                _ = &mut sleep => return false,
+                stop = &mut until => return stop,
                 job = self.link.next_job(), if self.role.submits() && !self.link.health.can_submit() => {
-                    self.report(JobOutcome::not_sent(job, &self.link.name, "operator down")).await;
+                    self.report(JobOutcome::not_sent(job, &self.link.name, why)).await;
                 }
             }
         }

@@ -93,14 +93,14 @@ impl TestPostgres {
 
     /// Creates a cluster as `options` say and starts it.
     pub fn try_start(options: Options) -> Result<TestPostgres, StartError> {
-        let mut pg = Self::try_start_stopped(options, "khabar-pg-")?;
+        let mut pg = Self::create(options, "khabar-pg-")?;
         pg.spawn_on_free_port()?;
         Ok(pg)
     }
 
     /// Creates a cluster as `options` say in a temporary folder named from `prefix`, not
     /// started yet.
-    fn try_start_stopped(options: Options, prefix: &str) -> Result<TestPostgres, StartError> {
+    fn create(options: Options, prefix: &str) -> Result<TestPostgres, StartError> {
         let bin = binaries().ok_or(StartError::Absent)?;
         let dir = tempfile::Builder::new()
             .prefix(prefix)
@@ -195,7 +195,7 @@ impl TestPostgres {
     }
 
     fn try_start_shared() -> Result<TestPostgres, StartError> {
-        let mut pg = Self::try_start_stopped(
+        let mut pg = Self::create(
             Options::default(),
             &format!("{SHARED_PREFIX}{}-", std::process::id()),
         )?;
