@@ -33,6 +33,9 @@ pub async fn connect_hearing(
         .dbname(&config.database)
         .user(&config.user)
         .application_name("khabar")
+        // a statement's plan is made for its own values and the tables as they are: a plan
+        // kept from when the tables were small (a new database) may scan a table that grew
+        .options("-c plan_cache_mode=force_custom_plan")
         .connect_timeout(config.connect_timeout);
     if let Some(password) = config.resolve_password().map_err(StoreError::Invalid)? {
         pg.password(password);

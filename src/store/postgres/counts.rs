@@ -40,11 +40,6 @@ impl Deltas {
         }
     }
 
-    /// Adds `other`'s changes to these.
-    pub fn absorb(&mut self, other: &Deltas) {
-        self.merge(other, 1);
-    }
-
     fn merge(&mut self, other: &Deltas, sign: i64) {
         for (&key, &n) in &other.0 {
             *self.0.entry(key).or_default() += sign * n;

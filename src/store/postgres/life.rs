@@ -1,28 +1,31 @@
-//! A message's life after its claim on the cluster engine: one change to one message in one
-//! transaction, by the rules every engine shares ([`crate::store::rules`]). The rules change
-//! the record; [`Staging`] gathers what they ask of the indexes and writes it in the same
-//! transaction. Most of the indexes are the record's own columns here (its state, when it is
-//! due, its next deadline, the node that claimed it), so they follow from the record.
+//! A message's life on the cluster engine, by the rules every engine shares
+//! ([`crate::store::rules`]): the rules change the records; [`Staging`] gathers what they ask
+//! of the indexes and writes it in the same transaction, one statement per table whatever
+//! the number of messages. Most of the indexes are the record's own columns here (its state,
+//! when it is due, its next deadline, the node that claimed it), so they follow from the
+//! record.
 
-use super::committer::{Committer, begin};
 use super::counts::Deltas;
 use super::events::append_events;
 use super::failed;
 use super::prepared::Prepare;
 use crate::message::{Kind, Message, MessageId, Millis, State};
-use crate::operator_id::{id_candidates, normalize_operator_id};
+use crate::operator_id::normalize_operator_id;
 use crate::store::error::StoreError;
 use crate::store::event::Event;
 use crate::store::layout::codec::{self, DeadlineKind, PARKED_VERSION, ParkedReceipt};
-use crate::store::rules::{self, Change, Indexes, deadlines};
+use crate::store::rules::{Indexes, deadlines};
 use std::collections::HashMap;
 use tokio_postgres::Transaction;
 
 /// What the rules asked of the indexes in one transaction.
 #[derive(Default)]
 pub struct Staging {
-    /// Records to write, the last save of each.
-    saved: HashMap<MessageId, Message>,
+    /// Records to write, the last save of each, with the time of the change that saved it
+    /// (see [`Staging::at`]).
+    saved: HashMap<MessageId, (Message, Option<Millis>)>,
+    /// The time of the change being applied, when a transaction applies several.
+    clock: Option<Millis>,
     /// Operator ids given to parts: (operator, operator id) → (message, part).
     indexed: HashMap<(String, String), (MessageId, u32)>,
     /// Operator ids that name no part any more.
@@ -31,6 +34,8 @@ pub struct Staging {
     parked: HashMap<(String, String), ParkedReceipt>,
     /// Parked receipts the change applied.
     unparked: Vec<(String, String)>,
+    /// Receipts to park, by the operator id they name (a later one replaces an earlier).
+    parks: HashMap<(String, String), ParkedReceipt>,
     /// Events to append.
     events: Vec<Event>,
     /// Changes to the counters.
@@ -107,7 +112,7 @@ impl Indexes for Staging {
     }
 
     fn save(&mut self, message: &Message) -> Result<(), StoreError> {
-        self.saved.insert(message.id, message.clone());
+        self.saved.insert(message.id, (message.clone(), self.clock));
         Ok(())
     }
 }
@@ -118,6 +123,41 @@ pub fn next_deadline(m: &Message) -> Option<Millis> {
 }
 
 impl Staging {
+    /// A staging that knows these parked receipts (read beforehand: those a change may apply).
+    pub fn with_parked(parked: HashMap<(String, String), ParkedReceipt>) -> Staging {
+        Staging {
+            parked,
+            ..Staging::default()
+        }
+    }
+
+    /// The changes applied from now on happen at `when` (a finished message records the
+    /// time of the change that finished it).
+    pub fn at(&mut self, when: Millis) {
+        self.clock = Some(when);
+    }
+
+    /// Parks `receipt` under `operator_id` until the submit result that names it is recorded.
+    pub fn park(&mut self, operator: &str, operator_id: &str, receipt: ParkedReceipt) {
+        let key = (operator.to_owned(), operator_id.to_owned());
+        self.parks.insert(key, receipt);
+    }
+
+    /// What the changes staged so far say of `operator`'s id `operator_id` (its canonical
+    /// form): `Some(Some(part))` when one gave it to a part, `Some(None)` when one took it
+    /// away, `None` when none touched it (the database knows).
+    pub fn operator_id(
+        &self,
+        operator: &str,
+        operator_id: &str,
+    ) -> Option<Option<(MessageId, u32)>> {
+        let key = (operator.to_owned(), operator_id.to_owned());
+        if let Some(&part) = self.indexed.get(&key) {
+            return Some(Some(part));
+        }
+        self.unindexed.contains(&key).then_some(None)
+    }
+
     /// Writes what was gathered, in `tx`; `node` is recorded on the messages it claimed and
     /// given the counters' changes (returned, for the node's own count once committed), `now`
     /// is recorded on the messages that finished.
@@ -141,75 +181,108 @@ impl Staging {
         node: &str,
         now: Millis,
     ) -> Result<Leftover, StoreError> {
-        let (mut ids, mut states, mut next_tries, mut deadlines) = (vec![], vec![], vec![], vec![]);
-        let mut records = Vec::with_capacity(self.saved.len());
-        for m in self.saved.values() {
-            ids.push(m.id.0 as i64);
-            states.push(m.state.as_str());
-            next_tries.push(m.next_try);
-            deadlines.push(next_deadline(m));
-            records.push(codec::encode_record(m)?);
+        let mut rows = Rows::default();
+        for (m, at) in self.saved.values() {
+            rows.ids.push(m.id.0 as i64);
+            rows.states.push(m.state.as_str());
+            rows.next_tries.push(m.next_try);
+            rows.deadlines.push(next_deadline(m));
+            rows.finished_ats.push(at.unwrap_or(now));
+            rows.records.push(codec::encode_record(m)?);
         }
-        if !ids.is_empty() {
+        if !rows.ids.is_empty() {
             tx.execute(
                 &tx.prepared(
                     "UPDATE messages AS m
                  SET state = c.state, next_try = c.next_try, deadline = c.deadline,
                      record = c.record,
-                     claimed_by = CASE WHEN c.state = 'submitting' THEN $6 END,
+                     claimed_by = CASE WHEN c.state = 'submitting' THEN $7 END,
                      finished_at = CASE WHEN c.state IN ('queued', 'submitting', 'submitted')
-                                        THEN NULL ELSE coalesce(m.finished_at, $7) END
-                 FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bytea[])
-                      AS c (id, state, next_try, deadline, record)
+                                        THEN NULL ELSE coalesce(m.finished_at, c.at) END
+                 FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bytea[],
+                             $6::bigint[])
+                      AS c (id, state, next_try, deadline, record, at)
                  WHERE m.id = c.id",
                 )
                 .await?,
                 &[
-                    &ids,
-                    &states,
-                    &next_tries,
-                    &deadlines,
-                    &records,
+                    &rows.ids,
+                    &rows.states,
+                    &rows.next_tries,
+                    &rows.deadlines,
+                    &rows.records,
+                    &rows.finished_ats,
                     &node,
-                    &now,
                 ],
             )
             .await
-            .map_err(|e| failed("changing a message: writing records", e))?;
+            .map_err(|e| failed("changing messages: writing records", e))?;
         }
-        for (operator, operator_id) in &self.unindexed {
+        let (operators, operator_ids) = split_keys(self.unindexed.iter());
+        if !operators.is_empty() {
             tx.execute(
-                &tx.prepared("DELETE FROM operator_ids WHERE operator = $1 AND operator_id = $2")
-                    .await?,
-                &[operator, operator_id],
+                &tx.prepared(
+                    "DELETE FROM operator_ids AS o
+                 USING unnest($1::text[], $2::text[]) AS u (operator, operator_id)
+                 WHERE o.operator = u.operator AND o.operator_id = u.operator_id",
+                )
+                .await?,
+                &[&operators, &operator_ids],
             )
             .await
-            .map_err(|e| failed("changing a message: forgetting an operator id", e))?;
+            .map_err(|e| failed("changing messages: forgetting operator ids", e))?;
         }
-        for ((operator, operator_id), (id, part)) in &self.indexed {
+        if !self.indexed.is_empty() {
+            let (operators, operator_ids) = split_keys(self.indexed.keys());
+            let messages: Vec<i64> = self.indexed.values().map(|(id, _)| id.0 as i64).collect();
+            let parts: Vec<i16> = self.indexed.values().map(|(_, p)| *p as i16).collect();
             tx.execute(
                 &tx.prepared(
                     "INSERT INTO operator_ids (operator, operator_id, message_id, part)
-                 VALUES ($1, $2, $3, $4)
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::smallint[])
                  ON CONFLICT (operator, operator_id)
                  DO UPDATE SET message_id = excluded.message_id, part = excluded.part",
                 )
                 .await?,
-                &[operator, operator_id, &(id.0 as i64), &(*part as i16)],
+                &[&operators, &operator_ids, &messages, &parts],
             )
             .await
-            .map_err(|e| failed("changing a message: recording an operator id", e))?;
+            .map_err(|e| failed("changing messages: recording operator ids", e))?;
         }
-        for (operator, operator_id) in &self.unparked {
+        let (operators, operator_ids) = split_keys(self.unparked.iter());
+        if !operators.is_empty() {
             tx.execute(
                 &tx.prepared(
-                    "DELETE FROM parked_receipts WHERE operator = $1 AND operator_id = $2",
+                    "DELETE FROM parked_receipts AS p
+                 USING unnest($1::text[], $2::text[]) AS u (operator, operator_id)
+                 WHERE p.operator = u.operator AND p.operator_id = u.operator_id",
                 )
                 .await?,
-                &[operator, operator_id],
+                &[&operators, &operator_ids],
             )
             .await
-            .map_err(|e| failed("changing a message: removing a parked receipt", e))?;
+            .map_err(|e| failed("changing messages: removing parked receipts", e))?;
+        }
+        if !self.parks.is_empty() {
+            let (operators, operator_ids) = split_keys(self.parks.keys());
+            let parked_ats: Vec<Millis> = self.parks.values().map(|r| r.parked_at).collect();
+            let receipts = self
+                .parks
+                .values()
+                .map(|r| codec::encode(PARKED_VERSION, r))
+                .collect::<Result<Vec<_>, _>>()?;
+            tx.execute(
+                &tx.prepared(
+                    "INSERT INTO parked_receipts (operator, operator_id, parked_at, receipt)
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bytea[])
+                 ON CONFLICT (operator, operator_id)
+                 DO UPDATE SET parked_at = excluded.parked_at, receipt = excluded.receipt",
+                )
+                .await?,
+                &[&operators, &operator_ids, &parked_ats, &receipts],
+            )
+            .await
+            .map_err(|e| failed("recording receipts: parking them", e))?;
         }
         Ok(Leftover {
             counts: self.counts,
@@ -229,12 +302,6 @@ pub struct Leftover {
 }
 
 impl Leftover {
-    /// Takes in what a later change left.
-    pub fn absorb(&mut self, later: Leftover) {
-        self.counts.absorb(&later.counts);
-        self.events.extend(later.events);
-    }
-
     /// Appends the events and adds the counters' changes to `node`'s rows, in `tx`.
     pub async fn write(&self, tx: &Transaction<'_>, node: &str) -> Result<(), StoreError> {
         append_events(tx, &self.events).await?;
@@ -242,84 +309,21 @@ impl Leftover {
     }
 }
 
-/// Applies `change` to message `id` in one transaction (its row locked meanwhile, so a
-/// change from another node waits for it); the message as it is now.
-pub async fn change(
-    w: &mut Committer,
-    id: MessageId,
-    change: Change,
-    now: Millis,
-) -> Result<Message, StoreError> {
-    let tx = begin(&mut w.client, "changing a message").await?;
-    let (message, rest) = change_in(&tx, &w.node, id, change, now).await?;
-    rest.write(&tx, &w.node).await?;
-    tx.commit()
-        .await
-        .map_err(|e| failed("changing a message: committing", e))?;
-    w.committed(&rest.counts);
-    Ok(message)
+/// The columns of the records [`Staging::write_rows`] writes, one array each.
+#[derive(Default)]
+struct Rows<'a> {
+    ids: Vec<i64>,
+    states: Vec<&'a str>,
+    next_tries: Vec<Millis>,
+    deadlines: Vec<Option<Millis>>,
+    finished_ats: Vec<Millis>,
+    records: Vec<Vec<u8>>,
 }
 
-/// [`change`] inside `tx` (not committed) on `node`, its events and counters left to write
-/// ([`Leftover`]); the message.
-/// A refusal by the rules comes before anything is written, so `tx` stays usable after it;
-/// a database error leaves it aborted.
-pub async fn change_in(
-    tx: &Transaction<'_>,
-    node: &str,
-    id: MessageId,
-    change: Change,
-    now: Millis,
-) -> Result<(Message, Leftover), StoreError> {
-    let row = tx
-        .query_opt(
-            &tx.prepared("SELECT record FROM messages WHERE id = $1 FOR UPDATE")
-                .await?,
-            &[&(id.0 as i64)],
-        )
-        .await
-        .map_err(|e| failed("changing a message: reading the message", e))?;
-    let Some(row) = row else {
-        return Err(StoreError::NotFound(id));
-    };
-    let mut message = codec::decode_record(row.get(0))?;
-    let mut staging = Staging::default();
-    if let Change::Accepted {
-        operator, accepted, ..
-    } = &change
-    {
-        staging.parked = parked_for(tx, operator, accepted).await?;
-    }
-    rules::apply_change(&mut staging, &mut message, change, now)?;
-    let rest = staging.write_rows(tx, node, now).await?;
-    Ok((message, rest))
-}
-
-/// The receipts parked under any form of the operator ids just given.
-async fn parked_for(
-    tx: &Transaction<'_>,
-    operator: &str,
-    accepted: &[(u32, String)],
-) -> Result<HashMap<(String, String), ParkedReceipt>, StoreError> {
-    let candidates: Vec<String> = accepted
-        .iter()
-        .flat_map(|(_, operator_id)| id_candidates(operator_id))
-        .collect();
-    let rows = tx
-        .query(
-            &tx.prepared(
-                "SELECT operator_id, receipt FROM parked_receipts
-             WHERE operator = $1 AND operator_id = ANY($2)",
-            )
-            .await?,
-            &[&operator, &candidates],
-        )
-        .await
-        .map_err(|e| failed("changing a message: looking for parked receipts", e))?;
-    let mut parked = HashMap::new();
-    for row in rows {
-        let receipt = codec::decode(PARKED_VERSION, row.get(1), "parked receipt")?;
-        parked.insert((operator.to_owned(), row.get(0)), receipt);
-    }
-    Ok(parked)
+/// (operator, operator id) keys as two arrays, for `unnest`.
+fn split_keys<'a>(
+    keys: impl Iterator<Item = &'a (String, String)>,
+) -> (Vec<&'a str>, Vec<&'a str>) {
+    keys.map(|(operator, id)| (operator.as_str(), id.as_str()))
+        .unzip()
 }

@@ -1,14 +1,19 @@
 //! A group's changes and receipts in one transaction (see [`run_together`]): one message's
-//! life is several changes, and at the rate of a bind's answers a commit each would bound the
-//! cluster's rate.
+//! life is several changes, and at the rate of a bind's answers a commit each, or a statement
+//! each, would bound the cluster's rate.
 
 use super::committer::Committer;
-use super::life::{Leftover, change_in};
+use super::failed;
+use super::life::Staging;
 use super::ops::Op;
-use super::receipts::{receipt_message, record_or_park_in};
+use super::prepared::Prepare;
+use super::receipts::{OperatorKey, part_named, read_parked, read_parts};
 use crate::message::{Message, MessageId};
+use crate::operator_id::id_candidates;
 use crate::store::error::StoreError;
+use crate::store::layout::codec;
 use crate::store::reports::ReceiptLanding;
+use crate::store::rules::{self, Change};
 use std::collections::HashMap;
 
 /// What one change or receipt of a group came to.
@@ -17,15 +22,14 @@ enum Done {
     Landed(Result<ReceiptLanding, StoreError>),
 }
 
-/// Runs the changes and receipts of one group in one transaction, so that one commit answers
-/// them all (one message's life is several changes: at the rate of a bind's answers, a
-/// commit each would bound the cluster's rate). An op the rules refuse is answered with its
-/// error and the others go on (a refusal writes nothing); when the transaction fails as a
-/// whole (a database error, a deadlock with another node, a lost connection), the ops come
-/// back (`Err`) for the writer to run each in a transaction of its own; so do fewer than two.
-pub async fn run_together(w: &mut Committer, ops: Vec<Op>) -> Result<(), Vec<Op>> {
-    if ops.len() < 2 {
-        return Err(ops);
+/// Runs changes and receipts (any other op is a caller's bug) in one transaction, so that
+/// one commit answers them all, and answers each. An op the rules refuse is answered with
+/// its error and the others go on (a refusal stages nothing); when the transaction fails as
+/// a whole (a database error, a deadlock with another node, a lost connection), the ops come
+/// back unanswered with the error, for the writer to run again or answer.
+pub async fn run_together(w: &mut Committer, ops: Vec<Op>) -> Result<(), (Vec<Op>, StoreError)> {
+    if ops.is_empty() {
+        return Ok(());
     }
     match together(w, &ops).await {
         Ok(done) => {
@@ -42,15 +46,27 @@ pub async fn run_together(w: &mut Committer, ops: Vec<Op>) -> Result<(), Vec<Op>
             }
             Ok(())
         }
-        Err(e) => {
-            tracing::debug!(error = %e, "a group of changes failed together; one at a time");
-            Err(ops)
+        Err(e) => Err((ops, e)),
+    }
+}
+
+/// Answers every op of `ops` (changes and receipts) with `e`.
+pub fn answer_failed(ops: Vec<Op>, e: &StoreError) {
+    for op in ops {
+        match op {
+            Op::Change { reply, .. } => {
+                let _ = reply.send(Err(e.clone()));
+            }
+            Op::Receipt { reply, .. } => {
+                let _ = reply.send(Err(e.clone()));
+            }
+            _ => unreachable!("only changes and receipts run together"),
         }
     }
 }
 
-/// A refusal by the rules or of an unknown message: it comes before the op writes anything,
-/// so the transaction goes on without it. Any other error may leave part of an op written.
+/// A refusal by the rules or of an unknown message: it comes before the rules stage
+/// anything, so the group goes on without it.
 fn refused_by_rules(e: &StoreError) -> bool {
     matches!(
         e,
@@ -59,100 +75,210 @@ fn refused_by_rules(e: &StoreError) -> bool {
 }
 
 /// The transaction of [`run_together`]: each op's outcome once committed, or the error that
-/// failed it as a whole. The ops' statements are pipelined on the one connection: the ops of
-/// one message run in turn, in the order they came, and those of different messages at once
-/// (their round trips overlap; the server runs them in turn). A receipt whose part is not
-/// known yet runs after the rest, so that a change of the group that gives its part an id is
-/// seen and the receipt is applied, not parked.
+/// failed it as a whole. A few statements whatever the group's size: the parts the
+/// receipts name, the messages the group changes (locked, in id order so that two nodes'
+/// groups never wait on each other in a circle), the receipts parked for the ids the
+/// submit results give; then the rules run on the records in memory, in the order the ops
+/// came, and [`Staging`] writes what they changed, one statement per table. A receipt whose
+/// part no id names yet is looked at again after every change (one of the group's may give
+/// that id), and parked if still none does.
 async fn together(w: &mut Committer, ops: &[Op]) -> Result<Vec<Done>, StoreError> {
     let tx = super::committer::begin(&mut w.client, "changing messages").await?;
-    let node = w.node.as_str();
-    // the message each op changes: a change names it, a receipt's is looked up
-    let lookups = ops.iter().map(|op| async {
-        match op {
-            Op::Change { id, .. } => Ok(Some(*id)),
+    let named: Vec<OperatorKey> = ops
+        .iter()
+        .filter_map(|op| match op {
             Op::Receipt {
                 operator,
                 candidates,
                 ..
-            } => receipt_message(&tx, operator, candidates).await,
+            } => Some(
+                candidates
+                    .iter()
+                    .map(move |c| (operator.clone(), c.clone())),
+            ),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let known = read_parts(&tx, &named).await?;
+    let mut ids: Vec<i64> = ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::Change { id, .. } => Some(id.0 as i64),
+            _ => None,
+        })
+        .chain(known.values().map(|(id, _)| id.0 as i64))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut messages = lock_messages(&tx, &ids).await?;
+    // the receipts parked under any form of the ids the submit results give
+    let given: Vec<OperatorKey> = ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::Change {
+                change:
+                    Change::Accepted {
+                        operator, accepted, ..
+                    },
+                ..
+            } => Some(accepted.iter().flat_map(move |(_, operator_id)| {
+                id_candidates(operator_id)
+                    .into_iter()
+                    .map(move |c| (operator.clone(), c))
+            })),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let mut staging = Staging::with_parked(read_parked(&tx, &given).await?);
+
+    let mut done: Vec<Option<Done>> = ops.iter().map(|_| None).collect();
+    let mut unmatched = Vec::new();
+    for (i, op) in ops.iter().enumerate() {
+        match op {
+            Op::Change {
+                id,
+                change: what,
+                now,
+                ..
+            } => {
+                staging.at(*now);
+                let changed = change(&mut staging, &mut messages, *id, what.clone(), *now)?;
+                done[i] = Some(Done::Changed(changed));
+            }
+            Op::Receipt { .. } => match receipt(&mut staging, &mut messages, &known, op)? {
+                Some(landed) => done[i] = Some(Done::Landed(landed)),
+                None => unmatched.push(i),
+            },
             _ => unreachable!("only changes and receipts run together"),
         }
-    });
-    let targets = futures::future::try_join_all(lookups).await?;
-    let mut chains: HashMap<MessageId, Vec<usize>> = HashMap::new();
-    let mut unknown = Vec::new();
-    for (i, target) in targets.into_iter().enumerate() {
-        match target {
-            Some(id) => chains.entry(id).or_default().push(i),
-            None => unknown.push(i),
-        }
     }
-    let run_chain = |chain: Vec<usize>| {
-        let tx = &tx;
-        async move {
-            let mut done = Vec::with_capacity(chain.len());
-            for i in chain {
-                done.push((i, one_of_group(tx, node, &ops[i]).await?));
-            }
-            Ok::<_, StoreError>(done)
-        }
-    };
-    let mut outcomes: Vec<(usize, (Done, Option<Leftover>))> =
-        futures::future::try_join_all(chains.into_values().map(run_chain))
-            .await?
-            .into_iter()
-            .flatten()
-            .collect();
-    for i in unknown {
-        outcomes.push((i, one_of_group(&tx, node, &ops[i]).await?));
+    for i in unmatched {
+        let landed = match receipt(&mut staging, &mut messages, &known, &ops[i])? {
+            Some(landed) => landed,
+            None => Ok(park(&mut staging, &ops[i])),
+        };
+        done[i] = Some(Done::Landed(landed));
     }
-    // the group's events and counters at once, in the order the ops came
-    outcomes.sort_by_key(|(i, _)| *i);
-    let mut rest = Leftover::default();
-    let mut done = Vec::with_capacity(outcomes.len());
-    for (_, (outcome, left)) in outcomes {
-        if let Some(left) = left {
-            rest.absorb(left);
-        }
-        done.push(outcome);
-    }
-    rest.write(&tx, node).await?;
+
+    // every record staged carries its change's time; `now` is for none
+    let rest = staging
+        .write_rows(&tx, &w.node, crate::message::now_ms())
+        .await?;
+    rest.write(&tx, &w.node).await?;
     tx.commit()
         .await
-        .map_err(|e| super::failed("changing messages: committing", e))?;
+        .map_err(|e| failed("changing messages: committing", e))?;
     w.committed(&rest.counts);
-    Ok(done)
+    Ok(done
+        .into_iter()
+        .map(|d| d.expect("every op has its outcome"))
+        .collect())
 }
 
-/// One change or receipt of a group, inside `tx`: its outcome and what it left to write at the
-/// group's end, or the error that fails the group (a refusal by the rules is an outcome).
-async fn one_of_group(
+/// The records of messages `ids` (sorted), locked until the transaction ends.
+async fn lock_messages(
     tx: &tokio_postgres::Transaction<'_>,
-    node: &str,
-    op: &Op,
-) -> Result<(Done, Option<Leftover>), StoreError> {
-    match op {
-        Op::Change {
-            id,
-            change: what,
-            now,
-            ..
-        } => match change_in(tx, node, *id, what.clone(), *now).await {
-            Ok((message, deltas)) => Ok((Done::Changed(Ok(Box::new(message))), Some(deltas))),
-            Err(refused) if refused_by_rules(&refused) => Ok((Done::Changed(Err(refused)), None)),
-            Err(e) => Err(e),
-        },
-        Op::Receipt {
-            operator,
-            candidates,
-            receipt,
-            ..
-        } => match record_or_park_in(tx, node, operator, candidates, receipt.clone()).await {
-            Ok((landing, deltas)) => Ok((Done::Landed(Ok(landing)), deltas)),
-            Err(refused) if refused_by_rules(&refused) => Ok((Done::Landed(Err(refused)), None)),
-            Err(e) => Err(e),
-        },
-        _ => unreachable!("only changes and receipts run together"),
+    ids: &[i64],
+) -> Result<HashMap<MessageId, Message>, StoreError> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
     }
+    let rows = tx
+        .query(
+            &tx.prepared("SELECT record FROM messages WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+                .await?,
+            &[&ids],
+        )
+        .await
+        .map_err(|e| failed("changing messages: reading them", e))?;
+    let mut messages = HashMap::with_capacity(rows.len());
+    for row in rows {
+        let message = codec::decode_record(row.get(0))?;
+        messages.insert(message.id, message);
+    }
+    Ok(messages)
+}
+
+/// Applies one change to message `id`, in memory: the message as it now is, or the rules'
+/// refusal (nothing staged then); a database or encoding error fails the group.
+fn change(
+    staging: &mut Staging,
+    messages: &mut HashMap<MessageId, Message>,
+    id: MessageId,
+    what: Change,
+    now: crate::message::Millis,
+) -> Result<Result<Box<Message>, StoreError>, StoreError> {
+    let Some(message) = messages.get_mut(&id) else {
+        return Ok(Err(StoreError::NotFound(id)));
+    };
+    let mut changed = message.clone();
+    match rules::apply_change(staging, &mut changed, what, now) {
+        Ok(()) => {
+            *message = changed.clone();
+            Ok(Ok(Box::new(changed)))
+        }
+        Err(refused) if refused_by_rules(&refused) => Ok(Err(refused)),
+        Err(e) => Err(e),
+    }
+}
+
+/// Records the receipt `op` on the part it names, in memory, when a part has its id yet
+/// (`None` otherwise): where it landed, or the rules' refusal.
+fn receipt(
+    staging: &mut Staging,
+    messages: &mut HashMap<MessageId, Message>,
+    known: &HashMap<OperatorKey, (MessageId, u32)>,
+    op: &Op,
+) -> Result<Option<Result<ReceiptLanding, StoreError>>, StoreError> {
+    let Op::Receipt {
+        operator,
+        candidates,
+        receipt,
+        ..
+    } = op
+    else {
+        unreachable!("a receipt");
+    };
+    if candidates.is_empty() {
+        let blank = StoreError::Invalid("a receipt without a message id".into());
+        return Ok(Some(Err(blank)));
+    }
+    let Some((id, part)) = part_named(staging, known, operator, candidates) else {
+        return Ok(None);
+    };
+    let Some(message) = messages.get_mut(&id) else {
+        return Ok(None); // forgotten by retention since: as if no part had the id
+    };
+    let mut changed = message.clone();
+    staging.at(receipt.at);
+    let r = receipt.clone();
+    match rules::receipt(staging, &mut changed, part, r.stat, r.error, r.at) {
+        Ok(()) => {
+            *message = changed.clone();
+            Ok(Some(Ok(ReceiptLanding::Recorded {
+                message: Box::new(changed),
+                part,
+            })))
+        }
+        Err(refused) if refused_by_rules(&refused) => Ok(Some(Err(refused))),
+        Err(e) => Err(e),
+    }
+}
+
+/// Parks the receipt `op` under the first of its candidates (a repeated receipt replaces the
+/// one parked).
+fn park(staging: &mut Staging, op: &Op) -> ReceiptLanding {
+    let Op::Receipt {
+        operator,
+        candidates,
+        receipt,
+        ..
+    } = op
+    else {
+        unreachable!("a receipt");
+    };
+    staging.park(operator, &candidates[0], receipt.clone());
+    ReceiptLanding::Parked
 }

@@ -8,11 +8,10 @@ use super::committer::Committer;
 use super::connect::{connect, retry_pause};
 use super::deadlines::fire_due;
 use super::leases;
-use super::life::change;
 pub use super::ops::Op;
-use super::receipts::record_or_park;
 use super::recover::requeue_unsure;
 use super::retention;
+use super::together::{answer_failed, run_together};
 use crate::message::now_ms;
 use crate::store::error::StoreError;
 use crate::store::event::Event;
@@ -27,7 +26,8 @@ const RECONNECT_PATIENCE: Duration = Duration::from_secs(15);
 
 /// Runs until every [`super::PgStore`] is dropped: takes the first op waiting, then every
 /// other one already waiting up to `max_group` messages; commits their accepts together, then
-/// each claim and each change in a transaction of its own, in the order they came.
+/// each claim (and each other op) in a transaction of its own, then their changes and
+/// receipts together (see [`run_together`]; one at a time if that fails).
 pub async fn run(mut w: Committer, mut inbox: mpsc::Receiver<Op>, max_group: usize) {
     while let Some(first) = inbox.recv().await {
         let mut group = vec![first];
@@ -57,9 +57,16 @@ pub async fn run(mut w: Committer, mut inbox: mpsc::Receiver<Op>, max_group: usi
         for op in alone {
             run_one(&mut w, op).await;
         }
-        if let Err(alone) = super::together::run_together(&mut w, together).await {
-            for op in alone {
-                run_one(&mut w, op).await;
+        match run_together(&mut w, together).await {
+            Ok(()) => {}
+            Err((ops, e)) if ops.len() == 1 => again_if_lost(&mut w, ops, e).await,
+            Err((ops, e)) => {
+                tracing::debug!(error = %e, "a group of changes failed together; one at a time");
+                for op in ops {
+                    if let Err((ops, e)) = run_together(&mut w, vec![op]).await {
+                        again_if_lost(&mut w, ops, e).await;
+                    }
+                }
             }
         }
     }
@@ -96,27 +103,6 @@ async fn run_one(w: &mut Committer, op: Op) {
             let claimed = again_if_lost!(w, claim(w, lane, now, max).await);
             let _ = reply.send(claimed);
         }
-        Op::Change {
-            id,
-            change: what,
-            now,
-            reply,
-        } => {
-            let changed = again_if_lost!(w, change(w, id, what.clone(), now).await);
-            let _ = reply.send(changed);
-        }
-        Op::Receipt {
-            operator,
-            candidates,
-            receipt,
-            reply,
-        } => {
-            let landing = again_if_lost!(
-                w,
-                record_or_park(w, &operator, &candidates, receipt.clone()).await
-            );
-            let _ = reply.send(landing);
-        }
         Op::Fire { now, limit, reply } => {
             let fired = again_if_lost!(w, fire_due(w, now, limit).await);
             let _ = reply.send(fired);
@@ -136,7 +122,21 @@ async fn run_one(w: &mut Committer, op: Op) {
         Op::ReleaseLeases { reply } => {
             let _ = reply.send(again_if_lost!(w, leases::release(w).await));
         }
-        Op::Accept { .. } => {}
+        Op::Accept { .. } | Op::Change { .. } | Op::Receipt { .. } => {}
+    }
+}
+
+/// Changes or receipts whose transaction failed with `e`: when the connection was lost,
+/// they run once more on a new one (a change whose commit had landed is then refused by the
+/// rules, the message having moved on, and the caller reads that error, never a second
+/// application; a receipt recorded twice changes nothing); otherwise, or failing again,
+/// they are answered with the error.
+async fn again_if_lost(w: &mut Committer, ops: Vec<Op>, e: StoreError) {
+    if !w.client.is_closed() || reconnect(w).await.is_err() {
+        return answer_failed(ops, &e);
+    }
+    if let Err((ops, e)) = run_together(w, ops).await {
+        answer_failed(ops, &e);
     }
 }
 

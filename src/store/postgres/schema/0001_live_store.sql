@@ -29,8 +29,8 @@ CREATE INDEX messages_queued ON messages (lane, next_try, id) WHERE state = 'que
 -- what each node has in flight: requeued at its restart, and by the others once it is silent
 -- (they look for it at every heartbeat)
 CREATE INDEX messages_in_flight ON messages (claimed_by) WHERE state = 'submitting';
--- deadlines still to fire
-CREATE INDEX messages_deadline ON messages (deadline) WHERE deadline IS NOT NULL AND finished_at IS NULL;
+-- deadlines still to fire (a finished message has none: its `deadline` is NULL)
+CREATE INDEX messages_deadline ON messages (deadline) WHERE deadline IS NOT NULL;
 -- retention: finished messages by age, and those whose texts are still to erase
 CREATE INDEX messages_finished ON messages (finished_at) WHERE finished_at IS NOT NULL;
 CREATE INDEX messages_to_erase ON messages (finished_at) WHERE finished_at IS NOT NULL AND NOT erased;
