@@ -155,6 +155,9 @@ fn parse_args() -> Args {
                 Some("postgres") => {
                     let durable = test_postgres::Options {
                         flush_to_disk: true,
+                        // as docs/CLUSTER.md advises for khabar's queue (the default, a minute,
+                        // lets claimed rows' dead index entries pile up at the queue's head)
+                        settings: vec![("autovacuum_naptime", "'10s'")],
                         ..Default::default()
                     };
                     let pg = test_postgres::TestPostgres::try_start(durable)

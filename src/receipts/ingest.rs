@@ -252,9 +252,9 @@ fn is_receipt_type(pdu: &DeliverSm) -> bool {
     RECEIPT_TYPES.contains(&(u8::from(pdu.esm_class) & 0x3c))
 }
 
-/// Records a receipt: on the part found by its id outside the writer (the usual case), else
-/// through the writer, which parks it when no part has that id yet. The message as it now is
-/// when recorded, None when parked (or when its id is blank and can match nothing).
+/// Records a receipt on the part its id names, or parks it when no part has that id yet
+/// (see [`Store::record_or_park_receipt`]). The message as it now is when recorded, None when
+/// parked (or when its id is blank and can match nothing).
 async fn record(
     store: &Store,
     operator: &str,
@@ -262,19 +262,11 @@ async fn record(
     at: Millis,
 ) -> Result<Option<Message>, StoreError> {
     let candidates = id_candidates(&receipt.id);
-    let stat = receipt.stat.as_str();
-    let error = receipt.error.as_deref();
-    for key in &candidates {
-        if let Some((id, part)) = store.find_by_operator_id(operator, key).await? {
-            return store
-                .record_receipt(id, part, stat, error, at)
-                .await
-                .map(Some);
-        }
-    }
     if candidates.is_empty() {
         return Ok(None);
     }
+    let stat = receipt.stat.as_str();
+    let error = receipt.error.as_deref();
     match store
         .record_or_park_receipt(operator, candidates, stat, error, at)
         .await?

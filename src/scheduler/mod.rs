@@ -92,10 +92,11 @@ impl Scheduler {
         if let [kind] = kinds {
             return self.store.claim_batch(*kind, now, max).await;
         }
-        let mut due = [false; 4];
-        for kind in Kind::ALL {
-            due[kind.lane() as usize] = self.store.lane_head(kind).await?.is_some_and(|t| t <= now);
-        }
+        let mut due = self
+            .store
+            .lane_heads()
+            .await?
+            .map(|head| head.is_some_and(|t| t <= now));
         let mine = |lane: usize| kinds.iter().any(|k| k.lane() as usize == lane);
         loop {
             let plan = self.plan(due, max);

@@ -203,7 +203,10 @@ impl Store {
     }
 
     /// Records a receipt on the part whose operator id is one of `candidates` (the canonical
-    /// form first), or parks it until the submit result naming it is recorded.
+    /// form first), or parks it until the submit result naming it is recorded. On sled the
+    /// part is looked up first outside the writer (the usual case: its id was recorded long
+    /// before), the writer parking only what that finds no part for; on the cluster engine
+    /// the writer looks up the ids of all the receipts of its group at once.
     pub async fn record_or_park_receipt(
         &self,
         operator: &str,
@@ -212,7 +215,23 @@ impl Store {
         error: Option<&str>,
         at: Millis,
     ) -> Result<ReceiptLanding, StoreError> {
-        on_engine!(self, s => s.record_or_park_receipt(operator, candidates, stat, error, at).await)
+        match &self.engine {
+            Engine::Sled(s) => {
+                for key in &candidates {
+                    if let Some((id, part)) = s.find_by_operator_id(operator, key).await? {
+                        let message = self.record_receipt(id, part, stat, error, at).await?;
+                        let message = Box::new(message);
+                        return Ok(ReceiptLanding::Recorded { message, part });
+                    }
+                }
+                s.record_or_park_receipt(operator, candidates, stat, error, at)
+                    .await
+            }
+            Engine::Postgres(s) => {
+                s.record_or_park_receipt(operator, candidates, stat, error, at)
+                    .await
+            }
+        }
     }
 
     /// Drops up to `limit` receipts parked before `before`: they matched no message within
@@ -319,6 +338,21 @@ impl Store {
     /// The due time of the earliest queued message of a kind's lane (it may lie in the future).
     pub async fn lane_head(&self, kind: Kind) -> Result<Option<Millis>, StoreError> {
         on_engine!(self, s => s.lane_head(kind).await)
+    }
+
+    /// [`Store::lane_head`] of every lane, by lane (one trip to the database on the cluster
+    /// engine).
+    pub async fn lane_heads(&self) -> Result<[Option<Millis>; 4], StoreError> {
+        match &self.engine {
+            Engine::Sled(s) => {
+                let mut heads = [None; 4];
+                for kind in Kind::ALL {
+                    heads[kind.lane() as usize] = s.lane_head(kind).await?;
+                }
+                Ok(heads)
+            }
+            Engine::Postgres(s) => s.lane_heads().await,
+        }
     }
 
     /// The earliest deadline still to fire (on sled, at most a second after the real one).

@@ -148,6 +148,25 @@ impl PgStore {
         Ok(row.get(0))
     }
 
+    /// [`PgStore::lane_head`] of the four lanes, by lane, in one statement.
+    pub async fn lane_heads(&self) -> Result<[Option<Millis>; 4], StoreError> {
+        let row = self
+            .inner
+            .reads
+            .get()
+            .await?
+            .query_one(
+                "SELECT (SELECT min(next_try) FROM messages WHERE state = 'queued' AND lane = 0),
+                        (SELECT min(next_try) FROM messages WHERE state = 'queued' AND lane = 1),
+                        (SELECT min(next_try) FROM messages WHERE state = 'queued' AND lane = 2),
+                        (SELECT min(next_try) FROM messages WHERE state = 'queued' AND lane = 3)",
+                &[],
+            )
+            .await
+            .map_err(|e| failed("reading the lanes' heads", e))?;
+        Ok([row.get(0), row.get(1), row.get(2), row.get(3)])
+    }
+
     /// The earliest deadline still to fire, of any message.
     pub async fn next_deadline(&self) -> Result<Option<Millis>, StoreError> {
         let row = self

@@ -46,10 +46,13 @@ pub async fn run(
     .map_err(|e| failed("retention: erasing texts", e))?;
     let forgotten = tx
         .query(
-            "DELETE FROM messages WHERE id IN (
-                 SELECT id FROM messages WHERE finished_at < $1
-                 ORDER BY finished_at LIMIT $2 FOR UPDATE SKIP LOCKED)
-             RETURNING kind, state",
+            "WITH gone AS (
+                 DELETE FROM messages WHERE id IN (
+                     SELECT id FROM messages WHERE finished_at < $1
+                     ORDER BY finished_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+                 RETURNING id, kind, state),
+             ids AS (DELETE FROM operator_ids WHERE message_id IN (SELECT id FROM gone))
+             SELECT kind, state FROM gone",
             &[&(now - retention.forget_after_ms), &(limit as i64)],
         )
         .await
