@@ -78,7 +78,7 @@ pub async fn accept_group(
         rows.insert(&tx).await?;
     }
     append_events(&tx, &events).await?;
-    counted.write(&tx, &w.node).await?;
+    counted.write(&tx, &w.node, w.writer).await?;
     // from here a lost connection leaves the outcome unknown: the group is not tried again
     w.commit_sent = true;
     tx.commit()

@@ -59,7 +59,7 @@ pub async fn claim(
             break;
         }
     }
-    let counted = staging.write(&tx, &w.node, now).await?;
+    let counted = staging.write(&tx, (&w.node, w.writer), now).await?;
     // a commit the lost connection leaves unanswered may have landed: these are undone then
     w.unsure = claimed.iter().map(|m| m.id).collect();
     let committed = tx.commit().await;

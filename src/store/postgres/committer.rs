@@ -16,6 +16,9 @@ pub struct Committer {
     pub client: Client,
     /// This node's name, recorded on its claims and its counters' rows.
     pub node: String,
+    /// Which of the node's writing connections this is: [`WRITER`] or [`CLAIMER`] (each has
+    /// its own counters' rows).
+    pub writer: i16,
     /// The counters as this node knows them.
     pub known: Arc<Mutex<Known>>,
     /// How long finished messages keep their texts and are kept.
@@ -38,6 +41,12 @@ impl Committer {
         }
     }
 }
+
+/// The connection that accepts and changes messages (and does all but claiming).
+pub const WRITER: i16 = 0;
+/// The connection that claims messages for sending: a claim, an OTP's above all, never waits
+/// behind a group of changes.
+pub const CLAIMER: i16 = 1;
 
 /// How long finished messages keep their texts, and how long they are kept at all.
 #[derive(Clone, Copy, Debug)]

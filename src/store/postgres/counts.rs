@@ -46,8 +46,15 @@ impl Deltas {
         }
     }
 
-    /// Adds the changes to `node`'s rows, in `tx`.
-    pub async fn write(&self, tx: &Transaction<'_>, node: &str) -> Result<(), StoreError> {
+    /// Adds the changes to the rows of `node`'s connection `writer`, in `tx` (each of a
+    /// node's writing connections has rows of its own, so that they never wait for each
+    /// other's).
+    pub async fn write(
+        &self,
+        tx: &Transaction<'_>,
+        node: &str,
+        writer: i16,
+    ) -> Result<(), StoreError> {
         let changed: Vec<_> = self.0.iter().filter(|(_, n)| **n != 0).collect();
         if changed.is_empty() {
             return Ok(());
@@ -57,12 +64,12 @@ impl Deltas {
         let ns: Vec<i64> = changed.iter().map(|(_, n)| **n).collect();
         tx.execute(
             &tx.prepared(
-                "INSERT INTO counts (node, kind, state, n)
-             SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bigint[])
-             ON CONFLICT (node, kind, state) DO UPDATE SET n = counts.n + excluded.n",
+                "INSERT INTO counts (node, writer, kind, state, n)
+             SELECT $1, $5, * FROM unnest($2::text[], $3::text[], $4::bigint[])
+             ON CONFLICT (node, writer, kind, state) DO UPDATE SET n = counts.n + excluded.n",
             )
             .await?,
-            &[&node, &kinds, &states, &ns],
+            &[&node, &kinds, &states, &ns, &writer],
         )
         .await
         .map_err(|e| failed("counting", e))?;

@@ -37,7 +37,7 @@ pub async fn fire_due(w: &mut Committer, now: Millis, limit: usize) -> Result<Fi
             deadlines::fire(&mut staging, &mut message, kind, when, now, &mut fired)?;
         }
     }
-    let counted = staging.write(&tx, &w.node, now).await?;
+    let counted = staging.write(&tx, (&w.node, w.writer), now).await?;
     tx.commit()
         .await
         .map_err(|e| failed("firing deadlines: committing", e))?;

@@ -11,7 +11,7 @@ use super::reads::{Exclusive, Reads};
 use super::recover::requeue_in_flight;
 use crate::store::config::PostgresConfig;
 
-use super::committer::{Committer, Retention};
+use super::committer::{CLAIMER, Committer, Retention, WRITER};
 use super::writer::{self, Op};
 use crate::message::millis;
 use crate::message::{Kind, Message, MessageId, Millis, NewMessage, now_ms};
@@ -55,6 +55,8 @@ pub(super) struct PgInner {
     pub(super) reads: Arc<Reads>,
     /// The writer task's inbox.
     pub(super) ops: mpsc::Sender<Op>,
+    /// The claiming task's inbox (a writer task of its own connection that only claims).
+    pub(super) claims: mpsc::Sender<Op>,
     /// This node's name.
     pub(super) node: String,
     /// The lease keeper's connection.
@@ -72,9 +74,10 @@ pub(super) struct PgInner {
 }
 
 impl PgStore {
-    /// Connects (three times: the writer's connection, the reads', and one that listens for
-    /// new events), brings the schema up to date, puts back in the queue what this node had
-    /// in flight when it stopped, and starts the writer task on the current tokio runtime.
+    /// Connects (four times: the writer's connection, the claimer's, the reads', and one that
+    /// listens for new events; the lease keeper's comes with its first call), brings the
+    /// schema up to date, puts back in the queue what this node had in flight when it
+    /// stopped, and starts the writer and claimer tasks on the current tokio runtime.
     /// `node` names this node in the cluster (its claims are recorded under it); of `store`,
     /// `max_group` bounds the messages one transaction accepts and the retention settings
     /// apply.
@@ -86,18 +89,22 @@ impl PgStore {
         let mut client = connect(config).await?;
         migrate(&mut client).await?;
         let known = Arc::new(Mutex::new(counts::start(&client, node).await?));
-        let mut writes = Committer {
+        let retention = Retention {
+            erase_after_ms: millis(store.erase_texts_after),
+            forget_after_ms: millis(store.forget_after),
+        };
+        let committer = |client, writer| Committer {
             client,
             node: node.to_owned(),
+            writer,
             known: Arc::clone(&known),
-            retention: Retention {
-                erase_after_ms: millis(store.erase_texts_after),
-                forget_after_ms: millis(store.forget_after),
-            },
+            retention,
             config: config.clone(),
             unsure: Vec::new(),
             commit_sent: false,
         };
+        let mut writes = committer(client, WRITER);
+        let claiming = committer(connect(config).await?, CLAIMER);
         let recovered = requeue_in_flight(&mut writes, now_ms()).await?;
         let reads = Arc::new(Reads::open(config).await?);
         counts::refresh(Arc::clone(&reads), node.to_owned(), Arc::downgrade(&known));
@@ -108,9 +115,13 @@ impl PgStore {
         let (ops, inbox) = mpsc::channel(WAITING_OPS);
         let writing = writer::run(writes, inbox, store.max_group.max(1));
         tokio::spawn(PREPARED.scope(Default::default(), writing));
+        let (claims, claim_inbox) = mpsc::channel(WAITING_OPS);
+        let claimer = writer::run(claiming, claim_inbox, 1);
+        tokio::spawn(PREPARED.scope(Default::default(), claimer));
         let inner = PgInner {
             reads,
             ops,
+            claims,
             node: node.to_owned(),
             leases: Exclusive::new(config),
             events: latest,
@@ -145,11 +156,12 @@ impl PgStore {
         op: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Op,
     ) -> Result<T, StoreError> {
         let (reply, answer) = oneshot::channel();
-        self.inner
-            .ops
-            .send(op(reply))
-            .await
-            .map_err(|_| StoreError::Closed)?;
+        let op = op(reply);
+        let inbox = match op {
+            Op::Claim { .. } => &self.inner.claims,
+            _ => &self.inner.ops,
+        };
+        inbox.send(op).await.map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
 

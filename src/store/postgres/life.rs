@@ -164,11 +164,11 @@ impl Staging {
     pub async fn write(
         self,
         tx: &Transaction<'_>,
-        node: &str,
+        (node, writer): (&str, i16),
         now: Millis,
     ) -> Result<Deltas, StoreError> {
         let rest = self.write_rows(tx, node, now).await?;
-        rest.write(tx, node).await?;
+        rest.write(tx, node, writer).await?;
         Ok(rest.counts)
     }
 
@@ -302,10 +302,16 @@ pub struct Leftover {
 }
 
 impl Leftover {
-    /// Appends the events and adds the counters' changes to `node`'s rows, in `tx`.
-    pub async fn write(&self, tx: &Transaction<'_>, node: &str) -> Result<(), StoreError> {
+    /// Appends the events and adds the counters' changes to the rows of `node`'s connection
+    /// `writer`, in `tx`.
+    pub async fn write(
+        &self,
+        tx: &Transaction<'_>,
+        node: &str,
+        writer: i16,
+    ) -> Result<(), StoreError> {
         append_events(tx, &self.events).await?;
-        self.counts.write(tx, node).await
+        self.counts.write(tx, node, writer).await
     }
 }
 

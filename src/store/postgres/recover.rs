@@ -59,7 +59,7 @@ pub async fn requeue_claimed_by(
             Some(RESTARTED.to_owned()),
         )?;
     }
-    let counted = staging.write(&tx, &w.node, now).await?;
+    let counted = staging.write(&tx, (&w.node, w.writer), now).await?;
     tx.commit()
         .await
         .map_err(|e| failed("requeuing messages in flight: committing", e))?;

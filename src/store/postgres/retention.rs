@@ -69,7 +69,7 @@ pub async fn run(
             .map_err(StoreError::Corrupt)?;
         counted.remove(kind, state);
     }
-    counted.write(&tx, &w.node).await?;
+    counted.write(&tx, &w.node, w.writer).await?;
     tx.commit()
         .await
         .map_err(|e| failed("retention: committing", e))?;

@@ -166,7 +166,7 @@ async fn together(w: &mut Committer, ops: &[Op]) -> Result<Vec<Done>, StoreError
     let rest = staging
         .write_rows(&tx, &w.node, crate::message::now_ms())
         .await?;
-    rest.write(&tx, &w.node).await?;
+    rest.write(&tx, &w.node, w.writer).await?;
     tx.commit()
         .await
         .map_err(|e| failed("changing messages: committing", e))?;

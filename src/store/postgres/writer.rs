@@ -1,6 +1,8 @@
 //! The cluster engine's writer: one task with its own connection that gathers what waits in
 //! its inbox into one transaction (group commit), so that one commit, on two machines with a
-//! synchronous standby, answers many callers.
+//! synchronous standby, answers many callers. A node runs two: the writer proper, and the
+//! claimer, which only claims (see [`super::committer::CLAIMER`]), so that a claim never waits
+//! behind a group of changes and the two commits overlap.
 
 use super::accept::accept_group;
 use super::claim::claim;

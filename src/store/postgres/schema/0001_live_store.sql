@@ -40,11 +40,12 @@ CREATE INDEX messages_to_erase ON messages (finished_at) WHERE finished_at IS NO
 -- How many messages are in each state, as changes from each node: a node adds its own
 -- changes to its own rows (no row shared by two nodes' transactions), a reader sums them.
 CREATE TABLE counts (
-    node  text   NOT NULL,
-    kind  text   NOT NULL,
-    state text   NOT NULL,
-    n     bigint NOT NULL,
-    PRIMARY KEY (node, kind, state)
+    node   text     NOT NULL,
+    writer smallint NOT NULL,   -- which of the node's writing connections (see Committer)
+    kind   text     NOT NULL,
+    state  text     NOT NULL,
+    n      bigint   NOT NULL,
+    PRIMARY KEY (node, writer, kind, state)
 );
 
 -- The operator's id of each part submitted, to match its receipt whichever node receives it.
