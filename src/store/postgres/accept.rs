@@ -26,6 +26,12 @@ enum Outcome {
     SameAs(usize),
 }
 
+/// Locks the row of the last message id handed out.
+const LOCK_IDS: &str = "SELECT last FROM sequences WHERE name = 'message' FOR UPDATE";
+/// The messages stored under any of these references.
+const LOOK_UP_REFERENCES: &str =
+    "SELECT reference, id, state FROM messages WHERE reference = ANY($1)";
+
 /// Accepts `messages` in one transaction, committed before it returns; one answer each.
 pub async fn accept_group(
     w: &mut Committer,
@@ -33,17 +39,19 @@ pub async fn accept_group(
     now: Millis,
 ) -> Result<Vec<Accepted>, StoreError> {
     let tx = begin(&mut w.client, "accepting messages").await?;
-    // held until the commit: a reference looked up below sees every earlier accept
-    let last_id: i64 = tx
-        .query_one(
-            &tx.prepared("SELECT last FROM sequences WHERE name = 'message' FOR UPDATE")
-                .await?,
-            &[],
-        )
-        .await
-        .map_err(|e| failed("accepting messages: locking the message ids", e))?
-        .get(0);
-    let mut outcomes = known_references(&tx, &messages).await?;
+    // the ids' row locked first (held until the commit: a reference looked up after it sees
+    // every earlier accept), both statements sent at once
+    let locking = tx.prepared(LOCK_IDS).await?;
+    tx.prepared(LOOK_UP_REFERENCES).await?; // so that its query is sent after the lock's
+    let lock = async {
+        let row = tx
+            .query_one(&locking, &[])
+            .await
+            .map_err(|e| failed("accepting messages: locking the message ids", e))?;
+        Ok::<i64, StoreError>(row.get(0))
+    };
+    let (last_id, mut outcomes) =
+        futures::future::try_join(lock, known_references(&tx, &messages)).await?;
     let fresh = outcomes.iter().filter(|o| o.is_none()).count();
     let first = (last_id as u64 + 1).max(MessageId::from_parts(now, 0).0);
     let mut next = first;
@@ -67,18 +75,32 @@ pub async fn accept_group(
         counted.add(message.kind, message.state);
         rows.push(&message, now)?;
     }
-    if fresh > 0 {
-        tx.execute(
-            &tx.prepared("UPDATE sequences SET last = $1 WHERE name = 'message'")
-                .await?,
-            &[&((next - 1) as i64)],
-        )
-        .await
-        .map_err(|e| failed("accepting messages: recording the last id", e))?;
-        rows.insert(&tx).await?;
-    }
-    append_events(&tx, &events).await?;
-    counted.write(&tx, &w.node, w.writer).await?;
+    // the writes sent at once: none depends on another's answer
+    let store = async {
+        if fresh > 0 {
+            tx.execute(
+                &tx.prepared("UPDATE sequences SET last = $1 WHERE name = 'message'")
+                    .await?,
+                &[&((next - 1) as i64)],
+            )
+            .await
+            .map_err(|e| failed("accepting messages: recording the last id", e))?;
+        }
+        Ok::<(), StoreError>(())
+    };
+    let insert = async {
+        if fresh > 0 {
+            rows.insert(&tx).await?;
+        }
+        Ok(())
+    };
+    futures::future::try_join4(
+        store,
+        insert,
+        append_events(&tx, &events),
+        counted.write(&tx, &w.node, w.writer),
+    )
+    .await?;
     // from here a lost connection leaves the outcome unknown: the group is not tried again
     w.commit_sent = true;
     tx.commit()
@@ -121,11 +143,7 @@ async fn known_references(
     let mut stored = HashMap::new();
     if !references.is_empty() {
         let rows = tx
-            .query(
-                &tx.prepared("SELECT reference, id, state FROM messages WHERE reference = ANY($1)")
-                    .await?,
-                &[&references],
-            )
+            .query(&tx.prepared(LOOK_UP_REFERENCES).await?, &[&references])
             .await
             .map_err(|e| failed("accepting messages: looking up references", e))?;
         for row in rows {

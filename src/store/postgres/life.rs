@@ -190,100 +190,111 @@ impl Staging {
             rows.finished_ats.push(at.unwrap_or(now));
             rows.records.push(codec::encode_record(m)?);
         }
-        if !rows.ids.is_empty() {
-            tx.execute(
-                &tx.prepared(
-                    "UPDATE messages AS m
-                 SET state = c.state, next_try = c.next_try, deadline = c.deadline,
-                     record = c.record,
-                     claimed_by = CASE WHEN c.state = 'submitting' THEN $7 END,
-                     finished_at = CASE WHEN c.state IN ('queued', 'submitting', 'submitted')
-                                        THEN NULL ELSE coalesce(m.finished_at, c.at) END
-                 FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bytea[],
-                             $6::bigint[])
-                      AS c (id, state, next_try, deadline, record, at)
-                 WHERE m.id = c.id",
+        // one statement per table, sent at once (a table's deletions before its insertions)
+        let records = async {
+            if !rows.ids.is_empty() {
+                tx.execute(
+                    &tx.prepared(
+                        "UPDATE messages AS m
+                     SET state = c.state, next_try = c.next_try, deadline = c.deadline,
+                         record = c.record,
+                         claimed_by = CASE WHEN c.state = 'submitting' THEN $7 END,
+                         finished_at = CASE WHEN c.state IN ('queued', 'submitting', 'submitted')
+                                            THEN NULL ELSE coalesce(m.finished_at, c.at) END
+                     FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bytea[],
+                                 $6::bigint[])
+                          AS c (id, state, next_try, deadline, record, at)
+                     WHERE m.id = c.id",
+                    )
+                    .await?,
+                    &[
+                        &rows.ids,
+                        &rows.states,
+                        &rows.next_tries,
+                        &rows.deadlines,
+                        &rows.records,
+                        &rows.finished_ats,
+                        &node,
+                    ],
                 )
-                .await?,
-                &[
-                    &rows.ids,
-                    &rows.states,
-                    &rows.next_tries,
-                    &rows.deadlines,
-                    &rows.records,
-                    &rows.finished_ats,
-                    &node,
-                ],
-            )
-            .await
-            .map_err(|e| failed("changing messages: writing records", e))?;
-        }
-        let (operators, operator_ids) = split_keys(self.unindexed.iter());
-        if !operators.is_empty() {
-            tx.execute(
-                &tx.prepared(
-                    "DELETE FROM operator_ids AS o
-                 USING unnest($1::text[], $2::text[]) AS u (operator, operator_id)
-                 WHERE o.operator = u.operator AND o.operator_id = u.operator_id",
+                .await
+                .map_err(|e| failed("changing messages: writing records", e))?;
+            }
+            Ok::<(), StoreError>(())
+        };
+        let ids = async {
+            let (operators, operator_ids) = split_keys(self.unindexed.iter());
+            if !operators.is_empty() {
+                tx.execute(
+                    &tx.prepared(
+                        "DELETE FROM operator_ids AS o
+                     USING unnest($1::text[], $2::text[]) AS u (operator, operator_id)
+                     WHERE o.operator = u.operator AND o.operator_id = u.operator_id",
+                    )
+                    .await?,
+                    &[&operators, &operator_ids],
                 )
-                .await?,
-                &[&operators, &operator_ids],
-            )
-            .await
-            .map_err(|e| failed("changing messages: forgetting operator ids", e))?;
-        }
-        if !self.indexed.is_empty() {
-            let (operators, operator_ids) = split_keys(self.indexed.keys());
-            let messages: Vec<i64> = self.indexed.values().map(|(id, _)| id.0 as i64).collect();
-            let parts: Vec<i16> = self.indexed.values().map(|(_, p)| *p as i16).collect();
-            tx.execute(
-                &tx.prepared(
-                    "INSERT INTO operator_ids (operator, operator_id, message_id, part)
-                 SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::smallint[])
-                 ON CONFLICT (operator, operator_id)
-                 DO UPDATE SET message_id = excluded.message_id, part = excluded.part",
+                .await
+                .map_err(|e| failed("changing messages: forgetting operator ids", e))?;
+            }
+            if !self.indexed.is_empty() {
+                let (operators, operator_ids) = split_keys(self.indexed.keys());
+                let messages: Vec<i64> = self.indexed.values().map(|(id, _)| id.0 as i64).collect();
+                let parts: Vec<i16> = self.indexed.values().map(|(_, p)| *p as i16).collect();
+                tx.execute(
+                    &tx.prepared(
+                        "INSERT INTO operator_ids (operator, operator_id, message_id, part)
+                     SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::smallint[])
+                     ON CONFLICT (operator, operator_id)
+                     DO UPDATE SET message_id = excluded.message_id, part = excluded.part",
+                    )
+                    .await?,
+                    &[&operators, &operator_ids, &messages, &parts],
                 )
-                .await?,
-                &[&operators, &operator_ids, &messages, &parts],
-            )
-            .await
-            .map_err(|e| failed("changing messages: recording operator ids", e))?;
-        }
-        let (operators, operator_ids) = split_keys(self.unparked.iter());
-        if !operators.is_empty() {
-            tx.execute(
-                &tx.prepared(
-                    "DELETE FROM parked_receipts AS p
-                 USING unnest($1::text[], $2::text[]) AS u (operator, operator_id)
-                 WHERE p.operator = u.operator AND p.operator_id = u.operator_id",
+                .await
+                .map_err(|e| failed("changing messages: recording operator ids", e))?;
+            }
+            Ok(())
+        };
+        let parked = async {
+            let (operators, operator_ids) = split_keys(self.unparked.iter());
+            if !operators.is_empty() {
+                tx.execute(
+                    &tx.prepared(
+                        "DELETE FROM parked_receipts AS p
+                     USING unnest($1::text[], $2::text[]) AS u (operator, operator_id)
+                     WHERE p.operator = u.operator AND p.operator_id = u.operator_id",
+                    )
+                    .await?,
+                    &[&operators, &operator_ids],
                 )
-                .await?,
-                &[&operators, &operator_ids],
-            )
-            .await
-            .map_err(|e| failed("changing messages: removing parked receipts", e))?;
-        }
-        if !self.parks.is_empty() {
-            let (operators, operator_ids) = split_keys(self.parks.keys());
-            let parked_ats: Vec<Millis> = self.parks.values().map(|r| r.parked_at).collect();
-            let receipts = self
-                .parks
-                .values()
-                .map(|r| codec::encode(PARKED_VERSION, r))
-                .collect::<Result<Vec<_>, _>>()?;
-            tx.execute(
-                &tx.prepared(
-                    "INSERT INTO parked_receipts (operator, operator_id, parked_at, receipt)
-                 SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bytea[])
-                 ON CONFLICT (operator, operator_id)
-                 DO UPDATE SET parked_at = excluded.parked_at, receipt = excluded.receipt",
+                .await
+                .map_err(|e| failed("changing messages: removing parked receipts", e))?;
+            }
+            if !self.parks.is_empty() {
+                let (operators, operator_ids) = split_keys(self.parks.keys());
+                let parked_ats: Vec<Millis> = self.parks.values().map(|r| r.parked_at).collect();
+                let receipts = self
+                    .parks
+                    .values()
+                    .map(|r| codec::encode(PARKED_VERSION, r))
+                    .collect::<Result<Vec<_>, _>>()?;
+                tx.execute(
+                    &tx.prepared(
+                        "INSERT INTO parked_receipts (operator, operator_id, parked_at, receipt)
+                     SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bytea[])
+                     ON CONFLICT (operator, operator_id)
+                     DO UPDATE SET parked_at = excluded.parked_at, receipt = excluded.receipt",
+                    )
+                    .await?,
+                    &[&operators, &operator_ids, &parked_ats, &receipts],
                 )
-                .await?,
-                &[&operators, &operator_ids, &parked_ats, &receipts],
-            )
-            .await
-            .map_err(|e| failed("recording receipts: parking them", e))?;
-        }
+                .await
+                .map_err(|e| failed("recording receipts: parking them", e))?;
+            }
+            Ok(())
+        };
+        futures::future::try_join3(records, ids, parked).await?;
         Ok(Leftover {
             counts: self.counts,
             events: self.events,
@@ -310,8 +321,12 @@ impl Leftover {
         node: &str,
         writer: i16,
     ) -> Result<(), StoreError> {
-        append_events(tx, &self.events).await?;
-        self.counts.write(tx, node, writer).await
+        futures::future::try_join(
+            append_events(tx, &self.events),
+            self.counts.write(tx, node, writer),
+        )
+        .await?;
+        Ok(())
     }
 }
 

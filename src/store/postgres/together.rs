@@ -84,54 +84,27 @@ fn refused_by_rules(e: &StoreError) -> bool {
 /// that id), and parked if still none does.
 async fn together(w: &mut Committer, ops: &[Op]) -> Result<Vec<Done>, StoreError> {
     let tx = super::committer::begin(&mut w.client, "changing messages").await?;
-    let named: Vec<OperatorKey> = ops
-        .iter()
-        .filter_map(|op| match op {
-            Op::Receipt {
-                operator,
-                candidates,
-                ..
-            } => Some(
-                candidates
-                    .iter()
-                    .map(move |c| (operator.clone(), c.clone())),
-            ),
-            _ => None,
-        })
-        .flatten()
-        .collect();
-    let known = read_parts(&tx, &named).await?;
-    let mut ids: Vec<i64> = ops
-        .iter()
-        .filter_map(|op| match op {
-            Op::Change { id, .. } => Some(id.0 as i64),
-            _ => None,
-        })
-        .chain(known.values().map(|(id, _)| id.0 as i64))
-        .collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let mut messages = lock_messages(&tx, &ids).await?;
-    // the receipts parked under any form of the ids the submit results give
-    let given: Vec<OperatorKey> = ops
-        .iter()
-        .filter_map(|op| match op {
-            Op::Change {
-                change:
-                    Change::Accepted {
-                        operator, accepted, ..
-                    },
-                ..
-            } => Some(accepted.iter().flat_map(move |(_, operator_id)| {
-                id_candidates(operator_id)
-                    .into_iter()
-                    .map(move |c| (operator.clone(), c))
-            })),
-            _ => None,
-        })
-        .flatten()
-        .collect();
-    let mut staging = Staging::with_parked(read_parked(&tx, &given).await?);
+    let named = named_by_receipts(ops);
+    let given = given_by_submit_results(ops);
+    // the parts, then their messages; the parked receipts meanwhile
+    let parts_and_messages = async {
+        let known = read_parts(&tx, &named).await?;
+        let mut ids: Vec<i64> = ops
+            .iter()
+            .filter_map(|op| match op {
+                Op::Change { id, .. } => Some(id.0 as i64),
+                _ => None,
+            })
+            .chain(known.values().map(|(id, _)| id.0 as i64))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let messages = lock_messages(&tx, &ids).await?;
+        Ok::<_, StoreError>((known, messages))
+    };
+    let ((known, mut messages), parked) =
+        futures::future::try_join(parts_and_messages, read_parked(&tx, &given)).await?;
+    let mut staging = Staging::with_parked(parked);
 
     let mut done: Vec<Option<Done>> = ops.iter().map(|_| None).collect();
     let mut unmatched = Vec::new();
@@ -175,6 +148,47 @@ async fn together(w: &mut Committer, ops: &[Op]) -> Result<Vec<Done>, StoreError
         .into_iter()
         .map(|d| d.expect("every op has its outcome"))
         .collect())
+}
+
+/// Every form of the operator ids the group's receipts name.
+fn named_by_receipts(ops: &[Op]) -> Vec<OperatorKey> {
+    ops.iter()
+        .filter_map(|op| match op {
+            Op::Receipt {
+                operator,
+                candidates,
+                ..
+            } => Some(
+                candidates
+                    .iter()
+                    .map(move |c| (operator.clone(), c.clone())),
+            ),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+/// Every form of the operator ids the group's submit results give (the receipts parked under
+/// any of them are applied).
+fn given_by_submit_results(ops: &[Op]) -> Vec<OperatorKey> {
+    ops.iter()
+        .filter_map(|op| match op {
+            Op::Change {
+                change:
+                    Change::Accepted {
+                        operator, accepted, ..
+                    },
+                ..
+            } => Some(accepted.iter().flat_map(move |(_, operator_id)| {
+                id_candidates(operator_id)
+                    .into_iter()
+                    .map(move |c| (operator.clone(), c))
+            })),
+            _ => None,
+        })
+        .flatten()
+        .collect()
 }
 
 /// The records of messages `ids` (sorted), locked until the transaction ends.
