@@ -102,6 +102,8 @@ impl LeaseKeeper {
         let (heartbeat, ttl) = (self.config.heartbeat, self.config.lease_ttl);
         let mut first = true;
         let mut fence: Option<Instant> = None;
+        // the silent nodes already logged (reported at every heartbeat until requeued)
+        let mut silent: Vec<String> = Vec::new();
         while !stop.is_cancelled() {
             let sent = Instant::now();
             let renewal = self.store.renew_leases(operators.clone(), ttl, first);
@@ -113,12 +115,13 @@ impl LeaseKeeper {
                         let from = from.as_deref().unwrap_or("nobody");
                         tracing::info!(operator, from, "took the operator's lease: binding");
                     }
-                    for node in &report.gone {
+                    for node in report.gone.iter().filter(|n| !silent.contains(n)) {
                         tracing::warn!(
                             node,
                             "a node stopped answering: requeuing what it had in flight"
                         );
                     }
+                    silent = report.gone;
                     for (operator, gate) in &self.gates {
                         let held = report.held.contains(operator);
                         if gate.send_replace(held) && !held {

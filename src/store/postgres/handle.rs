@@ -25,6 +25,7 @@ use crate::store::layout::codec::ParkedReceipt;
 use crate::store::reports::Accepted;
 use crate::store::reports::ReceiptLanding;
 use crate::store::rules::Change;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, Weak};
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -61,6 +62,8 @@ pub(super) struct PgInner {
     pub(super) node: String,
     /// The lease keeper's connection.
     pub(super) leases: Exclusive,
+    /// A requeue of silent nodes' messages is asked of the writer and not yet answered.
+    pub(super) requeueing: AtomicBool,
     /// The last event seq announced by any node.
     events: Arc<watch::Sender<u64>>,
     /// How many of this node's messages in flight `open` put back in the queue.
@@ -124,6 +127,7 @@ impl PgStore {
             claims,
             node: node.to_owned(),
             leases: Exclusive::new(config),
+            requeueing: AtomicBool::new(false),
             events: latest,
             recovered,
             known,

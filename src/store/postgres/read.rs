@@ -11,6 +11,7 @@ use crate::store::event::Event;
 use crate::store::layout::codec;
 use crate::store::reports::AwaitingReceipt;
 use crate::store::reports::{ClusterView, DroppedReceipts, Fired, LeaseReport, RetentionReport};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 impl PgStore {
@@ -45,12 +46,15 @@ impl PgStore {
         };
         let gone =
             super::leases::gone(&*self.inner.reads.get().await?, &self.inner.node, ttl).await?;
-        if !gone.is_empty() {
-            // on the writer, which may be busy: the heartbeat does not wait for it
+        // on the writer, which may be busy: the heartbeat does not wait for it, and asks
+        // again only once the last request was answered
+        if !gone.is_empty() && !self.inner.requeueing.swap(true, Ordering::AcqRel) {
             let store = self.clone();
             let nodes = gone.clone();
             tokio::spawn(async move {
                 match store.ask(|reply| Op::RequeueGone { nodes, reply }).await {
+                    // none: another node was first
+                    Ok(0) => {}
                     Ok(requeued) => tracing::warn!(
                         requeued,
                         "what the silent nodes had in flight is back in the queue"
@@ -59,6 +63,7 @@ impl PgStore {
                         tracing::error!(error = %e, "cannot requeue what the silent nodes had in flight")
                     }
                 }
+                store.inner.requeueing.store(false, Ordering::Release);
             });
         }
         report.gone = gone;
