@@ -2,7 +2,7 @@
 //! every node, ids that rise in commit order, a message already past its `send_by` expired
 //! at once (the rules of the sled engine's `writer/accept.rs`).
 
-use super::committer::{Committer, begin};
+use super::committer::Committer;
 use super::counts::Deltas;
 use super::events::append_events;
 use super::failed;
@@ -14,7 +14,7 @@ use crate::store::layout::codec;
 use crate::store::reports::Accepted;
 use crate::store::rules::{self, LATE_ON_ARRIVAL};
 use std::collections::HashMap;
-use tokio_postgres::Transaction;
+use tokio_postgres::{Client, GenericClient};
 
 /// What became of one message of the group.
 enum Outcome {
@@ -38,20 +38,54 @@ pub async fn accept_group(
     messages: Vec<NewMessage>,
     now: Millis,
 ) -> Result<Vec<Accepted>, StoreError> {
-    let tx = begin(&mut w.client, "accepting messages").await?;
+    let written = write_group(&w.client, (&w.node, w.writer), messages, now).await;
+    let (outcomes, counted) = match written {
+        Ok(written) => written,
+        Err(e) => {
+            if !w.client.is_closed() {
+                let _ = w.client.batch_execute("ROLLBACK").await;
+            }
+            return Err(e);
+        }
+    };
+    // from here a lost connection leaves the outcome unknown: the group is not tried again
+    w.commit_sent = true;
+    w.client
+        .batch_execute("COMMIT")
+        .await
+        .map_err(|e| failed("accepting messages: committing", e))?;
+    w.committed(&counted);
+    Ok(answers(&outcomes))
+}
+
+/// The transaction of [`accept_group`] up to its commit, on `client` (`BEGIN` is sent with
+/// its first statements rather than waited for, as `Client::transaction` would): each
+/// message's outcome and the counters' changes. On an error the caller rolls back.
+async fn write_group(
+    client: &Client,
+    (node, writer): (&str, i16),
+    messages: Vec<NewMessage>,
+    now: Millis,
+) -> Result<(Vec<Outcome>, Deltas), StoreError> {
     // the ids' row locked first (held until the commit: a reference looked up after it sees
-    // every earlier accept), both statements sent at once
-    let locking = tx.prepared(LOCK_IDS).await?;
-    tx.prepared(LOOK_UP_REFERENCES).await?; // so that its query is sent after the lock's
+    // every earlier accept); the three statements sent at once
+    let begin = async {
+        client
+            .batch_execute("BEGIN")
+            .await
+            .map_err(|e| failed("accepting messages: starting", e))
+    };
+    let locking = client.prepared(LOCK_IDS).await?;
+    client.prepared(LOOK_UP_REFERENCES).await?; // so that its query is sent after the lock's
     let lock = async {
-        let row = tx
+        let row = client
             .query_one(&locking, &[])
             .await
             .map_err(|e| failed("accepting messages: locking the message ids", e))?;
         Ok::<i64, StoreError>(row.get(0))
     };
-    let (last_id, mut outcomes) =
-        futures::future::try_join(lock, known_references(&tx, &messages)).await?;
+    let ((), last_id, mut outcomes) =
+        futures::future::try_join3(begin, lock, known_references(client, &messages)).await?;
     let fresh = outcomes.iter().filter(|o| o.is_none()).count();
     let first = (last_id as u64 + 1).max(MessageId::from_parts(now, 0).0);
     let mut next = first;
@@ -78,37 +112,37 @@ pub async fn accept_group(
     // the writes sent at once: none depends on another's answer
     let store = async {
         if fresh > 0 {
-            tx.execute(
-                &tx.prepared("UPDATE sequences SET last = $1 WHERE name = 'message'")
-                    .await?,
-                &[&((next - 1) as i64)],
-            )
-            .await
-            .map_err(|e| failed("accepting messages: recording the last id", e))?;
+            client
+                .execute(
+                    &client
+                        .prepared("UPDATE sequences SET last = $1 WHERE name = 'message'")
+                        .await?,
+                    &[&((next - 1) as i64)],
+                )
+                .await
+                .map_err(|e| failed("accepting messages: recording the last id", e))?;
         }
         Ok::<(), StoreError>(())
     };
     let insert = async {
         if fresh > 0 {
-            rows.insert(&tx).await?;
+            rows.insert(client).await?;
         }
         Ok(())
     };
     futures::future::try_join4(
         store,
         insert,
-        append_events(&tx, &events),
-        counted.write(&tx, &w.node, w.writer),
+        append_events(client, &events),
+        counted.write(client, node, writer),
     )
     .await?;
-    // from here a lost connection leaves the outcome unknown: the group is not tried again
-    w.commit_sent = true;
-    tx.commit()
-        .await
-        .map_err(|e| failed("accepting messages: committing", e))?;
-    w.committed(&counted);
-    let outcomes: Vec<Outcome> = outcomes.into_iter().flatten().collect();
-    Ok(outcomes
+    Ok((outcomes.into_iter().flatten().collect(), counted))
+}
+
+/// Each message's answer from its outcome.
+fn answers(outcomes: &[Outcome]) -> Vec<Accepted> {
+    outcomes
         .iter()
         .map(|outcome| match outcome {
             Outcome::New(id, state) => Accepted {
@@ -127,13 +161,13 @@ pub async fn accept_group(
                 Outcome::SameAs(_) => unreachable!("a first occurrence is never SameAs"),
             },
         })
-        .collect())
+        .collect()
 }
 
 /// For each message, its outcome when its reference is already stored or came earlier in the
 /// group; `None` for the messages to store.
 async fn known_references(
-    tx: &Transaction<'_>,
+    tx: &(impl GenericClient + Sync),
     messages: &[NewMessage],
 ) -> Result<Vec<Option<Outcome>>, StoreError> {
     let references: Vec<&str> = messages
@@ -206,7 +240,7 @@ impl Rows {
         Ok(())
     }
 
-    async fn insert(&self, tx: &Transaction<'_>) -> Result<(), StoreError> {
+    async fn insert(&self, tx: &(impl GenericClient + Sync)) -> Result<(), StoreError> {
         tx.execute(
 &tx.prepared("INSERT INTO messages (id, reference, kind, state, lane, next_try, deadline, finished_at, record)
              SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::smallint[],

@@ -11,7 +11,7 @@ use crate::store::error::StoreError;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
-use tokio_postgres::{Client, Transaction};
+use tokio_postgres::{Client, GenericClient};
 
 /// How often a node reads the other nodes' changes to the counters.
 pub const REFRESH: Duration = Duration::from_secs(1);
@@ -51,7 +51,7 @@ impl Deltas {
     /// other's).
     pub async fn write(
         &self,
-        tx: &Transaction<'_>,
+        tx: &(impl GenericClient + Sync),
         node: &str,
         writer: i16,
     ) -> Result<(), StoreError> {

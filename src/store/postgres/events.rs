@@ -13,14 +13,17 @@ use crate::store::event::StoredEvent;
 use crate::store::layout::codec;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio_postgres::{Client, Notification, Transaction};
+use tokio_postgres::{Client, GenericClient, Notification};
 
 /// The channel new events are announced on.
 pub const CHANNEL: &str = "khabar_events";
 
 /// Appends `events` to the log with the next seqs (under the seq row's lock until commit).
 /// The last seq given (0 when `events` is empty).
-pub async fn append_events(tx: &Transaction<'_>, events: &[Event]) -> Result<u64, StoreError> {
+pub async fn append_events(
+    tx: &(impl GenericClient + Sync),
+    events: &[Event],
+) -> Result<u64, StoreError> {
     if events.is_empty() {
         return Ok(0);
     }

@@ -9,14 +9,14 @@ use crate::store::error::StoreError;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::future::Future;
-use tokio_postgres::{Statement, Transaction};
+use tokio_postgres::{GenericClient, Statement};
 
 tokio::task_local! {
     /// The statements prepared on the writer's connection, by their text.
     pub static PREPARED: RefCell<HashMap<&'static str, Statement>>;
 }
 
-/// A transaction's statements, from the writer's cache when it has them.
+/// A connection's or a transaction's statements, from the writer's cache when it has them.
 pub trait Prepare {
     /// `sql` prepared on this transaction's connection (once per connection in the writer).
     fn prepared(
@@ -25,7 +25,7 @@ pub trait Prepare {
     ) -> impl Future<Output = Result<Statement, StoreError>> + Send;
 }
 
-impl Prepare for Transaction<'_> {
+impl<C: GenericClient + Sync> Prepare for C {
     async fn prepared(&self, sql: &'static str) -> Result<Statement, StoreError> {
         if let Ok(Some(statement)) = PREPARED.try_with(|cache| cache.borrow().get(sql).cloned()) {
             return Ok(statement);
