@@ -8,8 +8,9 @@
 mod daemon_support;
 
 use daemon_support::{Daemon, cluster_store, simulator, submit, wait_final, write_config};
-use khabar::api::protocol::MessageRef;
+use khabar::api::protocol::{MessageRef, OtpResult, OtpSent, OtpVerdict};
 use khabar::message::State;
+use serde_json::json;
 use test_postgres::TestPostgres;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -127,5 +128,69 @@ async fn a_daemon_refused_by_the_database_says_why_and_does_not_start() {
         !said.contains("a-wrong-one"),
         "the password is never shown: {said}"
     );
+    assert!(!socket.exists(), "nothing was served");
+}
+
+/// `[otp] secret_file` set to `key` (an absolute path).
+fn otp_key(key: &std::path::Path) -> String {
+    format!("[otp]\nsecret_file = {:?}\n", key.display().to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_otp_asked_of_a_node_without_binds_goes_out_from_the_holder_and_verifies() {
+    let pg = TestPostgres::start();
+    let sim = simulator().await;
+    let shared = tempfile::tempdir().unwrap();
+    let key = otp_key(&shared.path().join("otp.key"));
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let holder = cluster_store(pg.port(), "node-a", &key);
+    let _a = Daemon::start(&write_config(dir_a.path(), &sim, &holder)).await;
+    // node-b binds no operator: what it accepts goes out through node-a's binds
+    let other = cluster_store(
+        pg.port(),
+        "node-b",
+        &format!("{key}[cluster]\nbinds = []\n"),
+    );
+    let b = Daemon::start(&write_config(dir_b.path(), &sim, &other)).await;
+    let mut client = b.client().await;
+    let to = "77011234567";
+    let sent: OtpSent = client
+        .call(json!({"op": "otp_send", "to": to, "session": "login-via-b"}))
+        .await
+        .expect("socket")
+        .expect("a code is sent");
+    let view = wait_final(&mut client, sent.message_id).await;
+    assert_eq!(view.state, State::Delivered, "{view:?}");
+    let sms = sim
+        .messages()
+        .into_iter()
+        .find(|m| to.ends_with(&m.destination))
+        .expect("the code reached the phone");
+    let code: String = sms.text.chars().filter(char::is_ascii_digit).collect();
+    let verdict: OtpVerdict = client
+        .call(json!({"op": "otp_verify", "session": "login-via-b", "code": code}))
+        .await
+        .expect("socket")
+        .expect("a verdict");
+    assert_eq!(verdict.result, OtpResult::Ok, "{verdict:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_with_another_otp_key_says_so_and_does_not_start() {
+    let pg = TestPostgres::start();
+    let sim = simulator().await;
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    // each node creates a key file of its own in its data folder
+    let first = write_config(dir_a.path(), &sim, &cluster_store(pg.port(), "node-a", ""));
+    let _a = Daemon::start(&first).await;
+    let second = write_config(dir_b.path(), &sim, &cluster_store(pg.port(), "node-b", ""));
+    let config = khabar::config::Config::load(&second).unwrap();
+    let socket = config.api.socket_path.clone();
+    let refused = khabar::daemon::run_with(config, Default::default())
+        .await
+        .expect_err("a node whose OTP key differs from the cluster's does not start");
+    let said = refused.to_string();
+    assert!(said.contains("OTP key file"), "{said}");
+    assert!(said.contains("same key file"), "{said}");
     assert!(!socket.exists(), "nothing was served");
 }

@@ -132,13 +132,7 @@ pub async fn run_with(config: Config, stop: CancellationToken) -> Result<(), Dae
         .map(|(name, handle)| (name.clone(), handle.clone()))
         .collect();
 
-    let otp_config = config.otp.clone();
-    let data_dir = config.data_dir.clone();
-    let otp = tokio::task::spawn_blocking(move || OtpService::open(&otp_config, &data_dir))
-        .await?
-        .map_err(|e| format!("cannot open the OTP store: {e}"))?;
-
-    let otp = Arc::new(otp);
+    let otp = open_otp(&config, &store).await?;
     let data_dir = config.data_dir.clone();
     let requests = tokio::task::spawn_blocking(move || RequestRegistry::open(&data_dir))
         .await?
@@ -341,4 +335,31 @@ async fn wait_for_signal() {
             let _ = tokio::signal::ctrl_c().await;
         }
     }
+}
+
+/// Opens the OTP sessions and their key. In cluster mode the key must be the cluster's: any
+/// node may send an OTP another node sealed, and a code verifies only under the key that
+/// hashed it. The first node to start records its key's fingerprint in the database; a node
+/// with another key refuses to start, saying which file to copy.
+async fn open_otp(config: &Config, store: &Store) -> Result<Arc<OtpService>, DaemonError> {
+    let otp_config = config.otp.clone();
+    let data_dir = config.data_dir.clone();
+    let mut otp = tokio::task::spawn_blocking(move || OtpService::open(&otp_config, &data_dir))
+        .await?
+        .map_err(|e| format!("cannot open the OTP store: {e}"))?;
+    if config.store.engine == StoreEngine::Postgres {
+        let mine = otp.key_fingerprint();
+        if store.agree("otp_key", &mine).await? != mine {
+            let key = config.data_dir.join(&config.otp.secret_file);
+            return Err(format!(
+                "this node's OTP key file {} is not the one the cluster's first node started \
+                 with: every node must have the same key file ([otp] secret_file); copy that \
+                 node's here and start again",
+                key.display()
+            )
+            .into());
+        }
+        otp.share_with_other_nodes();
+    }
+    Ok(Arc::new(otp))
 }

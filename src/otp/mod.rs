@@ -151,6 +151,9 @@ pub struct OtpService {
     opened_at: Millis,
     /// Sessions whose code was replaced since `opened_at`.
     replaced: Replaced,
+    /// Other nodes of a cluster issue codes too (with the same key), into their own OTP
+    /// databases: a session this node does not know may be one of theirs.
+    shared: bool,
 }
 
 impl fmt::Debug for OtpService {
@@ -191,7 +194,21 @@ impl OtpService {
             write: Mutex::new(()),
             opened_at: crate::message::now_ms(),
             replaced: Replaced::default(),
+            shared: false,
         })
+    }
+
+    /// In cluster mode: other nodes issue codes too (see [`OtpService::current`]).
+    pub fn share_with_other_nodes(&mut self) {
+        self.shared = true;
+    }
+
+    /// What tells this node's key file from another's without revealing it (an HMAC of a fixed
+    /// label under the key, in hex): the nodes of a cluster must share one key, since any node
+    /// may send an OTP another sealed, and a code must verify whichever node hashed it.
+    pub fn key_fingerprint(&self) -> String {
+        let check = self.secret.derive(b"khabar: otp key fingerprint v1");
+        check[..16].iter().map(|b| format!("{b:02x}")).collect()
     }
 
     /// Encrypts an OTP's SMS text for the store (see [`is_sealed`]).
@@ -278,7 +295,8 @@ impl OtpService {
 
     /// Whether the code `session` was issued at `issued_at` is still the session's code: the
     /// sending stage's check just before an OTP goes out. A code issued since the database was
-    /// opened is judged from memory; an older one is read from disk.
+    /// opened is judged from memory; an older one is read from disk. In cluster mode a session
+    /// this node does not hold is another node's, and taken as current.
     pub fn current(&self, session: &str, issued_at: Millis) -> Result<Currency, OtpError> {
         if issued_at >= self.opened_at {
             return Ok(if self.replaced.is_replaced(session, issued_at) {
@@ -292,6 +310,8 @@ impl OtpService {
             .get(session.as_bytes())
             .map_err(|e| storage("read", e))?;
         Ok(match stored {
+            // another node's session: only that node could tell whether it was replaced
+            None if self.shared => Currency::Current,
             None => Currency::Missing,
             Some(bytes) if CodeRecord::decode(&bytes)?.issued_at == issued_at => Currency::Current,
             Some(_) => Currency::Replaced,

@@ -300,6 +300,16 @@ impl Store {
         }
     }
 
+    /// The value every node of the cluster has for `name`: `value` when this node is the
+    /// first to say, else what the first said (the caller compares). On the embedded engine
+    /// there is no other node: `value`.
+    pub async fn agree(&self, name: &str, value: &str) -> Result<String, StoreError> {
+        match &self.engine {
+            Engine::Sled(_) => Ok(value.to_owned()),
+            Engine::Postgres(s) => s.agree(name, value).await,
+        }
+    }
+
     /// The cluster's nodes, leases and database (cluster engine; `None` on the embedded one).
     pub async fn cluster_view(&self, ttl: Duration) -> Result<Option<ClusterView>, StoreError> {
         match &self.engine {

@@ -70,6 +70,23 @@ impl PgStore {
         Ok(report)
     }
 
+    /// The value of `name` in the `agreed` table: set to `value` if no node set it yet.
+    pub async fn agree(&self, name: &str, value: &str) -> Result<String, StoreError> {
+        let reads = self.inner.reads.get().await?;
+        reads
+            .execute(
+                "INSERT INTO agreed (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+                &[&name, &value],
+            )
+            .await
+            .map_err(|e| failed("recording what the nodes agree on", e))?;
+        let row = reads
+            .query_one("SELECT value FROM agreed WHERE name = $1", &[&name])
+            .await
+            .map_err(|e| failed("reading what the nodes agree on", e))?;
+        Ok(row.get(0))
+    }
+
     /// Gives up this node's leases at once (a clean stop).
     pub async fn release_leases(&self) -> Result<(), StoreError> {
         self.ask(|reply| Op::ReleaseLeases { reply }).await

@@ -98,3 +98,10 @@ CREATE TABLE leases (
     epoch    bigint      NOT NULL,
     expires  timestamptz NOT NULL
 );
+
+-- What every node must have alike, each value set by the first node that started (the OTP key
+-- file's fingerprint: any node may send an OTP another sealed).
+CREATE TABLE agreed (
+    name  text PRIMARY KEY,
+    value text NOT NULL
+);
