@@ -7,7 +7,9 @@
 
 mod daemon_support;
 
-use daemon_support::{Daemon, PATIENCE, Tuning, cluster_store, simulator, write_tuned_config};
+use daemon_support::{
+    Daemon, PATIENCE, Tuning, cluster_store, otp_key, simulator, write_tuned_config,
+};
 use khabar::api::client::Client;
 use khabar::api::protocol::MessageRef;
 use khabar::message::{MessageId, State};
@@ -34,6 +36,8 @@ async fn nothing_acknowledged_is_lost_when_the_primary_dies_and_the_standby_is_p
     let standby = primary.start_standby(true).expect("a synchronous standby");
     let sim = simulator().await;
     let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let keys = tempfile::tempdir().unwrap();
+    let key = otp_key(&keys.path().join("otp.key"));
     let mut nodes = Vec::new();
     for (k, dir) in dirs.iter().enumerate() {
         let standby_at = format!(
@@ -41,7 +45,7 @@ async fn nothing_acknowledged_is_lost_when_the_primary_dies_and_the_standby_is_p
             standby.port()
         );
         let tuning = Tuning {
-            extra: cluster_store(primary.port(), &format!("node-{k}"), &standby_at),
+            extra: cluster_store(primary.port(), &format!("node-{k}"), &(standby_at + &key)),
             ..Tuning::default()
         };
         let config = write_tuned_config(dir.path(), &sim, &tuning);

@@ -14,7 +14,8 @@
 mod daemon_support;
 
 use daemon_support::{
-    PATIENCE, Tuning, cluster_store, simulator, start_binary, wait_for_socket, write_tuned_config,
+    PATIENCE, Tuning, cluster_store, otp_key, simulator, start_binary, wait_for_socket,
+    write_tuned_config,
 };
 use khabar::api::client::Client;
 use khabar::message::MessageId;
@@ -83,6 +84,8 @@ async fn the_binds_move_when_their_node_is_killed_and_nothing_accepted_is_lost()
     let pg = TestPostgres::start();
     let sim = simulator().await;
     let dirs: Vec<_> = NODES.iter().map(|_| tempfile::tempdir().unwrap()).collect();
+    let keys = tempfile::tempdir().unwrap();
+    let key = otp_key(&keys.path().join("otp.key"));
     let tuning = Tuning {
         extra: String::new(),
         ..Tuning::default()
@@ -92,7 +95,7 @@ async fn the_binds_move_when_their_node_is_killed_and_nothing_accepted_is_lost()
         .zip(&dirs)
         .map(|(name, dir)| {
             let tuning = Tuning {
-                extra: cluster_store(pg.port(), name, &cluster_table),
+                extra: cluster_store(pg.port(), name, &format!("{cluster_table}{key}")),
                 ..tuning.clone()
             };
             let config = write_tuned_config(dir.path(), &sim, &tuning);

@@ -7,7 +7,7 @@
 
 mod daemon_support;
 
-use daemon_support::{Daemon, cluster_store, simulator, submit, wait_final, write_config};
+use daemon_support::{Daemon, cluster_store, otp_key, simulator, submit, wait_final, write_config};
 use khabar::api::protocol::{MessageRef, OtpResult, OtpSent, OtpVerdict};
 use khabar::message::State;
 use serde_json::json;
@@ -129,11 +129,6 @@ async fn a_daemon_refused_by_the_database_says_why_and_does_not_start() {
         "the password is never shown: {said}"
     );
     assert!(!socket.exists(), "nothing was served");
-}
-
-/// `[otp] secret_file` set to `key` (an absolute path).
-fn otp_key(key: &std::path::Path) -> String {
-    format!("[otp]\nsecret_file = {:?}\n", key.display().to_string())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -252,6 +252,12 @@ pub fn cluster_store(port: u16, node: &str, more: &str) -> String {
     )
 }
 
+/// The `[otp]` table that gives a node the key file `key` (an absolute path): the nodes of a
+/// cluster must share one (a node with another key refuses to start).
+pub fn otp_key(key: &Path) -> String {
+    format!("[otp]\nsecret_file = {:?}\n", key.display().to_string())
+}
+
 /// Sends SIGTERM to a daemon started as the `khabar` binary.
 pub fn sigterm(child: &std::process::Child) {
     // SAFETY: kill only sends a signal to the child's pid
