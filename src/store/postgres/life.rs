@@ -7,8 +7,8 @@
 
 use super::counts::Deltas;
 use super::events::append_events;
-use super::failed;
 use super::prepared::Prepare;
+use super::{failed, split_keys};
 use crate::message::{Kind, Message, MessageId, Millis, State};
 use crate::operator_id::normalize_operator_id;
 use crate::store::error::StoreError;
@@ -339,12 +339,4 @@ struct Rows<'a> {
     deadlines: Vec<Option<Millis>>,
     finished_ats: Vec<Millis>,
     records: Vec<Vec<u8>>,
-}
-
-/// (operator, operator id) keys as two arrays, for `unnest`.
-fn split_keys<'a>(
-    keys: impl Iterator<Item = &'a (String, String)>,
-) -> (Vec<&'a str>, Vec<&'a str>) {
-    keys.map(|(operator, id)| (operator.as_str(), id.as_str()))
-        .unzip()
 }

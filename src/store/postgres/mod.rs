@@ -48,6 +48,15 @@ use crate::store::error::StoreError;
 fn failed(what: &str, e: tokio_postgres::Error) -> StoreError {
     StoreError::storage(format!("{what}: {e}"), e)
 }
+
+/// (operator, operator id) keys as two arrays, for `unnest`.
+fn split_keys<'a>(
+    keys: impl Iterator<Item = &'a (String, String)>,
+) -> (Vec<&'a str>, Vec<&'a str>) {
+    keys.map(|(operator, id)| (operator.as_str(), id.as_str()))
+        .unzip()
+}
+
 pub use connect::connect;
 pub use handle::{PgStore, WeakPg};
 pub use migrate::{MIGRATION_LOCK, Migrated, SCHEMA_VERSION, check_schema, migrate};

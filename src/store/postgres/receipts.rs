@@ -3,9 +3,9 @@
 //! is recorded. The lookups here serve a whole group of changes and receipts at once
 //! ([`super::together`]): one statement for all the ids a group names.
 
-use super::failed;
 use super::life::Staging;
 use super::prepared::Prepare;
+use super::{failed, split_keys};
 use crate::message::MessageId;
 use crate::store::error::StoreError;
 use crate::store::layout::codec::{self, PARKED_VERSION, ParkedReceipt};
@@ -24,8 +24,7 @@ pub async fn read_parts(
     if keys.is_empty() {
         return Ok(HashMap::new());
     }
-    let (operators, operator_ids): (Vec<&str>, Vec<&str>) =
-        keys.iter().map(|(o, i)| (o.as_str(), i.as_str())).unzip();
+    let (operators, operator_ids) = split_keys(keys.iter());
     let rows = tx
         .query(
             &tx.prepared(
@@ -59,8 +58,7 @@ pub async fn read_parked(
     if keys.is_empty() {
         return Ok(HashMap::new());
     }
-    let (operators, operator_ids): (Vec<&str>, Vec<&str>) =
-        keys.iter().map(|(o, i)| (o.as_str(), i.as_str())).unzip();
+    let (operators, operator_ids) = split_keys(keys.iter());
     let rows = tx
         .query(
             &tx.prepared(

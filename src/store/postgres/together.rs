@@ -11,7 +11,7 @@ use super::receipts::{OperatorKey, part_named, read_parked, read_parts};
 use crate::message::{Message, MessageId};
 use crate::operator_id::id_candidates;
 use crate::store::error::StoreError;
-use crate::store::layout::codec;
+use crate::store::layout::codec::{self, ParkedReceipt};
 use crate::store::reports::ReceiptLanding;
 use crate::store::rules::{self, Change};
 use std::collections::HashMap;
@@ -246,15 +246,7 @@ fn receipt(
     known: &HashMap<OperatorKey, (MessageId, u32)>,
     op: &Op,
 ) -> Result<Option<Result<ReceiptLanding, StoreError>>, StoreError> {
-    let Op::Receipt {
-        operator,
-        candidates,
-        receipt,
-        ..
-    } = op
-    else {
-        unreachable!("a receipt");
-    };
+    let (operator, candidates, receipt) = receipt_of(op);
     if candidates.is_empty() {
         let blank = StoreError::Invalid("a receipt without a message id".into());
         return Ok(Some(Err(blank)));
@@ -284,15 +276,20 @@ fn receipt(
 /// Parks the receipt `op` under the first of its candidates (a repeated receipt replaces the
 /// one parked).
 fn park(staging: &mut Staging, op: &Op) -> ReceiptLanding {
-    let Op::Receipt {
-        operator,
-        candidates,
-        receipt,
-        ..
-    } = op
-    else {
-        unreachable!("a receipt");
-    };
+    let (operator, candidates, receipt) = receipt_of(op);
     staging.park(operator, &candidates[0], receipt.clone());
     ReceiptLanding::Parked
+}
+
+/// A receipt op's operator, the forms of its message id and the receipt.
+fn receipt_of(op: &Op) -> (&str, &[String], &ParkedReceipt) {
+    match op {
+        Op::Receipt {
+            operator,
+            candidates,
+            receipt,
+            ..
+        } => (operator, candidates, receipt),
+        _ => unreachable!("a receipt"),
+    }
 }
