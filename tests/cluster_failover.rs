@@ -74,6 +74,16 @@ struct Node {
     child: Option<Child>,
 }
 
+impl Drop for Node {
+    /// A failing test leaves no daemon behind.
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_binds_move_when_their_node_is_killed_and_nothing_accepted_is_lost() {
     let total: usize = std::env::var("KHABAR_CLUSTER_MESSAGES")
