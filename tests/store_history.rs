@@ -8,7 +8,7 @@ mod store_support;
 use khabar::message::{Kind, MessageId, State, now_ms};
 use khabar::store::{Event, Store, Tier};
 use std::time::Duration;
-use store_support::{assert_consistent, message, open, open_with};
+use store_support::{accept_all, assert_consistent, message, open, open_with};
 
 const DAY: i64 = 86_400_000;
 
@@ -170,12 +170,7 @@ async fn messages_that_move_take_their_deadlines_from_a_bucket_many_messages_sha
             m
         })
         .collect();
-    let ids: Vec<MessageId> = store
-        .accept_batch(batch)
-        .await
-        .into_iter()
-        .map(|a| a.unwrap().id)
-        .collect();
+    let ids = accept_all(&store, batch).await;
     let leaving: Vec<MessageId> = [&ids[..50], &ids[1_500..1_550], &ids[2_950..]].concat();
     for id in &leaving {
         store.cancel(*id, "test").await.unwrap();

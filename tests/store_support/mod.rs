@@ -87,14 +87,19 @@ pub async fn assert_consistent(store: &Store) {
     assert!(problems.is_empty(), "integrity problems: {problems:#?}");
 }
 
-/// Accepts `n` bulk messages in one batch; their ids.
-pub async fn accept_bulk(store: &Store, n: usize) -> Vec<MessageId> {
+/// Accepts `batch` in one call, every message of it; their ids, in order.
+pub async fn accept_all(store: &Store, batch: Vec<NewMessage>) -> Vec<MessageId> {
     store
-        .accept_batch((0..n).map(|_| message(Kind::Bulk, None)).collect())
+        .accept_batch(batch)
         .await
         .into_iter()
         .map(|a| a.expect("accepted").id)
         .collect()
+}
+
+/// Accepts `n` bulk messages in one batch; their ids.
+pub async fn accept_bulk(store: &Store, n: usize) -> Vec<MessageId> {
+    accept_all(store, (0..n).map(|_| message(Kind::Bulk, None)).collect()).await
 }
 
 /// The seqs of up to `limit` events after `after`.

@@ -8,7 +8,7 @@
 use super::counts::Deltas;
 use super::events::append_events;
 use super::prepared::Prepare;
-use super::{failed, split_keys};
+use super::{by_keys, failed, split_keys};
 use crate::message::{Kind, Message, MessageId, Millis, State};
 use crate::operator_id::normalize_operator_id;
 use crate::store::error::StoreError;
@@ -223,20 +223,15 @@ impl Staging {
             Ok::<(), StoreError>(())
         };
         let ids = async {
-            let (operators, operator_ids) = split_keys(self.unindexed.iter());
-            if !operators.is_empty() {
-                tx.execute(
-                    &tx.prepared(
-                        "DELETE FROM operator_ids AS o
-                     USING unnest($1::text[], $2::text[]) AS u (operator, operator_id)
-                     WHERE o.operator = u.operator AND o.operator_id = u.operator_id",
-                    )
-                    .await?,
-                    &[&operators, &operator_ids],
-                )
-                .await
-                .map_err(|e| failed("changing messages: forgetting operator ids", e))?;
-            }
+            by_keys(
+                tx,
+                "DELETE FROM operator_ids AS o
+                 USING unnest($1::text[], $2::text[]) AS u (operator, operator_id)
+                 WHERE o.operator = u.operator AND o.operator_id = u.operator_id",
+                self.unindexed.iter(),
+                "changing messages: forgetting operator ids",
+            )
+            .await?;
             if !self.indexed.is_empty() {
                 let (operators, operator_ids) = split_keys(self.indexed.keys());
                 let messages: Vec<i64> = self.indexed.values().map(|(id, _)| id.0 as i64).collect();
@@ -257,20 +252,15 @@ impl Staging {
             Ok(())
         };
         let parked = async {
-            let (operators, operator_ids) = split_keys(self.unparked.iter());
-            if !operators.is_empty() {
-                tx.execute(
-                    &tx.prepared(
-                        "DELETE FROM parked_receipts AS p
-                     USING unnest($1::text[], $2::text[]) AS u (operator, operator_id)
-                     WHERE p.operator = u.operator AND p.operator_id = u.operator_id",
-                    )
-                    .await?,
-                    &[&operators, &operator_ids],
-                )
-                .await
-                .map_err(|e| failed("changing messages: removing parked receipts", e))?;
-            }
+            by_keys(
+                tx,
+                "DELETE FROM parked_receipts AS p
+                 USING unnest($1::text[], $2::text[]) AS u (operator, operator_id)
+                 WHERE p.operator = u.operator AND p.operator_id = u.operator_id",
+                self.unparked.iter(),
+                "changing messages: removing parked receipts",
+            )
+            .await?;
             if !self.parks.is_empty() {
                 let (operators, operator_ids) = split_keys(self.parks.keys());
                 let parked_ats: Vec<Millis> = self.parks.values().map(|r| r.parked_at).collect();

@@ -57,6 +57,25 @@ fn split_keys<'a>(
         .unzip()
 }
 
+/// Runs `sql`, whose `$1` and `$2` are the operators and operator ids of `keys` (see
+/// [`split_keys`]), in `tx`; its rows. Nothing is run for no keys. `doing` names the work in
+/// its error.
+async fn by_keys<'a>(
+    tx: &tokio_postgres::Transaction<'_>,
+    sql: &'static str,
+    keys: impl Iterator<Item = &'a (String, String)>,
+    doing: &str,
+) -> Result<Vec<tokio_postgres::Row>, StoreError> {
+    use prepared::Prepare;
+    let (operators, operator_ids) = split_keys(keys);
+    if operators.is_empty() {
+        return Ok(Vec::new());
+    }
+    tx.query(&tx.prepared(sql).await?, &[&operators, &operator_ids])
+        .await
+        .map_err(|e| failed(doing, e))
+}
+
 pub use connect::connect;
 pub use handle::{PgStore, WeakPg};
 pub use migrate::{MIGRATION_LOCK, Migrated, SCHEMA_VERSION, check_schema, migrate};

@@ -156,18 +156,7 @@ impl PgStore {
 
     /// The due time of the earliest queued message of a kind's lane (it may lie in the future).
     pub async fn lane_head(&self, kind: Kind) -> Result<Option<Millis>, StoreError> {
-        let row = self
-            .inner
-            .reads
-            .get()
-            .await?
-            .query_one(
-                "SELECT min(next_try) FROM messages WHERE state = 'queued' AND lane = $1",
-                &[&i16::from(kind.lane())],
-            )
-            .await
-            .map_err(|e| failed("reading a lane's head", e))?;
-        Ok(row.get(0))
+        Ok(self.lane_heads().await?[kind.lane() as usize])
     }
 
     /// [`PgStore::lane_head`] of the four lanes, by lane, in one statement.

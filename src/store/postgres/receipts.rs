@@ -3,9 +3,8 @@
 //! is recorded. The lookups here serve a whole group of changes and receipts at once
 //! ([`super::together`]): one statement for all the ids a group names.
 
+use super::by_keys;
 use super::life::Staging;
-use super::prepared::Prepare;
-use super::{failed, split_keys};
 use crate::message::MessageId;
 use crate::store::error::StoreError;
 use crate::store::layout::codec::{self, PARKED_VERSION, ParkedReceipt};
@@ -21,23 +20,16 @@ pub async fn read_parts(
     tx: &Transaction<'_>,
     keys: &[OperatorKey],
 ) -> Result<HashMap<OperatorKey, (MessageId, u32)>, StoreError> {
-    if keys.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let (operators, operator_ids) = split_keys(keys.iter());
-    let rows = tx
-        .query(
-            &tx.prepared(
-                "SELECT o.operator, o.operator_id, o.message_id, o.part
-             FROM operator_ids AS o
-             JOIN unnest($1::text[], $2::text[]) AS u (operator, operator_id)
-               ON o.operator = u.operator AND o.operator_id = u.operator_id",
-            )
-            .await?,
-            &[&operators, &operator_ids],
-        )
-        .await
-        .map_err(|e| failed("recording receipts: finding their parts", e))?;
+    let rows = by_keys(
+        tx,
+        "SELECT o.operator, o.operator_id, o.message_id, o.part
+         FROM operator_ids AS o
+         JOIN unnest($1::text[], $2::text[]) AS u (operator, operator_id)
+           ON o.operator = u.operator AND o.operator_id = u.operator_id",
+        keys.iter(),
+        "recording receipts: finding their parts",
+    )
+    .await?;
     Ok(rows
         .iter()
         .map(|row| {
@@ -55,23 +47,16 @@ pub async fn read_parked(
     tx: &Transaction<'_>,
     keys: &[OperatorKey],
 ) -> Result<HashMap<OperatorKey, ParkedReceipt>, StoreError> {
-    if keys.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let (operators, operator_ids) = split_keys(keys.iter());
-    let rows = tx
-        .query(
-            &tx.prepared(
-                "SELECT p.operator, p.operator_id, p.receipt
-             FROM parked_receipts AS p
-             JOIN unnest($1::text[], $2::text[]) AS u (operator, operator_id)
-               ON p.operator = u.operator AND p.operator_id = u.operator_id",
-            )
-            .await?,
-            &[&operators, &operator_ids],
-        )
-        .await
-        .map_err(|e| failed("changing messages: looking for parked receipts", e))?;
+    let rows = by_keys(
+        tx,
+        "SELECT p.operator, p.operator_id, p.receipt
+         FROM parked_receipts AS p
+         JOIN unnest($1::text[], $2::text[]) AS u (operator, operator_id)
+           ON p.operator = u.operator AND p.operator_id = u.operator_id",
+        keys.iter(),
+        "changing messages: looking for parked receipts",
+    )
+    .await?;
     let mut parked = HashMap::new();
     for row in rows {
         let receipt = codec::decode(PARKED_VERSION, row.get(2), "parked receipt")?;
